@@ -1,0 +1,91 @@
+//! Baseline echo server: plain tokio-tungstenite with nothing of the framework,
+//! the reference the framework's numbers are compared against. Kept as the
+//! idiomatic shape (stream forwarded into sink) rather than tuned, so the
+//! comparison is against what a user would write by hand.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use futures_util::{StreamExt, TryStreamExt, future};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// 4 KiB buffers: enough for small-message benchmarks while keeping the
+/// per-connection footprint comparable with the framework's.
+const BUFFER_SIZE: usize = 4 << 10;
+/// Back-off when accept fails (e.g. out of descriptors during an idle test),
+/// so the loop does not spin while connections drain.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Port on 127.0.0.1; 0 picks a free one (printed as `listening on ADDR`)
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Runtime worker threads; 1 keeps the server on the calling thread
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+}
+
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let mut builder = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(args.threads as usize);
+        builder
+    };
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args.port))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(port: u16) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests wait for this line to learn the port, so it must not
+    // sit in a buffer.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {addr}")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(async move {
+                    let _ = echo(stream).await;
+                });
+            }
+            Err(err) => {
+                eprintln!("accept failed: {err}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+            }
+        }
+    }
+}
+
+async fn echo(stream: TcpStream) -> Result<(), WsError> {
+    // Echoes are small writes answering pipelined requests; Nagle would hold
+    // them back waiting for ACKs.
+    stream.set_nodelay(true)?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(BUFFER_SIZE)
+        .write_buffer_size(BUFFER_SIZE);
+    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
+    let (write, read) = ws.split();
+    // `forward` feeds items while the stream has them and flushes when it would
+    // block, which batches echoes of pipelined messages into few writes.
+    read.try_filter(|message| future::ready(message.is_text() || message.is_binary()))
+        .forward(write)
+        .await
+}

@@ -1,0 +1,262 @@
+//! `ws-cli bench`: load generator for echo-style WebSocket endpoints.
+
+pub(crate) mod echo_server;
+mod handshake;
+mod idle;
+mod progress;
+mod report;
+mod throughput;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::connect::{self, ConnectError, RequestOptions, WsStream};
+
+use self::progress::Progress;
+
+/// Exit status when the run finished but saw errors (mismatched echoes, dropped
+/// or refused connections). Not 2, which clap uses for usage errors.
+const EXIT_HAD_ERRORS: u8 = 3;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bound on handshakes in progress at once while opening connections: a
+/// burst of thousands of SYNs overflows the listen backlog and turns into 1s
+/// retransmit stalls that would be reported as handshake latency.
+const CONNECT_CONCURRENCY: usize = 256;
+/// How long connections get to finish their close handshake after the run.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+const AFTER_HELP: &str = "\
+Modes:
+  default        each of --conns connections keeps --inflight messages of --size
+                 bytes in flight against an echo endpoint, verifying every echo.
+  --handshakes   --conns workers open and close connections in a loop.
+  --idle N       open N connections, hold them for --secs, report how many
+                 stayed open (for memory-per-connection measurements; mind the
+                 open-file limit of both processes).
+
+Report: messages/s and MB/s count verified echoes and their payload bytes
+(one direction, 1 MB = 10^6 bytes); latency is from handing a message to the
+socket to reading its echo, in microseconds. Time spent in --warmup is not
+counted. --json prints one JSON object on stdout instead of the text report.
+
+Exit status:
+  0  the run completed without errors
+  1  no connection could be established, or bad arguments
+  2  command-line usage error
+  3  the run completed but saw errors (mismatched echoes, connections that
+     failed or dropped)";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct BenchArgs {
+    /// Echo endpoint URL, e.g. ws://127.0.0.1:9502/echo
+    url: String,
+    /// Concurrent connections (workers in --handshakes mode)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    conns: u32,
+    /// Messages kept in flight per connection
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    inflight: u32,
+    /// Payload size in bytes
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=(64 << 20)))]
+    size: u32,
+    /// Send binary messages instead of text
+    #[arg(long)]
+    binary: bool,
+    /// Measured duration in seconds
+    #[arg(long, default_value_t = 10.0, value_parser = parse_secs)]
+    secs: f64,
+    /// Seconds of load before measuring starts
+    #[arg(long, default_value_t = 0.0, value_parser = parse_secs)]
+    warmup: f64,
+    /// Print one JSON object on stdout instead of the text report
+    #[arg(long)]
+    json: bool,
+    /// Runtime worker threads; 1 runs everything on the calling thread so the
+    /// generator can be pinned to one core (taskset) apart from the server
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+    /// Measure connection setup: open and close connections in a loop
+    #[arg(long, conflicts_with_all = ["idle", "inflight", "size", "binary"])]
+    handshakes: bool,
+    /// Open N idle connections and hold them for --secs
+    #[arg(long, value_name = "N", conflicts_with_all = ["inflight", "size", "binary", "warmup"])]
+    idle: Option<u32>,
+    /// Extra request header, repeatable
+    #[arg(short = 'H', long = "header", value_name = "K:V", value_parser = connect::parse_header)]
+    headers: Vec<(String, String)>,
+    /// Requested subprotocol, repeatable
+    #[arg(long = "subprotocol", value_name = "P")]
+    subprotocols: Vec<String>,
+}
+
+fn parse_secs(raw: &str) -> Result<f64, String> {
+    let secs: f64 = raw.parse().map_err(|_| format!("not a number: {raw:?}"))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err("must be between 0 and 86400".to_owned());
+    }
+    Ok(secs)
+}
+
+/// When load starts, when measuring starts, and when everything stops.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    measure_from: Instant,
+    end: Instant,
+}
+
+impl Schedule {
+    fn starting_now(warmup: f64, secs: f64) -> Self {
+        let measure_from = Instant::now() + Duration::from_secs_f64(warmup);
+        Self {
+            measure_from,
+            end: measure_from + Duration::from_secs_f64(secs),
+        }
+    }
+}
+
+pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let opts = RequestOptions {
+        headers: args.headers.clone(),
+        cookies: Vec::new(),
+        subprotocols: args.subprotocols.clone(),
+    };
+    let request = connect::build_request(&args.url, &opts)?;
+    if args.secs <= 0.0 && args.idle.is_none() {
+        bail!("--secs must be greater than 0");
+    }
+    let runtime = build_runtime(args.threads)?;
+    let progress = Progress::new(!args.json);
+    let report = runtime.block_on(async {
+        if args.handshakes {
+            handshake::run(&args, request, &progress).await
+        } else if let Some(count) = args.idle {
+            idle::run(&args, request, count, &progress).await
+        } else {
+            throughput::run(&args, request, &progress).await
+        }
+    })?;
+    progress.finish();
+    // Connections still closing must not hold the process past the report.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+
+    if args.json {
+        println!("{}", report.to_json()?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.errors() > 0 {
+        ExitCode::from(EXIT_HAD_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn build_runtime(threads: u32) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads as usize);
+        builder
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Outcome of opening a batch of connections.
+struct Opened {
+    streams: Vec<WsStream>,
+    failures: u64,
+    first_error: Option<ConnectError>,
+}
+
+impl Opened {
+    /// Stops the run when nothing connected: a report of zeros would only hide the cause.
+    fn require_any(&self) -> anyhow::Result<()> {
+        if !self.streams.is_empty() {
+            return Ok(());
+        }
+        match &self.first_error {
+            Some(err) => bail!("no connection could be established: {err}"),
+            None => bail!("no connection could be established"),
+        }
+    }
+
+    fn warn_failures(&self, requested: u32, progress: &Progress) {
+        if let Some(err) = &self.first_error {
+            progress.println(&format!(
+                "warning: {} of {requested} connections failed (first: {err})",
+                self.failures
+            ));
+        }
+    }
+}
+
+/// Opens `count` connections with bounded concurrency.
+async fn open_connections(
+    template: &Request,
+    count: u32,
+    config: WebSocketConfig,
+    progress: &Progress,
+) -> Opened {
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for _ in 0..count {
+        let request = connect::fresh_request(template);
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            connect::connect(request, Some(config), CONNECT_TIMEOUT)
+                .await
+                .map(|(ws, _)| ws)
+        });
+    }
+    let mut opened = Opened {
+        streams: Vec::with_capacity(count as usize),
+        failures: 0,
+        first_error: None,
+    };
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(ws)) => opened.streams.push(ws),
+            Ok(Err(err)) => {
+                opened.failures += 1;
+                opened.first_error.get_or_insert(err);
+            }
+            Err(_) => opened.failures += 1,
+        }
+        progress.set_message(format!("connecting {}/{count}", opened.streams.len()));
+    }
+    opened
+}
+
+/// Best-effort close handshake so the server sees orderly closes rather than resets.
+async fn close_gracefully(mut ws: WsStream) {
+    use futures_util::StreamExt;
+    let closing = async {
+        if ws.close(None).await.is_ok() {
+            while ws.next().await.is_some() {}
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
+}
+
+/// Socket buffers sized for what one connection has in flight: large enough to
+/// move a whole window per syscall, small enough that many connections stay cheap.
+fn ws_config(window_bytes: usize) -> WebSocketConfig {
+    let buffer = window_bytes.clamp(4 << 10, 256 << 10);
+    WebSocketConfig::default()
+        .read_buffer_size(buffer)
+        .write_buffer_size(buffer)
+}

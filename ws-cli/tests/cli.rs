@@ -1,0 +1,299 @@
+//! End-to-end tests of the `ws-cli` binary against its own baseline echo server.
+//!
+//! Every child process is killed on drop and every wait is bounded, so a hung
+//! server or client fails the test instead of hanging the suite.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The baseline echo server on an ephemeral port, killed when dropped.
+struct EchoServer {
+    child: Child,
+    url: String,
+}
+
+impl EchoServer {
+    fn start() -> Self {
+        let mut child = Command::new(BIN)
+            .args(["bench-baseline-server", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn echo server");
+        let stdout = child.stdout.take().expect("server stdout");
+        let (tx, rx) = mpsc::channel();
+        // A thread because reading a pipe cannot time out; it ends with the child.
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut server = Self {
+            child,
+            url: String::new(),
+        };
+        let line = rx
+            .recv_timeout(STARTUP_TIMEOUT)
+            .expect("server printed its address in time");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from server: {line:?}"));
+        server.url = format!("ws://{addr}/");
+        server
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with `stdin` piped in, killing it if it outlives `RUN_TIMEOUT`.
+fn run(args: &[&str], stdin: &str) -> Finished {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ws-cli");
+    let mut input = child.stdin.take().expect("child stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    let stdout = drain(child.stdout.take().expect("child stdout"));
+    let stderr = drain(child.stderr.take().expect("child stderr"));
+
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ws-cli {args:?} did not finish within {RUN_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Finished {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Reads a pipe on its own thread so a chatty child can never block on a full pipe.
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+fn json(finished: &Finished) -> serde_json::Value {
+    serde_json::from_str(finished.stdout.trim()).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not one JSON object ({err}): {:?}\nstderr: {}",
+            finished.stdout, finished.stderr
+        )
+    })
+}
+
+#[test]
+fn client_sends_piped_lines_and_prints_echoes() {
+    let server = EchoServer::start();
+    let out = run(&["client", &server.url], "hello\n");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.contains(&"> hello"), "stdout: {:?}", out.stdout);
+    assert!(lines.contains(&"< hello"), "stdout: {:?}", out.stdout);
+    assert_eq!(
+        lines.last(),
+        Some(&"closed: 1000"),
+        "stdout: {:?}",
+        out.stdout
+    );
+}
+
+#[test]
+fn client_exec_sends_messages_and_waits_for_replies() {
+    let server = EchoServer::start();
+    let args = [
+        "client",
+        &server.url,
+        "--exec",
+        "one",
+        "--exec",
+        "two",
+        "--wait-ms",
+        "300",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let received: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("< "))
+        .collect();
+    assert_eq!(received, ["< one", "< two"], "stdout: {:?}", out.stdout);
+}
+
+#[test]
+fn client_reports_refused_connection_on_one_line() {
+    // Bind then release a port so nothing listens on it.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind probe port");
+        listener.local_addr().expect("probe addr").port()
+    };
+    let out = run(&["client", &format!("ws://127.0.0.1:{port}/")], "hello\n");
+
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, "");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr: {:?}", out.stderr);
+    assert!(lines[0].starts_with("error: "), "stderr: {:?}", out.stderr);
+    assert!(lines[0].contains("refused"), "stderr: {:?}", out.stderr);
+}
+
+#[test]
+fn bench_json_reports_verified_messages() {
+    let server = EchoServer::start();
+    let args = [
+        "bench",
+        &server.url,
+        "--secs",
+        "1",
+        "--conns",
+        "2",
+        "--inflight",
+        "4",
+        "--size",
+        "64",
+        "--json",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert_eq!(report["mode"], "throughput");
+    assert!(
+        report["messages"].as_u64().expect("messages") > 0,
+        "{report}"
+    );
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+    assert_eq!(report["conns_established"].as_u64(), Some(2), "{report}");
+    assert!(
+        report["latency_us"]["p50"].as_f64().expect("p50") > 0.0,
+        "{report}"
+    );
+}
+
+#[test]
+fn bench_binary_payloads_verify_too() {
+    let server = EchoServer::start();
+    let args = [
+        "bench",
+        &server.url,
+        "--secs",
+        "0.5",
+        "--conns",
+        "1",
+        "--inflight",
+        "2",
+        "--size",
+        "300",
+        "--binary",
+        "--json",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert!(
+        report["messages"].as_u64().expect("messages") > 0,
+        "{report}"
+    );
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+}
+
+#[test]
+fn bench_handshakes_and_idle_modes_report() {
+    let server = EchoServer::start();
+    let out = run(
+        &[
+            "bench",
+            &server.url,
+            "--handshakes",
+            "--conns",
+            "2",
+            "--secs",
+            "0.5",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert_eq!(report["mode"], "handshakes");
+    assert!(
+        report["handshakes"].as_u64().expect("handshakes") > 0,
+        "{report}"
+    );
+
+    let out = run(
+        &[
+            "bench",
+            &server.url,
+            "--idle",
+            "20",
+            "--secs",
+            "0.5",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert_eq!(report["mode"], "idle");
+    assert_eq!(report["established"].as_u64(), Some(20), "{report}");
+    assert_eq!(report["open_at_end"].as_u64(), Some(20), "{report}");
+}
+
+#[test]
+fn bench_fails_cleanly_when_nothing_listens() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind probe port");
+        listener.local_addr().expect("probe addr").port()
+    };
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = run(&["bench", &url, "--secs", "1", "--json"], "");
+
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with("error: "),
+        "stderr: {:?}",
+        out.stderr
+    );
+}

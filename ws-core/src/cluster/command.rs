@@ -1,0 +1,68 @@
+use crate::message::Message;
+use crate::{Fd, SendError};
+
+/// What one node asks of another.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Push a message to a connection the receiving node holds.
+    Push {
+        /// The connection.
+        fd: Fd,
+        /// The message.
+        message: Message,
+    },
+    /// Close a connection the receiving node holds.
+    Disconnect {
+        /// The connection.
+        fd: Fd,
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Whether the receiving node holds `fd`.
+    Exists {
+        /// The connection.
+        fd: Fd,
+    },
+    /// Push to every connection of the receiving node.
+    Broadcast {
+        /// The message.
+        message: Message,
+        /// A connection to skip.
+        except: Option<Fd>,
+    },
+    /// Push to every local member of a room.
+    RoomPush {
+        /// The room.
+        room: String,
+        /// The message.
+        message: Message,
+        /// A connection to skip.
+        except: Option<Fd>,
+    },
+}
+
+/// A node's answer to a [`Command`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Done.
+    Ok,
+    /// The answer to [`Command::Exists`].
+    Exists(bool),
+    /// How many local connections got the message.
+    Delivered(usize),
+    /// The command failed on the receiving node.
+    Failed(SendError),
+}
+
+impl From<Result<(), SendError>> for Reply {
+    fn from(result: Result<(), SendError>) -> Self {
+        match result {
+            Ok(()) => Reply::Ok,
+            Err(e) => Reply::Failed(e),
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! `config/server.toml`: servers, limits, cluster and logging, with environment overrides.
+//!
+//! The file mirrors Hyperf's `config/autoload/server.php`:
+//!
+//! ```toml
+//! [[servers]]
+//! name = "http"
+//! type = "http"
+//! host = "0.0.0.0"
+//! port = 9501
+//!
+//! [[servers]]
+//! name = "ws"
+//! type = "websocket"
+//! host = "0.0.0.0"
+//! port = 9502
+//! [servers.settings]
+//! max_message_size = 1048576
+//! ```
+//!
+//! Environment overrides, applied after the file: `WS_SERVER_<NAME>_HOST`, `WS_SERVER_<NAME>_PORT`
+//! (NAME upper-cased, `-` as `_`), `WS_CLUSTER_URL`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`. The folder comes
+//! from `--config DIR`, else `WS_CONFIG_DIR`, else `./config`. A `.env` file in the working
+//! directory is read first, as Hyperf does; variables already set win.
+
+mod error;
+mod settings;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::ConfigError;
+pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
+
+/// The file name looked up inside the config folder.
+pub(crate) const SERVER_FILE: &str = "server.toml";
+
+/// The whole configuration of an app.
+///
+/// ```
+/// let config = ws_core::Config::from_toml_str(r#"
+///     [[servers]]
+///     name = "ws"
+///     type = "websocket"
+///     port = 9502
+/// "#).unwrap();
+/// assert_eq!(config.servers[0].host, "0.0.0.0");
+/// assert_eq!(config.servers[0].settings.max_message_size, 1 << 20);
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The servers to start, in order.
+    #[serde(default)]
+    pub servers: Vec<ServerConfig>,
+    /// The cluster backplane.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Process-wide behaviour.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Metrics and health endpoints on an HTTP server.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Free-form values of the application, read with [`Config::value`].
+    #[serde(default)]
+    pub app: toml::Table,
+    /// Where the config was read from, for error messages.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// One `[[servers]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The server's name, used by routes (`server = "ws"`).
+    pub name: String,
+    /// `http` or `websocket`.
+    #[serde(rename = "type")]
+    pub kind: ServerKind,
+    /// The address to bind; `0.0.0.0` by default.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// The port to bind; `0` picks a free one.
+    pub port: u16,
+    /// Limits and options of this server.
+    #[serde(default)]
+    pub settings: ServerSettings,
+}
+
+fn default_host() -> String {
+    "0.0.0.0".to_string()
+}
+
+/// What a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerKind {
+    /// Plain HTTP/1.1 (Hyperf's `SERVER_HTTP`).
+    Http,
+    /// WebSocket (Hyperf's `SERVER_WEBSOCKET`).
+    Websocket,
+}
+
+impl ServerKind {
+    /// The word used in the seed's `... Server listening at` lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            ServerKind::Http => "HTTP",
+            ServerKind::Websocket => "WebSocket",
+        }
+    }
+}
+
+/// `[cluster]`: how nodes reach each other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `memory://` (single node, the default), `redis://HOST:PORT` or `nats://HOST:PORT`.
+    #[serde(default = "default_cluster_url")]
+    pub url: String,
+    /// Prefix of every channel, subject and key, so several apps can share one broker.
+    #[serde(default = "default_cluster_prefix")]
+    pub prefix: String,
+    /// How long a node's state outlives its last heartbeat, in milliseconds.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+    /// How long a remote operation may wait for the broker or the owning node, in milliseconds.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_cluster_url() -> String {
+    "memory://".to_string()
+}
+fn default_cluster_prefix() -> String {
+    "ws".to_string()
+}
+fn default_lease_ms() -> u64 {
+    5_000
+}
+fn default_request_timeout_ms() -> u64 {
+    2_000
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            url: default_cluster_url(),
+            prefix: default_cluster_prefix(),
+            lease_ms: default_lease_ms(),
+            request_timeout_ms: default_request_timeout_ms(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `ws_core=debug`; `RUST_LOG` wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `pretty` (human) or `json` (one object a line).
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: default_log_level(), format: LogFormat::default() }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// How long shutdown waits for connections to finish their closing handshake, in milliseconds.
+    #[serde(default = "default_drain_ms")]
+    pub drain_timeout_ms: u64,
+    /// Worker threads of the tokio runtime; `0` means one per core.
+    #[serde(default)]
+    pub worker_threads: usize,
+}
+
+fn default_drain_ms() -> u64 {
+    5_000
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { drain_timeout_ms: default_drain_ms(), worker_threads: 0 }
+    }
+}
+
+/// `[metrics]`: `/metrics`, `/health` and `/ready` on an HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether the endpoints are served.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The HTTP server that serves them; the first `http` server when unset.
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true, server: None }
+    }
+}
+
+impl Config {
+    /// Loads `server.toml` from `dir` (or the folder named by `WS_CONFIG_DIR`, else `./config`),
+    /// then applies the environment overrides.
+    pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let dir = match dir {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::var_os("WS_CONFIG_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("config")),
+        };
+        let file = dir.join(SERVER_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Read {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text, Some(&file), |key| std::env::var(key).ok())
+    }
+
+    /// Parses a config from TOML text, without environment overrides.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, None, |_| None)
+    }
+
+    /// Parses `text` as read from `file`, with `env` looked up for overrides.
+    pub fn parse(
+        text: &str,
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_name = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(SERVER_FILE));
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::syntax(&file_name, text, e.span(), e.message())
+        })?;
+        apply_env_overrides(&mut table, &file_name, &env)?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid {
+                file: file_name.clone(),
+                key: e.path().to_string(),
+                reason: e.inner().message().to_string(),
+            })?;
+        config.source = file.map(Path::to_path_buf);
+        config.validate(&file_name)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let mut names = HashSet::new();
+        let mut ports = HashSet::new();
+        for (index, server) in self.servers.iter().enumerate() {
+            let invalid = |key: &str, reason: String| ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key: format!("servers[{index}].{key}"),
+                reason,
+            };
+            if server.name.trim().is_empty() {
+                return Err(invalid("name", "must not be empty".into()));
+            }
+            if !names.insert(server.name.as_str()) {
+                return Err(invalid("name", format!("duplicate server name `{}`", server.name)));
+            }
+            // Port 0 asks the OS for a free port, so several servers may use it at once.
+            if server.port != 0 && !ports.insert((server.host.as_str(), server.port)) {
+                return Err(invalid(
+                    "port",
+                    format!("port {} is already used by another server", server.port),
+                ));
+            }
+            server
+                .settings
+                .validate()
+                .map_err(|(key, reason)| invalid(&format!("settings.{key}"), reason))?;
+        }
+        let scheme = self.cluster.url.split("://").next().unwrap_or_default();
+        if !matches!(scheme, "memory" | "redis" | "rediss" | "nats") || !self.cluster.url.contains("://") {
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key: "cluster.url".into(),
+                reason: format!(
+                    "`{}` is not a backplane URL (expected memory://, redis://HOST:PORT or nats://HOST:PORT)",
+                    self.cluster.url
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The server named `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// A value of the free-form `[app]` table by dotted key, Hyperf's `config('app.name')`.
+    ///
+    /// ```
+    /// let config = ws_core::Config::from_toml_str("[app]\nname = \"chat\"\n[app.limits]\nrooms = 3").unwrap();
+    /// assert_eq!(config.value::<String>("name").as_deref(), Some("chat"));
+    /// assert_eq!(config.value::<u32>("limits.rooms"), Some(3));
+    /// assert_eq!(config.value::<u32>("missing"), None);
+    /// ```
+    pub fn value<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let mut current: &toml::Value = self.app.get(key.split('.').next()?)?;
+        for part in key.split('.').skip(1) {
+            current = current.as_table()?.get(part)?;
+        }
+        current.clone().try_into().ok()
+    }
+
+    /// The config as TOML with secrets (passwords in URLs, TLS key paths) masked, for `config`
+    /// commands and logs.
+    pub fn to_masked_toml(&self) -> String {
+        let mut masked = self.clone();
+        masked.cluster.url = mask_url_password(&masked.cluster.url);
+        for server in &mut masked.servers {
+            if let Some(tls) = &mut server.settings.tls {
+                tls.key = PathBuf::from("***");
+            }
+        }
+        toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot print config: {e}"))
+    }
+}
+
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    file: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let env_error = |var: &str, reason: String| ConfigError::Env { var: var.to_string(), file: file.to_path_buf(), reason };
+    if let Some(servers) = table.get_mut("servers").and_then(|s| s.as_array_mut()) {
+        for server in servers.iter_mut().filter_map(|s| s.as_table_mut()) {
+            let Some(name) = server.get("name").and_then(|n| n.as_str()).map(str::to_string) else {
+                continue;
+            };
+            let stem = format!("WS_SERVER_{}", name.to_uppercase().replace(['-', '.'], "_"));
+            let host_var = format!("{stem}_HOST");
+            if let Some(host) = env(&host_var) {
+                server.insert("host".into(), toml::Value::String(host));
+            }
+            let port_var = format!("{stem}_PORT");
+            if let Some(port) = env(&port_var) {
+                let port: u16 = port
+                    .trim()
+                    .parse()
+                    .map_err(|_| env_error(&port_var, format!("`{port}` is not a port number (0-65535)")))?;
+                server.insert("port".into(), toml::Value::Integer(i64::from(port)));
+            }
+        }
+    }
+    let mut set = |section: &str, key: &str, var: &str| {
+        if let Some(value) = env(var) {
+            let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+            if let Some(t) = entry.as_table_mut() {
+                t.insert(key.into(), toml::Value::String(value));
+            }
+        }
+    };
+    set("cluster", "url", "WS_CLUSTER_URL");
+    set("log", "level", "WS_LOG_LEVEL");
+    set("log", "format", "WS_LOG_FORMAT");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

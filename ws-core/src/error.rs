@@ -1,0 +1,173 @@
+//! The error types: [`Error`] for handlers, [`SendError`] for delivery.
+
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::Fd;
+
+/// Why a push, disconnect or query through a [`Sender`](crate::Sender) or
+/// [`Connection`](crate::Connection) did not happen. Every variant is a normal outcome a caller can
+/// match on; none of them is logged by the framework.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No node holds a connection with this fd (it closed, or never existed).
+    #[error("connection {0} is not connected")]
+    NotConnected(Fd),
+    /// The client is not reading fast enough and its outbound queue is full.
+    #[error("connection {0} is not reading: its outbound queue is full")]
+    Backpressure(Fd),
+    /// The cluster broker cannot be reached; local delivery still works.
+    #[error("the cluster broker is unavailable: {0}")]
+    BrokerUnavailable(String),
+    /// The owning node did not answer in time.
+    #[error("no answer from node {node} within {millis} ms")]
+    Timeout {
+        /// The node that was asked.
+        node: crate::NodeId,
+        /// How long the caller waited.
+        millis: u64,
+    },
+}
+
+impl SendError {
+    /// The HTTP status this error maps to when an HTTP handler returns it.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SendError::NotConnected(_) => StatusCode::NOT_FOUND,
+            SendError::Backpressure(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SendError::BrokerUnavailable(_) => StatusCode::BAD_GATEWAY,
+            SendError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+/// The error of handlers: anything that implements `std::error::Error` converts into it with `?`.
+///
+/// An HTTP handler's `Error` becomes a JSON error response: a [`SendError`] keeps its
+/// [status](SendError::status), an [`HttpError`] its own status, anything else answers 500.
+///
+/// ```
+/// fn parse(text: &str) -> ws_core::Result<u64> {
+///     Ok(text.parse::<u64>()?)
+/// }
+/// assert!(parse("x").is_err());
+/// ```
+pub struct Error {
+    inner: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl Error {
+    /// An error with only a message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self { inner: message.to_string().into() }
+    }
+
+    /// The underlying error, if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.inner.downcast_ref::<E>()
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        if let Some(e) = self.downcast_ref::<SendError>() {
+            e.status()
+        } else if let Some(e) = self.downcast_ref::<HttpError>() {
+            e.status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
+    fn from(error: E) -> Self {
+        Self { inner: Box::new(error) }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)?;
+        let mut source = self.inner.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// `Result<T, ws_core::Error>`.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// An error with an HTTP status, for handlers that want to answer 4xx.
+///
+/// ```
+/// use ws_core::{HttpError, http::StatusCode};
+/// let e = HttpError::new(StatusCode::FORBIDDEN, "not yours");
+/// assert_eq!(e.to_string(), "not yours");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct HttpError {
+    /// The status to answer with.
+    pub status: StatusCode,
+    /// The message, sent in the JSON body as `error`.
+    pub message: String,
+}
+
+impl HttpError {
+    /// An error answering `status` with `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+/// A failure to boot: one line naming what is wrong, printed before a non-zero exit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootError {
+    /// The config could not be used.
+    #[error("config error: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// A port could not be bound.
+    #[error("cannot start {kind} server `{server}` at {addr}: {reason}")]
+    Bind {
+        /// `HTTP` or `WebSocket`.
+        kind: &'static str,
+        /// The server's name.
+        server: String,
+        /// The address.
+        addr: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// A route or controller cannot be registered.
+    #[error("route error: {0}")]
+    Route(String),
+    /// A dependency cannot be provided.
+    #[error("injection error: {0}")]
+    Inject(String),
+    /// The cluster backplane cannot start.
+    #[error("cluster error: {0}")]
+    Cluster(String),
+    /// TLS material is unusable.
+    #[error("tls error: server `{server}`: {reason}")]
+    Tls {
+        /// The server's name.
+        server: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The runtime could not be created.
+    #[error("runtime error: {0}")]
+    Runtime(String),
+}

@@ -1,0 +1,9 @@
+//! HTTP handlers: requests, responses and parameter binding.
+
+mod handler;
+mod request;
+mod response;
+
+pub use handler::{BoxedHandler, HttpHandler};
+pub use request::{HttpRequest, ParamRejection};
+pub use response::{IntoResponse, Json, Response, error_response};

@@ -1,0 +1,178 @@
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri, header};
+use serde::de::DeserializeOwned;
+
+use super::{IntoResponse, Response, error_response};
+use crate::Sender;
+use crate::request::form_urlencoded_pairs;
+
+/// An HTTP request with its body read, as HTTP handlers see it.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    params: Vec<(String, String)>,
+    peer: Option<SocketAddr>,
+    sender: Sender,
+}
+
+/// A parameter that was missing or did not parse: answers 400 naming it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ParamRejection {
+    /// The parameter's name.
+    pub name: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl IntoResponse for ParamRejection {
+    fn into_response(self) -> Response {
+        error_response(StatusCode::BAD_REQUEST, &self.message)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct One<T> {
+    v: T,
+}
+
+impl HttpRequest {
+    pub(crate) fn new(
+        parts: http::request::Parts,
+        body: Bytes,
+        params: Vec<(String, String)>,
+        peer: Option<SocketAddr>,
+        sender: Sender,
+    ) -> Self {
+        Self { method: parts.method, uri: parts.uri, headers: parts.headers, body, params, peer, sender }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The path.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header `name`, if present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The app's [`Sender`].
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// The route parameter `name` (`/user/{name}`).
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        form_urlencoded_pairs(self.uri.query()?).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse_encoded)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
+    }
+
+    fn content_type_is(&self, wanted: &str) -> bool {
+        self.header(header::CONTENT_TYPE.as_str())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted))
+    }
+
+    /// The body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ParamRejection> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ParamRejection { name: "body".into(), message: format!("invalid JSON body: {e}") })
+    }
+
+    /// Binds the parameter `name` the way Hyperf binds controller arguments: from the route
+    /// parameters, then the query string, then a form or JSON body. A missing parameter is an
+    /// error unless `T` is an `Option`.
+    ///
+    /// ```
+    /// # let req = ws_core::http::HttpRequest::for_test("/server/send?fd=7");
+    /// let fd: u64 = req.param("fd").unwrap();
+    /// assert_eq!(fd, 7);
+    /// let missing: Option<u64> = req.param("other").unwrap();
+    /// assert_eq!(missing, None);
+    /// assert_eq!(req.param::<u64>("other").unwrap_err().to_string(), "missing parameter `other`");
+    /// ```
+    pub fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, ParamRejection> {
+        let invalid = |e: &dyn std::fmt::Display| ParamRejection {
+            name: name.to_string(),
+            message: format!("invalid parameter `{name}`: {e}"),
+        };
+        let text = self
+            .path_param(name)
+            .map(str::to_string)
+            .or_else(|| self.query(name))
+            .or_else(|| {
+                self.content_type_is("application/x-www-form-urlencoded")
+                    .then(|| std::str::from_utf8(&self.body).ok())
+                    .flatten()
+                    .and_then(|body| form_urlencoded_pairs(body).find(|(k, _)| k == name).map(|(_, v)| v))
+            });
+        if let Some(text) = text {
+            // Going through the urlencoded deserializer parses numbers and booleans from text.
+            let encoded = serde_urlencoded::to_string([("v", text.as_str())]).map_err(|e| invalid(&e))?;
+            return serde_urlencoded::from_str::<One<T>>(&encoded).map(|o| o.v).map_err(|e| invalid(&e));
+        }
+        if self.content_type_is("application/json")
+            && let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice::<serde_json::Value>(&self.body)
+            && let Some(value) = object.remove(name)
+        {
+            return serde_json::from_value(value).map_err(|e| invalid(&e));
+        }
+        serde_json::from_value(serde_json::Value::Null).map_err(|_| ParamRejection {
+            name: name.to_string(),
+            message: format!("missing parameter `{name}`"),
+        })
+    }
+
+    /// A request for tests and doc examples (GET, no body, a single-node [`Sender`]).
+    pub fn for_test(uri: &str) -> Self {
+        let (parts, ()) = http::Request::get(uri).body(()).unwrap_or_default().into_parts();
+        Self::new(parts, Bytes::new(), Vec::new(), None, Sender::standalone())
+    }
+}

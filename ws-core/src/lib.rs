@@ -1,0 +1,116 @@
+//! # ws-core
+//!
+//! The runtime of a macro-annotated WebSocket application framework, the Rust counterpart of
+//! Hyperf's `websocket-server`: servers declared in `config/server.toml`, controllers annotated
+//! with `#[ws_controller]` and `#[controller]`, services injected with `#[inject]`, and a
+//! [`Sender`] that pushes to or disconnects any connection of the cluster from anywhere.
+//!
+//! ```no_run
+//! use ws_core::prelude::*;
+//!
+//! #[ws_controller(server = "ws", path = "/")]
+//! #[derive(Default)]
+//! pub struct WebSocketController;
+//!
+//! impl WebSocketHandler for WebSocketController {
+//!     async fn on_open(&self, conn: &Connection, _req: &Request) -> Result<()> {
+//!         conn.push("Opened").await?;
+//!         Ok(())
+//!     }
+//!     async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
+//!         conn.push(format!("Recv: {}", msg.to_text()?)).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[ws_core::main]
+//! async fn main() {}
+//! ```
+#![deny(missing_docs)]
+
+extern crate self as ws_core;
+
+mod app;
+mod cluster;
+mod config;
+mod connection;
+mod context;
+pub mod di;
+mod error;
+mod fd;
+mod handler;
+mod handshake;
+pub mod http;
+mod message;
+mod metrics;
+mod observe;
+mod outbox;
+mod registration;
+mod registry;
+mod request;
+mod router;
+mod sender;
+mod server;
+mod telemetry;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use app::{App, RunningApp};
+pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
+pub use config::{
+    BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig, RuntimeConfig,
+    ServerConfig, ServerKind, ServerSettings, TlsSettings,
+};
+pub use connection::Connection;
+pub use context::Context;
+pub use error::{BootError, Error, HttpError, Result, SendError};
+pub use fd::{Fd, NodeId};
+pub use handler::WebSocketHandler;
+pub use handshake::{Handshake, Rejection};
+pub use message::{Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Message, Utf8Bytes};
+pub use registration::HttpController;
+pub use registry::Delivery;
+pub use request::{Request, RequestBuilder};
+pub use router::{RouteInfo, ServerRoutes, WsRoute};
+pub use sender::Sender;
+pub use ws_macros::{auto_routes, component, controller, main, routes, ws_controller};
+
+/// Everything a controller file needs: `use ws_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::http::{HttpRequest, IntoResponse, Json};
+    pub use crate::{
+        App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection, Request, Result,
+        SendError, Sender, WebSocketHandler, auto_routes, component, controller, routes, ws_controller,
+    };
+}
+
+/// Items the macros' generated code refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::di::{ComponentRegistration, Construct, Container, Inject, InjectSite};
+    pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
+    pub use crate::registration::{HttpController, HttpRouteRegistration, WsControllerRegistration};
+    pub use crate::router::WsRoute;
+    pub use crate::{App, BootError};
+    pub use inventory;
+    pub use std::sync::Arc;
+
+    /// The body of `#[ws_core::main]`: runs `setup` on a fresh [`App`], then the app's command line.
+    pub fn run_main(setup: impl FnOnce(&mut App)) -> std::process::ExitCode {
+        let mut app = App::new();
+        setup(&mut app);
+        app.run()
+    }
+
+    /// Boxes a route future; keeps generated code short.
+    pub fn boxed<F>(future: F) -> futures_util::future::BoxFuture<'static, crate::http::Response>
+    where
+        F: std::future::Future<Output = crate::http::Response> + Send + 'static,
+    {
+        Box::pin(future)
+    }
+}

@@ -1,0 +1,137 @@
+//! [`Request`]: the upgrade request a WebSocket connection was opened with.
+
+use std::net::SocketAddr;
+
+use http::{HeaderMap, Method, Uri};
+
+/// The HTTP upgrade request of a WebSocket connection, as `on_handshake` and `on_open` see it:
+/// Swoole's `Request` with its `header`, `cookie`, `get` and `server` parts.
+///
+/// ```
+/// use ws_core::Request;
+///
+/// let req = Request::builder("/chat?room=lobby")
+///     .header("cookie", "username=alice; theme=dark")
+///     .build();
+/// assert_eq!(req.path(), "/chat");
+/// assert_eq!(req.query("room").as_deref(), Some("lobby"));
+/// assert_eq!(req.cookie("username").as_deref(), Some("alice"));
+/// assert_eq!(req.cookie("missing"), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    peer: Option<SocketAddr>,
+    params: Vec<(String, String)>,
+}
+
+impl Request {
+    pub(crate) fn new(method: Method, uri: Uri, headers: HeaderMap, peer: Option<SocketAddr>) -> Self {
+        Self { method, uri, headers, peer, params: Vec::new() }
+    }
+
+    pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
+        self.params = params;
+    }
+
+    /// A request for tests and examples.
+    pub fn builder(uri: &str) -> RequestBuilder {
+        RequestBuilder {
+            request: Request::new(Method::GET, uri.parse().unwrap_or_else(|_| Uri::from_static("/")), HeaderMap::new(), None),
+        }
+    }
+
+    /// The method (always `GET` for an upgrade).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The path, without the query string.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The raw query string.
+    pub fn query_string(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.uri.query()?;
+        form_urlencoded_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Every query parameter, percent-decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.uri.query().map(|q| form_urlencoded_pairs(q).collect()).unwrap_or_default()
+    }
+
+    /// The route parameter `name` (`/room/{name}`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// All headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header `name`, if present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The cookie `name`, percent-decoded.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse_encoded)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
+    }
+
+    /// The client's address (the proxy's, behind nginx; see `X-Forwarded-For`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+/// Builds a [`Request`] for tests.
+#[derive(Debug)]
+pub struct RequestBuilder {
+    request: Request,
+}
+
+impl RequestBuilder {
+    /// Adds a header; invalid names or values are ignored.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+            self.request.headers.append(name, value);
+        }
+        self
+    }
+
+    /// The finished request.
+    pub fn build(self) -> Request {
+        self.request
+    }
+}
+
+pub(crate) fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    // serde_urlencoded decodes `+` and percent escapes exactly as browsers encode forms.
+    query.split('&').filter(|p| !p.is_empty()).filter_map(|pair| {
+        let decoded: Vec<(String, String)> = serde_urlencoded::from_str(pair).ok()?;
+        decoded.into_iter().next()
+    })
+}

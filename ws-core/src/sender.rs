@@ -1,0 +1,182 @@
+//! [`Sender`]: push to or disconnect any connection of the cluster, from anywhere.
+
+use std::sync::Arc;
+
+use crate::cluster::{Backplane, Command, Reply};
+use crate::message::{Message, close_frame};
+use crate::registry::{Delivery, Registry};
+use crate::{Fd, NodeId, SendError};
+
+/// Hyperf's `Hyperf\WebSocketServer\Sender`: a cheap, cloneable handle that pushes to, checks and
+/// disconnects any connection by its fd — on this node directly, on another node through the
+/// cluster backplane — and reports whether each call was delivered.
+///
+/// Inject it into a controller with `#[inject] sender: Sender`, or get it from
+/// [`App::sender`](crate::App::sender) / [`Connection::sender`](crate::Connection::sender).
+///
+/// Guarantees: pushes to one connection arrive in the order they were made; across nodes
+/// delivery is at-most-once (a message in flight when a broker connection drops is lost, and the
+/// call reports [`SendError::BrokerUnavailable`] or [`SendError::Timeout`]).
+///
+/// ```no_run
+/// # async fn demo(sender: ws_core::Sender) -> ws_core::Result<()> {
+/// use ws_core::{Fd, SendError};
+/// match sender.push(Fd(7), "Hello World.").await {
+///     Ok(()) => {}
+///     Err(SendError::NotConnected(fd)) => println!("{fd} is gone"),
+///     Err(other) => return Err(other.into()),
+/// }
+/// sender.disconnect(Fd(7)).await.ok();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    backplane: Arc<dyn Backplane>,
+    node: NodeId,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("node", &self.inner.node).finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    pub(crate) fn new(registry: Arc<Registry>, backplane: Arc<dyn Backplane>) -> Self {
+        let node = backplane.node();
+        Self { inner: Arc::new(Inner { registry, backplane, node }) }
+    }
+
+    /// A sender for a single node with no connections, for tests and doc examples.
+    #[doc(hidden)]
+    pub fn standalone() -> Self {
+        Self::new(Arc::new(Registry::default()), Arc::new(crate::cluster::MemoryBackplane))
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> NodeId {
+        self.inner.node
+    }
+
+    fn is_local(&self, fd: Fd) -> bool {
+        fd.node() == self.inner.node
+    }
+
+    async fn ask(&self, fd: Fd, command: Command) -> Result<Reply, SendError> {
+        match self.inner.backplane.request(fd.node(), command).await? {
+            Reply::Failed(e) => Err(e),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Queues `message` for the connection `fd`, wherever it is.
+    ///
+    /// Fails with [`SendError::NotConnected`] when no node holds `fd`, and with
+    /// [`SendError::Backpressure`] when the client is not reading.
+    pub async fn push(&self, fd: Fd, message: impl Into<Message>) -> Result<(), SendError> {
+        let message = message.into();
+        if self.is_local(fd) {
+            return self.inner.registry.push(fd, message);
+        }
+        self.ask(fd, Command::Push { fd, message }).await.map(drop)
+    }
+
+    /// Closes the connection `fd` with 1000 (normal closure); its `on_close` runs.
+    pub async fn disconnect(&self, fd: Fd) -> Result<(), SendError> {
+        self.disconnect_with(fd, 1000, "").await
+    }
+
+    /// Closes the connection `fd` with `code` and `reason`; its `on_close` runs. The closing
+    /// handshake finishes (bounded by `close_timeout_ms`) before the socket is dropped.
+    pub async fn disconnect_with(&self, fd: Fd, code: u16, reason: &str) -> Result<(), SendError> {
+        if self.is_local(fd) {
+            return self.inner.registry.close(fd, close_frame(code, reason));
+        }
+        self.ask(fd, Command::Disconnect { fd, code, reason: reason.to_string() }).await.map(drop)
+    }
+
+    /// Whether any node holds `fd` (Hyperf's `Sender::check`).
+    pub async fn exists(&self, fd: Fd) -> Result<bool, SendError> {
+        if self.is_local(fd) {
+            return Ok(self.inner.registry.contains(fd));
+        }
+        match self.ask(fd, Command::Exists { fd }).await? {
+            Reply::Exists(found) => Ok(found),
+            _ => Ok(false),
+        }
+    }
+
+    /// Pushes `message` to every connection of the cluster but `except`.
+    ///
+    /// The payload is serialised once and shared by every local recipient. The returned
+    /// [`Delivery`] counts this node's recipients; other nodes deliver on their own.
+    pub async fn broadcast(&self, message: impl Into<Message>, except: Option<Fd>) -> Result<Delivery, SendError> {
+        let message = message.into();
+        let delivery = self.inner.registry.broadcast(&message, except);
+        self.inner.backplane.publish(Command::Broadcast { message, except }).await?;
+        Ok(delivery)
+    }
+
+    /// Adds `fd` (a connection of this node) to `room`; whether it was not a member yet.
+    pub async fn join(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
+        let added = self.inner.registry.join(fd, room)?;
+        if added {
+            self.inner.backplane.record_membership(room, fd, true).await?;
+        }
+        Ok(added)
+    }
+
+    /// Removes `fd` (a connection of this node) from `room`; whether it was a member.
+    pub async fn leave(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
+        let removed = self.inner.registry.leave(fd, room)?;
+        if removed {
+            self.inner.backplane.record_membership(room, fd, false).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Pushes `message` to every member of `room` across the cluster but `except`.
+    pub async fn to_room(&self, room: &str, message: impl Into<Message>, except: Option<Fd>) -> Result<Delivery, SendError> {
+        let message = message.into();
+        let delivery = self.inner.registry.push_room(room, &message, except);
+        self.inner
+            .backplane
+            .publish(Command::RoomPush { room: room.to_string(), message, except })
+            .await?;
+        Ok(delivery)
+    }
+
+    /// Every member of `room` across the cluster, sorted.
+    pub async fn room_members(&self, room: &str) -> Result<Vec<Fd>, SendError> {
+        let mut members = self.inner.registry.room_members(room);
+        members.extend(self.inner.backplane.room_members(room).await?);
+        members.sort_unstable();
+        members.dedup();
+        Ok(members)
+    }
+
+    /// The rooms a connection of this node is in.
+    pub fn rooms_of(&self, fd: Fd) -> Vec<String> {
+        self.inner.registry.rooms_of(fd)
+    }
+
+    /// The fds this node holds, sorted.
+    pub fn local_fds(&self) -> Vec<Fd> {
+        self.inner.registry.fds()
+    }
+
+    /// How many connections this node holds.
+    pub fn local_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Whether the cluster backplane is connected (always true on a single node).
+    pub fn cluster_ready(&self) -> bool {
+        self.inner.backplane.is_ready()
+    }
+}

@@ -1,0 +1,180 @@
+//! The WebSocket server: accept, upgrade, route, then hand the socket to its connection task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::app::AppShared;
+use crate::config::ServerSettings;
+use crate::connection::{Connection, LoopSettings};
+use crate::handshake::{self, HeadError, Rejection};
+use crate::outbox::Outbox;
+use crate::registry::ConnShared;
+use crate::router::WsTable;
+use crate::transport::Transport;
+
+/// Everything the connections of one WebSocket server share.
+pub(crate) struct ServerShared {
+    pub(crate) app: Arc<AppShared>,
+    pub(crate) name: Arc<str>,
+    pub(crate) settings: ServerSettings,
+    pub(crate) ws_config: WebSocketConfig,
+    pub(crate) loop_settings: LoopSettings,
+    pub(crate) table: WsTable,
+    pub(crate) open: AtomicUsize,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl ServerShared {
+    pub(crate) fn new(app: Arc<AppShared>, name: &str, settings: ServerSettings, table: WsTable) -> Self {
+        let ping_interval = (settings.ping_interval_ms > 0).then(|| Duration::from_millis(settings.ping_interval_ms));
+        Self {
+            app,
+            name: Arc::from(name),
+            ws_config: settings.websocket_config(),
+            loop_settings: LoopSettings { ping_interval, close_timeout: Duration::from_millis(settings.close_timeout_ms) },
+            settings,
+            table,
+            open: AtomicUsize::new(0),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+pub(crate) async fn serve(listener: TcpListener, server: Arc<ServerShared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(handle(server.clone(), stream, peer));
+                }
+                Err(error) => super::accept_backoff(&server.name, &error).await,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Decrements the open counts when the connection ends, however it ends.
+struct OpenSlot<'a>(&'a AtomicUsize, &'a AtomicUsize);
+
+impl Drop for OpenSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) {
+    // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
+    let _ = stream.set_nodelay(true);
+    let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
+    let Some(mut transport) = secure(&server, stream, timeout).await else { return };
+
+    let upgrade = match handshake::read_upgrade(&mut transport, Some(peer), server.settings.max_header_bytes, timeout).await {
+        Ok(upgrade) => upgrade,
+        Err(HeadError::Gone) => return,
+        Err(HeadError::Reject(rejection)) => return reject(&server, &mut transport, rejection).await,
+    };
+
+    let slot_count = server.open.fetch_add(1, Ordering::Relaxed);
+    server.app.metrics.live_connections.fetch_add(1, Ordering::Relaxed);
+    let _slot = OpenSlot(&server.open, &server.app.metrics.live_connections);
+    if slot_count >= server.settings.max_connections {
+        let rejection = Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "too many connections, try again later\n")
+            .header("Retry-After", "1");
+        return reject(&server, &mut transport, rejection).await;
+    }
+
+    let matched = match server.table.at(upgrade.request.path()) {
+        Ok(matched) => matched,
+        Err(_) => {
+            let rejection = Rejection::new(StatusCode::NOT_FOUND, format!("no WebSocket route for {}\n", upgrade.request.path()));
+            return reject(&server, &mut transport, rejection).await;
+        }
+    };
+    let (pattern, route) = matched.value;
+    let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+
+    if let Err(rejection) = check_origin(&server.settings.allowed_origins, upgrade.request.header("origin")) {
+        return reject(&server, &mut transport, rejection).await;
+    }
+    let protocol = match upgrade.select_protocol(&route.protocols) {
+        Ok(protocol) => protocol,
+        Err(rejection) => return reject(&server, &mut transport, rejection).await,
+    };
+
+    let mut request = upgrade.request.clone();
+    request.set_params(params);
+    let mut accepted = upgrade.handshake(protocol);
+    if let Err(rejection) = route.endpoint.handshake(&request, &mut accepted).await {
+        return reject(&server, &mut transport, rejection).await;
+    }
+    let response = upgrade.accept_response(&accepted);
+    if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
+        // The context created for this handshake is dropped here with `accepted`.
+        return;
+    }
+    server.app.metrics.handshakes_accepted.fetch_add(1, Ordering::Relaxed);
+
+    let ws = WebSocketStream::from_partially_read(transport, upgrade.leftover, Role::Server, Some(server.ws_config)).await;
+    let fd = server.app.fds.next();
+    let shared = Arc::new(ConnShared::new(
+        fd,
+        Outbox::new(server.settings.outbound_queue_bytes, server.settings.backpressure),
+        accepted.into_context(),
+        server.name.clone(),
+        Arc::from(pattern.as_str()),
+    ));
+    server.app.registry.insert(shared.clone());
+    if !server.app.metrics.ready.load(Ordering::Relaxed) {
+        // Shutdown began while this handshake was in flight: the connection still gets its
+        // 1001 and its `on_close`.
+        let _ = shared.close(crate::message::close_frame(1001, "server shutting down"));
+    }
+    let conn = Connection::new(shared, server.app.sender.clone());
+    route.endpoint.serve(ws, conn, request, server.clone()).await;
+}
+
+async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = &server.tls {
+        return match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Some(Transport::Tls(Box::new(tls))),
+            Ok(Err(error)) => {
+                tracing::debug!(server = %server.name, error = %error, "TLS handshake failed");
+                None
+            }
+            Err(_) => None,
+        };
+    }
+    let _ = (server, timeout);
+    Some(Transport::Plain(stream))
+}
+
+async fn reject(server: &ServerShared, transport: &mut Transport, rejection: Rejection) {
+    server.app.metrics.rejected(rejection.reason_label());
+    tracing::debug!(server = %server.name, status = %rejection.status(), "handshake rejected");
+    handshake::write_rejection(transport, &rejection).await;
+}
+
+fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejection> {
+    // Clients other than browsers send no Origin; the allow-list guards against other web pages
+    // using a visitor's cookies (cross-site WebSocket hijacking).
+    match origin {
+        Some(origin) if !allowed.is_empty() && !allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) => {
+            Err(Rejection::forbidden(format!("origin {origin} is not allowed\n")))
+        }
+        _ => Ok(()),
+    }
+}
