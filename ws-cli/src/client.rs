@@ -1,5 +1,6 @@
 //! `ws-cli client`: an interactive or scripted WebSocket client in the spirit of `wscat`.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,9 +11,10 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::connect::{self, CloseCode, RequestOptions, WsStream};
+use crate::connect::{self, RequestOptions, WsStream};
 
 /// Exit status when the peer ended the connection in a way a script should notice.
 /// Not 2, which clap already uses for usage errors.
@@ -20,7 +22,8 @@ const EXIT_ABNORMAL_CLOSE: u8 = 3;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the server to answer our close frame before giving up.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_EXEC_WAIT_MS: u64 = 1000;
+/// Silence after the last message sent that counts as "all replies are in".
+const DEFAULT_WAIT_MS: u64 = 1000;
 /// Only the start of a binary message is shown; the length says the rest.
 const HEX_PREVIEW_BYTES: usize = 32;
 
@@ -34,10 +37,12 @@ Errors go to stderr as one line starting with `error:`.
 
 Modes:
   --exec MSG...   send the messages, print replies until --wait-ms of silence
-                  (default 1000) or a server close, then close with 1000.
-  stdin (pipe)    send each line, at EOF wait --wait-ms of silence if given,
-                  then close with 1000 and wait for the close reply.
-  stdin (tty)     interactive; Ctrl-D closes with 1000.
+                  (default 1000) or a server close, then close with 1000 and
+                  wait for the close reply.
+  stdin (pipe)    send each line; at EOF the same as --exec (--wait-ms 0
+                  closes at once, at the risk of losing late replies).
+  stdin (tty)     interactive; Ctrl-D closes with 1000 at once (or after
+                  --wait-ms of silence if given).
 
 Exit status:
   0  the close handshake completed: we closed and the server answered, or the
@@ -65,7 +70,7 @@ pub(crate) struct ClientArgs {
     /// Send this text message instead of reading stdin, repeatable; exits after replies
     #[arg(short = 'x', long = "exec", value_name = "MSG")]
     exec: Vec<String>,
-    /// Milliseconds of silence that count as "all replies received"
+    /// Milliseconds of silence that count as "all replies received" [default: 1000, at a terminal: 0]
     #[arg(long, value_name = "N")]
     wait_ms: Option<u64>,
 }
@@ -123,43 +128,61 @@ async fn session(args: ClientArgs) -> anyhow::Result<Ending> {
     };
     let (mut sink, mut source) = ws.split();
 
-    if !args.exec.is_empty() {
+    let wait_ms = if args.exec.is_empty() {
+        if let Some(ending) = send_stdin_lines(&mut sink, &mut source, &mut out).await? {
+            return finish_server_close(source, ending).await;
+        }
+        // Closing right at EOF would race the replies to the last lines: many
+        // servers stop sending once they have read our close frame, so a piped
+        // script waits for the replies first. At a terminal the user has seen them.
+        args.wait_ms.or((!interactive).then_some(DEFAULT_WAIT_MS))
+    } else {
         for text in &args.exec {
-            sink.feed(Message::text(text.as_str())).await?;
+            if let Err(err) = sink.feed(Message::text(text.as_str())).await {
+                return Ok(out.lost(Some(&err))?);
+            }
             out.sent(text)?;
         }
-        sink.flush().await?;
-        let wait = Duration::from_millis(args.wait_ms.unwrap_or(DEFAULT_EXEC_WAIT_MS));
-        if let Some(ending) = receive_until_quiet(&mut source, &mut out, wait).await? {
-            return Ok(ending);
+        if let Err(err) = sink.flush().await {
+            return Ok(out.lost(Some(&err))?);
         }
-        return close(sink, source, &mut out).await;
+        Some(args.wait_ms.unwrap_or(DEFAULT_WAIT_MS))
+    };
+    if let Some(wait_ms) = wait_ms {
+        let wait = Duration::from_millis(wait_ms);
+        if let Some(ending) = receive_until_quiet(&mut source, &mut out, wait).await? {
+            return finish_server_close(source, ending).await;
+        }
     }
+    close(sink, source, &mut out).await
+}
 
+/// Sends stdin lines as they come while printing what arrives; `Some` if the
+/// server ended the connection before stdin did.
+async fn send_stdin_lines(
+    sink: &mut Sink,
+    source: &mut Source,
+    out: &mut Transcript,
+) -> anyhow::Result<Option<Ending>> {
     let mut lines = spawn_stdin_reader();
     loop {
         tokio::select! {
             line = lines.recv() => match line {
                 Some(text) => {
-                    sink.send(Message::text(text.as_str())).await?;
+                    if let Err(err) = sink.send(Message::text(text.as_str())).await {
+                        return Ok(Some(out.lost(Some(&err))?));
+                    }
                     out.sent(&text)?;
                 }
-                None => break,
+                None => return Ok(None),
             },
             incoming = source.next() => {
                 if let Some(ending) = out.incoming(incoming)? {
-                    return finish_server_close(source, ending).await;
+                    return Ok(Some(ending));
                 }
             }
         }
     }
-    if let Some(wait_ms) = args.wait_ms {
-        let wait = Duration::from_millis(wait_ms);
-        if let Some(ending) = receive_until_quiet(&mut source, &mut out, wait).await? {
-            return Ok(ending);
-        }
-    }
-    close(sink, source, &mut out).await
 }
 
 /// Reads stdin on a plain thread: tokio's stdin uses a blocking read that cannot
@@ -168,7 +191,14 @@ fn spawn_stdin_reader() -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel(64);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
+            let line = match line {
+                Ok(line) => line,
+                Err(err) => {
+                    // Treated as EOF so the connection still closes cleanly.
+                    eprintln!("error: cannot read stdin: {err}");
+                    break;
+                }
+            };
             if tx.blocking_send(line).is_err() {
                 break;
             }
@@ -260,7 +290,7 @@ impl Transcript {
                 if !shown.is_empty() {
                     line.push(' ');
                     for byte in shown {
-                        line.push_str(&format!("{byte:02x}"));
+                        let _ = write!(line, "{byte:02x}");
                     }
                     if shown.len() < data.len() {
                         line.push_str("...");
@@ -268,7 +298,7 @@ impl Transcript {
                 }
                 writeln!(stdout, "{line}")?;
             }
-            // Pongs are answered by tungstenite; showing them would only add noise.
+            // Pings are answered by tungstenite; showing control frames would only add noise.
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(frame))) => {
                 drop(stdout);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response, generate_key};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -12,7 +13,6 @@ use tokio_tungstenite::tungstenite::http::header::{
     COOKIE, HeaderName, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
 };
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Error as WsError};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The stream type every connection uses. `MaybeTlsStream` rather than a bare
@@ -33,7 +33,10 @@ pub(crate) struct RequestOptions {
 
 /// Builds the upgrade request, rejecting schemes we cannot speak yet.
 pub(crate) fn build_request(url: &str, opts: &RequestOptions) -> anyhow::Result<Request> {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
         Some("ws") => {}
         // TLS goes here: enable a tokio-tungstenite TLS feature and pass a
         // connector in `connect`; everything else already uses `MaybeTlsStream`.
@@ -174,6 +177,3 @@ pub(crate) fn parse_cookie(raw: &str) -> Result<String, String> {
         _ => Err(format!("expected NAME=VALUE, got {raw:?}")),
     }
 }
-
-/// Re-exported so callers can match on close codes without naming tungstenite paths.
-pub(crate) use tungstenite::protocol::frame::coding::CloseCode;

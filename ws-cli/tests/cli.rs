@@ -76,7 +76,8 @@ fn run(args: &[&str], stdin: &str) -> Finished {
         .spawn()
         .expect("spawn ws-cli");
     let mut input = child.stdin.take().expect("child stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
+    // A client that fails fast (e.g. refused) may exit before reading its input.
+    let _ = input.write_all(stdin.as_bytes());
     drop(input);
     let stdout = drain(child.stdout.take().expect("child stdout"));
     let stderr = drain(child.stderr.take().expect("child stderr"));
@@ -157,6 +158,62 @@ fn client_exec_sends_messages_and_waits_for_replies() {
         .filter(|line| line.starts_with("< "))
         .collect();
     assert_eq!(received, ["< one", "< two"], "stdout: {:?}", out.stdout);
+}
+
+/// A one-shot server that answers the first message with a binary frame and
+/// then closes with an application code, to see how the client reports both.
+fn spawn_closing_server() -> (String, thread::JoinHandle<()>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}/", listener.local_addr().expect("addr"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    let handle = thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let serve = async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut ws = tokio_tungstenite::accept_async(stream)
+                .await
+                .expect("handshake");
+            let _ = ws.next().await;
+            let data: Vec<u8> = (0..40).collect();
+            ws.send(Message::binary(data)).await.expect("send binary");
+            let frame = CloseFrame {
+                code: CloseCode::from(4000),
+                reason: "bye".into(),
+            };
+            ws.send(Message::Close(Some(frame)))
+                .await
+                .expect("send close");
+            while ws.next().await.is_some() {}
+        };
+        let _ = runtime.block_on(async { tokio::time::timeout(RUN_TIMEOUT, serve).await });
+    });
+    (url, handle)
+}
+
+#[test]
+fn client_reports_binary_and_abnormal_close_code() {
+    let (url, server) = spawn_closing_server();
+    let out = run(&["client", &url, "--exec", "go", "--wait-ms", "5000"], "");
+    server.join().expect("server thread");
+
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", out.stderr);
+    let hex: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+    let expected = [
+        "> go",
+        &format!("< [binary 40 bytes] {hex}..."),
+        "closed: 4000 bye",
+    ];
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, expected, "stderr: {}", out.stderr);
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub(crate) struct AppShared {
 pub struct App {
     routes: Vec<RouteDef>,
     config: Option<Config>,
+    fallback_config_dir: Option<PathBuf>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -97,12 +98,19 @@ enum Command {
 impl App {
     /// An app with no routes in code; macro-registered controllers are always included.
     pub fn new() -> Self {
-        Self { routes: Vec::new(), config: None, provided: HashMap::new() }
+        Self { routes: Vec::new(), config: None, fallback_config_dir: None, provided: HashMap::new() }
     }
 
     /// Uses `config` instead of reading `config/server.toml`.
     pub fn with_config(mut self, config: Config) -> Self {
         self.config = Some(config);
+        self
+    }
+
+    /// The config folder used when `--config`, `WS_CONFIG_DIR` and `./config` all give nothing;
+    /// `#[ws_core::main]` sets it to the app crate's `config/` folder.
+    pub fn fallback_config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.fallback_config_dir = Some(dir.into());
         self
     }
 
@@ -121,48 +129,67 @@ impl App {
     /// every server and serves until SIGINT or SIGTERM. Errors are printed as one line and give
     /// a non-zero exit code.
     pub fn run(self) -> ExitCode {
+        self.run_with(|app| async move { Ok(app) })
+    }
+
+    /// Like [`App::run`], with `setup` run inside the runtime first (routes, providers, anything
+    /// async); an `Err` from it is printed as one line and exits non-zero. `#[ws_core::main]`
+    /// expands to this.
+    pub fn run_with<F, Fut>(self, setup: F) -> ExitCode
+    where
+        F: FnOnce(App) -> Fut,
+        Fut: std::future::Future<Output = crate::Result<App>>,
+    {
         use clap::Parser;
         let cli = Cli::parse();
         // Hyperf reads `.env` at start; variables already set win.
         let _ = dotenvy::dotenv();
         let config = match &self.config {
             Some(config) => Ok(config.clone()),
-            None => Config::load(cli.config.as_deref()),
+            None => Config::load_with_fallback(cli.config.as_deref(), self.fallback_config_dir.as_deref()),
         };
         let config = match config {
             Ok(config) => config,
             Err(error) => return fail(&BootError::Config(error)),
         };
-        match cli.command.unwrap_or(Command::Start) {
-            Command::Routes => {
-                print!("{}", render_routes(&self.route_table()));
-                ExitCode::SUCCESS
-            }
-            Command::Config => {
-                print!("{}", config.to_masked_toml());
-                ExitCode::SUCCESS
-            }
-            Command::Start => {
-                crate::telemetry::init(&config.log);
-                let mut runtime = tokio::runtime::Builder::new_multi_thread();
-                if config.runtime.worker_threads > 0 {
-                    runtime.worker_threads(config.runtime.worker_threads);
-                }
-                let runtime = match runtime.enable_all().build() {
-                    Ok(runtime) => runtime,
-                    Err(e) => return fail(&BootError::Runtime(e.to_string())),
-                };
-                runtime.block_on(async move {
-                    match self.with_config(config).start().await {
-                        Ok(running) => {
-                            running.until_signal().await;
-                            ExitCode::SUCCESS
-                        }
-                        Err(error) => fail(&error),
-                    }
-                })
-            }
+        let command = cli.command.unwrap_or(Command::Start);
+        if matches!(command, Command::Start) {
+            crate::telemetry::init(&config.log);
         }
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        if config.runtime.worker_threads > 0 {
+            runtime.worker_threads(config.runtime.worker_threads);
+        }
+        let runtime = match runtime.enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return fail(&BootError::Runtime(e.to_string())),
+        };
+        runtime.block_on(async move {
+            let app = match setup(self).await {
+                Ok(app) => app,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match command {
+                Command::Routes => {
+                    print!("{}", render_routes(&app.route_table()));
+                    ExitCode::SUCCESS
+                }
+                Command::Config => {
+                    print!("{}", config.to_masked_toml());
+                    ExitCode::SUCCESS
+                }
+                Command::Start => match app.with_config(config).start().await {
+                    Ok(running) => {
+                        running.until_signal().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => fail(&error),
+                },
+            }
+        })
     }
 
     /// Every route, from the macros and from code, in a stable order.

@@ -91,6 +91,7 @@ pub mod prelude {
 /// Items the macros' generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use futures_util::future::BoxFuture;
     pub use crate::di::{ComponentRegistration, Construct, Container, Inject, InjectSite};
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
     pub use crate::registration::{HttpController, HttpRouteRegistration, WsControllerRegistration};
@@ -99,11 +100,22 @@ pub mod __private {
     pub use inventory;
     pub use std::sync::Arc;
 
-    /// The body of `#[ws_core::main]`: runs `setup` on a fresh [`App`], then the app's command line.
-    pub fn run_main(setup: impl FnOnce(&mut App)) -> std::process::ExitCode {
-        let mut app = App::new();
-        setup(&mut app);
-        app.run()
+    /// The body of `#[ws_core::main]`.
+    pub fn run_main<F, Fut>(setup: F) -> std::process::ExitCode
+    where
+        F: FnOnce(App) -> Fut,
+        Fut: std::future::Future<Output = crate::Result<App>>,
+    {
+        App::new().run_with(setup)
+    }
+
+    /// The body of `#[ws_core::main]`, with the app crate's manifest folder for its `config/`.
+    pub fn run_main_in<F, Fut>(manifest_dir: &str, setup: F) -> std::process::ExitCode
+    where
+        F: FnOnce(App) -> Fut,
+        Fut: std::future::Future<Output = crate::Result<App>>,
+    {
+        App::new().fallback_config_dir(std::path::Path::new(manifest_dir).join("config")).run_with(setup)
     }
 
     /// Boxes a route future; keeps generated code short.

@@ -37,6 +37,8 @@ const AFTER_HELP: &str = "\
 Modes:
   default        each of --conns connections keeps --inflight messages of --size
                  bytes in flight against an echo endpoint, verifying every echo.
+                 The endpoint must echo every message, in order, and send
+                 nothing else (anything else counts as a mismatch).
   --handshakes   --conns workers open and close connections in a loop.
   --idle N       open N connections, hold them for --secs, report how many
                  stayed open (for memory-per-connection measurements; mind the
@@ -106,7 +108,8 @@ fn parse_secs(raw: &str) -> Result<f64, String> {
     Ok(secs)
 }
 
-/// When load starts, when measuring starts, and when everything stops.
+/// When measuring starts (load starts at creation; the gap is the warmup) and
+/// when everything stops. Shared by value so no task needs to ask anyone.
 #[derive(Debug, Clone, Copy)]
 struct Schedule {
     measure_from: Instant,

@@ -58,6 +58,16 @@ pub(super) fn per_sec(count: u64, secs: f64) -> f64 {
     }
 }
 
+/// Megabytes (10^6 bytes) per second with two decimals: small payloads give
+/// single-digit figures that one decimal would flatten.
+pub(super) fn mb_per_sec(bytes: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        (bytes as f64 / secs / 1e4).round() / 100.0
+    } else {
+        0.0
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct ThroughputReport {
     pub(super) url: String,
@@ -78,15 +88,6 @@ pub(super) struct ThroughputReport {
     pub(super) mismatches: u64,
     pub(super) connect_errors: u64,
     pub(super) dropped_connections: u64,
-}
-
-impl ThroughputReport {
-    pub(super) fn finish_rates(&mut self) {
-        self.msgs_per_sec = per_sec(self.messages, self.secs);
-        // Two decimals: small payloads give single-digit MB/s.
-        self.mb_per_sec = (per_sec(self.bytes, self.secs) / 1e4).round() / 100.0;
-        self.errors = self.mismatches + self.connect_errors + self.dropped_connections;
-    }
 }
 
 #[derive(Debug, Serialize)]

@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::progress::{Counters, Progress, Unit};
-use super::report::{LatencySummary, Report, ThroughputReport, latency_histogram};
+use super::report::{
+    LatencySummary, Report, ThroughputReport, latency_histogram, mb_per_sec, per_sec,
+};
 use super::{BenchArgs, Schedule};
 use crate::connect::WsStream;
 
@@ -66,8 +68,24 @@ pub(super) async fn run(
         );
         tasks.spawn(conn.run());
     }
-    let mut hist = latency_histogram();
-    let mut report = ThroughputReport {
+    let mut total = ConnStats::new();
+    let mut dropped = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok(stats) = joined else {
+            dropped += 1;
+            continue;
+        };
+        total.messages += stats.messages;
+        total.bytes += stats.bytes;
+        total.mismatches += stats.mismatches;
+        dropped += u64::from(stats.dropped);
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = total.hist.add(&stats.hist);
+    }
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
+    Ok(Report::Throughput(ThroughputReport {
         url: args.url.clone(),
         conns: args.conns,
         conns_established: established,
@@ -77,39 +95,22 @@ pub(super) async fn run(
         threads: args.threads,
         warmup_secs: args.warmup,
         secs: args.secs,
-        messages: 0,
-        msgs_per_sec: 0.0,
-        bytes: 0,
-        mb_per_sec: 0.0,
-        latency_us: LatencySummary::from_ns(&hist),
-        errors: 0,
-        mismatches: 0,
+        messages: total.messages,
+        msgs_per_sec: per_sec(total.messages, args.secs),
+        bytes: total.bytes,
+        mb_per_sec: mb_per_sec(total.bytes, args.secs),
+        latency_us: LatencySummary::from_ns(&total.hist),
+        errors: total.mismatches + opened.failures + dropped,
+        mismatches: total.mismatches,
         connect_errors: opened.failures,
-        dropped_connections: 0,
-    };
-    while let Some(joined) = tasks.join_next().await {
-        let Ok(stats) = joined else {
-            report.dropped_connections += 1;
-            continue;
-        };
-        report.messages += stats.messages;
-        report.bytes += stats.bytes;
-        report.mismatches += stats.mismatches;
-        report.dropped_connections += u64::from(stats.dropped);
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = hist.add(&stats.hist);
-    }
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
-    report.latency_us = LatencySummary::from_ns(&hist);
-    report.finish_rates();
-    Ok(Report::Throughput(report))
+        dropped_connections: dropped,
+    }))
 }
 
 /// The rotation of payloads. Backed by one leaked buffer so cloning a message
 /// for every send is a pointer copy: no allocation, no reference count.
 struct Payloads {
+    binary: bool,
     messages: Vec<Message>,
     bytes: Vec<&'static [u8]>,
 }
@@ -125,6 +126,7 @@ impl Payloads {
         // Lives for the rest of the process, which is what lets `Bytes` borrow it.
         let base: &'static [u8] = Vec::leak(base);
         let mut payloads = Self {
+            binary,
             messages: Vec::with_capacity(VARIANTS),
             bytes: Vec::with_capacity(VARIANTS),
         };
@@ -150,6 +152,18 @@ struct ConnStats {
     mismatches: u64,
     dropped: bool,
     hist: Histogram<u64>,
+}
+
+impl ConnStats {
+    fn new() -> Self {
+        Self {
+            messages: 0,
+            bytes: 0,
+            mismatches: 0,
+            dropped: false,
+            hist: latency_histogram(),
+        }
+    }
 }
 
 struct Connection {
@@ -186,13 +200,7 @@ impl Connection {
             unflushed: false,
             next_send: 0,
             next_expected: 0,
-            stats: ConnStats {
-                messages: 0,
-                bytes: 0,
-                mismatches: 0,
-                dropped: false,
-                hist: latency_histogram(),
-            },
+            stats: ConnStats::new(),
         }
     }
 
@@ -260,9 +268,9 @@ impl Connection {
     /// Verifies and records one incoming message; `true` if it answered one of
     /// ours and so frees a slot in the window.
     fn on_message(&mut self, message: &Message, at: Instant) -> bool {
-        let received: &[u8] = match message {
-            Message::Text(text) => text.as_bytes(),
-            Message::Binary(data) => data,
+        let (received, binary): (&[u8], bool) = match message {
+            Message::Text(text) => (text.as_bytes(), false),
+            Message::Binary(data) => (data, true),
             // Control frames are the server's business (pongs are automatic);
             // a close is followed by the end of the stream, handled by the caller.
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
@@ -276,11 +284,7 @@ impl Connection {
         };
         let expected = self.payloads.bytes[self.next_expected];
         self.next_expected = (self.next_expected + 1) % VARIANTS;
-        let kind_ok = matches!(
-            (message, &self.payloads.messages[0]),
-            (Message::Text(_), Message::Text(_)) | (Message::Binary(_), Message::Binary(_))
-        );
-        if !kind_ok || received != expected {
+        if binary != self.payloads.binary || received != expected {
             self.mismatch();
         } else if at >= self.schedule.measure_from && at < self.schedule.end {
             self.stats.messages += 1;

@@ -20,7 +20,8 @@
 //!
 //! Environment overrides, applied after the file: `WS_SERVER_<NAME>_HOST`, `WS_SERVER_<NAME>_PORT`
 //! (NAME upper-cased, `-` as `_`), `WS_CLUSTER_URL`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`. The folder comes
-//! from `--config DIR`, else `WS_CONFIG_DIR`, else `./config`. A `.env` file in the working
+//! from `--config DIR`, else `WS_CONFIG_DIR`, else `./config`, else the app crate's own `config/`
+//! folder (so `cargo run -p app` works from anywhere in a workspace). A `.env` file in the working
 //! directory is read first, as Hyperf does; variables already set win.
 
 mod error;
@@ -241,11 +242,22 @@ impl Config {
     /// Loads `server.toml` from `dir` (or the folder named by `WS_CONFIG_DIR`, else `./config`),
     /// then applies the environment overrides.
     pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
-        let dir = match dir {
-            Some(dir) => dir.to_path_buf(),
-            None => std::env::var_os("WS_CONFIG_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("config")),
+        Self::load_with_fallback(dir, None)
+    }
+
+    /// Like [`Config::load`], falling back to `fallback` when neither `dir`, `WS_CONFIG_DIR` nor
+    /// `./config/server.toml` exists.
+    pub fn load_with_fallback(dir: Option<&Path>, fallback: Option<&Path>) -> Result<Self, ConfigError> {
+        let dir = match (dir, std::env::var_os("WS_CONFIG_DIR")) {
+            (Some(dir), _) => dir.to_path_buf(),
+            (None, Some(env_dir)) => PathBuf::from(env_dir),
+            (None, None) => {
+                let local = PathBuf::from("config");
+                match fallback {
+                    Some(fallback) if !local.join(SERVER_FILE).exists() => fallback.to_path_buf(),
+                    _ => local,
+                }
+            }
         };
         let file = dir.join(SERVER_FILE);
         let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Read {

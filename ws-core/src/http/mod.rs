@@ -4,6 +4,7 @@ mod handler;
 mod request;
 mod response;
 
+pub use ::http::{Method, StatusCode};
 pub use handler::{BoxedHandler, HttpHandler};
 pub use request::{HttpRequest, ParamRejection};
 pub use response::{IntoResponse, Json, Response, error_response};

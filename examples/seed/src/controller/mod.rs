@@ -1,0 +1,7 @@
+//! The seed guide's controllers.
+
+pub mod context;
+pub mod echo;
+pub mod room;
+pub mod server;
+pub mod websocket;
