@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
 }
 
 /// The cargo target directory the tests run from (`target/debug/deps/<test>` -> `target`).
@@ -18,12 +21,18 @@ pub fn target_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().expect("current exe");
-    exe.ancestors().nth(3).expect("test binary inside target/<profile>/deps").to_path_buf()
+    exe.ancestors()
+        .nth(3)
+        .expect("test binary inside target/<profile>/deps")
+        .to_path_buf()
 }
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
@@ -41,7 +50,10 @@ pub fn binary(package: &str, bin: &str) -> PathBuf {
             .env("CARGO_TARGET_DIR", target_dir())
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "cargo build -p {package} --bin {bin} failed");
+        assert!(
+            status.success(),
+            "cargo build -p {package} --bin {bin} failed"
+        );
         built.push(key);
     }
     target_dir().join("debug").join(bin)
@@ -56,7 +68,11 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `command` with stdout and stderr captured.
     pub fn start(mut command: Command) -> Self {
-        let log = std::env::temp_dir().join(format!("ws-test-{}-{}.log", std::process::id(), free_port()));
+        let log = std::env::temp_dir().join(format!(
+            "ws-test-{}-{}.log",
+            std::process::id(),
+            free_port()
+        ));
         let file = std::fs::File::create(&log).expect("log file");
         let child = command
             .stdin(Stdio::null())
@@ -83,7 +99,10 @@ impl Spawned {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("process exited ({status}) before printing {needle:?}:\n{output}");
             }
-            assert!(Instant::now() < deadline, "no {needle:?} within {timeout:?}:\n{output}");
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} within {timeout:?}:\n{output}"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -91,7 +110,9 @@ impl Spawned {
     /// Sends SIGTERM (or SIGINT with `interrupt`).
     pub fn signal(&self, interrupt: bool) {
         let sig = if interrupt { "-INT" } else { "-TERM" };
-        let _ = Command::new("kill").args([sig, &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
     }
 
     /// Waits for the exit status, killing the process after `timeout`.

@@ -70,7 +70,9 @@ impl Default for App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("routes", &self.routes.len()).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +100,12 @@ enum Command {
 impl App {
     /// An app with no routes in code; macro-registered controllers are always included.
     pub fn new() -> Self {
-        Self { routes: Vec::new(), config: None, fallback_config_dir: None, provided: HashMap::new() }
+        Self {
+            routes: Vec::new(),
+            config: None,
+            fallback_config_dir: None,
+            provided: HashMap::new(),
+        }
     }
 
     /// Uses `config` instead of reading `config/server.toml`.
@@ -116,7 +123,10 @@ impl App {
 
     /// The routes of server `server` (Hyperf's `Router::addServer`).
     pub fn router(&mut self, server: &str) -> ServerRoutes<'_> {
-        ServerRoutes { routes: &mut self.routes, server: server.to_string() }
+        ServerRoutes {
+            routes: &mut self.routes,
+            server: server.to_string(),
+        }
     }
 
     /// Makes `value` injectable as `Arc<T>`.
@@ -146,7 +156,10 @@ impl App {
         let _ = dotenvy::dotenv();
         let config = match &self.config {
             Some(config) => Ok(config.clone()),
-            None => Config::load_with_fallback(cli.config.as_deref(), self.fallback_config_dir.as_deref()),
+            None => Config::load_with_fallback(
+                cli.config.as_deref(),
+                self.fallback_config_dir.as_deref(),
+            ),
         };
         let config = match config {
             Ok(config) => config,
@@ -213,7 +226,9 @@ impl App {
                 mode: "macro".into(),
             });
         }
-        table.sort_by(|a, b| (&a.server, &a.path, &a.methods).cmp(&(&b.server, &b.path, &b.methods)));
+        table.sort_by(|a, b| {
+            (&a.server, &a.path, &a.methods).cmp(&(&b.server, &b.path, &b.methods))
+        });
         table
     }
 
@@ -225,7 +240,13 @@ impl App {
         };
         let config = Arc::new(config);
         let registry = Arc::new(Registry::default());
-        let backplane = cluster::connect(&config.cluster, LocalNode { registry: registry.clone() }).await?;
+        let backplane = cluster::connect(
+            &config.cluster,
+            LocalNode {
+                registry: registry.clone(),
+            },
+        )
+        .await?;
         let sender = Sender::new(registry.clone(), backplane.clone());
         let shared = Arc::new(AppShared {
             registry,
@@ -247,7 +268,10 @@ impl App {
                 server: reg.server.into(),
                 path: reg.path.into(),
                 target: RouteTarget::Ws(route),
-                origin: RouteOrigin { controller: crate::di::short(reg.controller).into(), mode: "macro" },
+                origin: RouteOrigin {
+                    controller: crate::di::short(reg.controller).into(),
+                    mode: "macro",
+                },
             });
         }
         for reg in inventory::iter::<HttpRouteRegistration> {
@@ -255,7 +279,10 @@ impl App {
             let methods = reg
                 .methods
                 .iter()
-                .map(|m| Method::from_bytes(m.as_bytes()).map_err(|_| BootError::Route(format!("invalid method `{m}`"))))
+                .map(|m| {
+                    Method::from_bytes(m.as_bytes())
+                        .map_err(|_| BootError::Route(format!("invalid method `{m}`")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             routes.push(RouteDef {
                 server: reg.server.into(),
@@ -293,18 +320,30 @@ impl App {
             };
             #[cfg(not(feature = "tls"))]
             if server.settings.tls.is_some() {
-                return Err(BootError::Tls { server: server.name.clone(), reason: "built without the `tls` feature".into() });
+                return Err(BootError::Tls {
+                    server: server.name.clone(),
+                    reason: "built without the `tls` feature".into(),
+                });
             }
             let (ws_table, http_table) = tables.remove(&server.name).unwrap_or_default();
             match server.kind {
                 ServerKind::Websocket => {
                     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-                    let mut ws = ServerShared::new(shared.clone(), &server.name, server.settings.clone(), ws_table);
+                    let mut ws = ServerShared::new(
+                        shared.clone(),
+                        &server.name,
+                        server.settings.clone(),
+                        ws_table,
+                    );
                     #[cfg(feature = "tls")]
                     {
                         ws.tls = tls;
                     }
-                    tasks.spawn(server::ws::serve(listener, Arc::new(ws), shutdown_rx.clone()));
+                    tasks.spawn(server::ws::serve(
+                        listener,
+                        Arc::new(ws),
+                        shutdown_rx.clone(),
+                    ));
                 }
                 ServerKind::Http => {
                     let http = HttpShared {
@@ -315,14 +354,31 @@ impl App {
                         #[cfg(feature = "tls")]
                         tls,
                     };
-                    tasks.spawn(server::http::serve(listener, Arc::new(http), shutdown_rx.clone()));
+                    tasks.spawn(server::http::serve(
+                        listener,
+                        Arc::new(http),
+                        shutdown_rx.clone(),
+                    ));
                 }
             }
-            tracing::info!("{} Server listening at {}:{}", server.kind.label(), server.host, addr.port());
+            tracing::info!(
+                "{} Server listening at {}:{}",
+                server.kind.label(),
+                server.host,
+                addr.port()
+            );
             addrs.push((server.name.clone(), server.kind, addr));
         }
-        shared.metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(RunningApp { shared, addrs, shutdown: shutdown_tx, tasks })
+        shared
+            .metrics
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(RunningApp {
+            shared,
+            addrs,
+            shutdown: shutdown_tx,
+            tasks,
+        })
     }
 }
 
@@ -330,8 +386,13 @@ type Tables = HashMap<String, (crate::router::WsTable, crate::router::HttpTable)
 
 fn build_tables(config: &Config, routes: Vec<RouteDef>) -> Result<Tables, BootError> {
     let mut tables: Tables = HashMap::new();
-    let mut http_routes: HashMap<(String, String), HashMap<Method, crate::http::BoxedHandler>> = HashMap::new();
-    let source = config.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the config".into());
+    let mut http_routes: HashMap<(String, String), HashMap<Method, crate::http::BoxedHandler>> =
+        HashMap::new();
+    let source = config
+        .source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the config".into());
     for def in routes {
         let Some(server) = config.server(&def.server) else {
             return Err(BootError::Route(format!(
@@ -353,16 +414,26 @@ fn build_tables(config: &Config, routes: Vec<RouteDef>) -> Result<Tables, BootEr
                 }
                 table
                     .insert(def.path.clone(), (def.path.clone(), route.clone()))
-                    .map_err(|e| BootError::Route(format!("server `{}` route `{}`: {e}", def.server, def.path)))?;
+                    .map_err(|e| {
+                        BootError::Route(format!(
+                            "server `{}` route `{}`: {e}",
+                            def.server, def.path
+                        ))
+                    })?;
             }
-            RouteTarget::Http { ref methods, ref handler } => {
+            RouteTarget::Http {
+                ref methods,
+                ref handler,
+            } => {
                 if server.kind != ServerKind::Http {
                     return Err(BootError::Route(format!(
                         "`{}` is an HTTP route but server `{}` is of type `websocket`",
                         def.origin.controller, def.server
                     )));
                 }
-                let by_method = http_routes.entry((def.server.clone(), def.path.clone())).or_default();
+                let by_method = http_routes
+                    .entry((def.server.clone(), def.path.clone()))
+                    .or_default();
                 for method in methods {
                     if by_method.insert(method.clone(), handler.clone()).is_some() {
                         return Err(duplicate(&def, Some(method)));
@@ -389,7 +460,15 @@ fn render_routes(routes: &[RouteInfo]) -> String {
     let headers = ["SERVER", "METHOD", "PATH", "CONTROLLER", "MODE"];
     let rows: Vec<[&str; 5]> = routes
         .iter()
-        .map(|r| [r.server.as_str(), r.methods.as_str(), r.path.as_str(), r.controller.as_str(), r.mode.as_str()])
+        .map(|r| {
+            [
+                r.server.as_str(),
+                r.methods.as_str(),
+                r.path.as_str(),
+                r.controller.as_str(),
+                r.mode.as_str(),
+            ]
+        })
         .collect();
     let mut widths = headers.map(str::len);
     for row in &rows {
@@ -399,7 +478,11 @@ fn render_routes(routes: &[RouteInfo]) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&headers).chain(rows.iter()) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
@@ -416,14 +499,19 @@ pub struct RunningApp {
 
 impl std::fmt::Debug for RunningApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningApp").field("addrs", &self.addrs).finish_non_exhaustive()
+        f.debug_struct("RunningApp")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
     }
 }
 
 impl RunningApp {
     /// The bound address of server `name` (useful with port 0).
     pub fn addr(&self, name: &str) -> Option<SocketAddr> {
-        self.addrs.iter().find(|(n, _, _)| n == name).map(|(_, _, a)| *a)
+        self.addrs
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, a)| *a)
     }
 
     /// The app's [`Sender`].
@@ -447,16 +535,30 @@ impl RunningApp {
     /// `runtime.drain_timeout_ms`) for their closing handshakes and `on_close` callbacks.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        self.shared.metrics.ready.store(false, std::sync::atomic::Ordering::Relaxed);
-        self.shared.registry.close_all(&close_frame(1001, "server shutting down"));
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.shared.config.runtime.drain_timeout_ms);
-        let live = || self.shared.metrics.live_connections.load(std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .metrics
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .registry
+            .close_all(&close_frame(1001, "server shutting down"));
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis(self.shared.config.runtime.drain_timeout_ms);
+        let live = || {
+            self.shared
+                .metrics
+                .live_connections
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
         while live() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let left = live();
         if left > 0 {
-            tracing::warn!(connections = left, "drain timeout reached; dropping the remaining connections");
+            tracing::warn!(
+                connections = left,
+                "drain timeout reached; dropping the remaining connections"
+            );
         }
         self.shared.backplane.shutdown().await;
         self.tasks.shutdown().await;

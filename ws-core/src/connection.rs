@@ -40,7 +40,10 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("fd", &self.shared.fd).field("server", &self.shared.server).finish()
+        f.debug_struct("Connection")
+            .field("fd", &self.shared.fd)
+            .field("server", &self.shared.server)
+            .finish()
     }
 }
 
@@ -129,7 +132,9 @@ pub(crate) async fn serve<H: WebSocketHandler>(
         pending: VecDeque::new(),
         dirty: false,
         traffic: Traffic::default(),
-        heartbeat: settings.ping_interval.map(|i| (Box::pin(tokio::time::sleep(i)), i)),
+        heartbeat: settings
+            .ping_interval
+            .map(|i| (Box::pin(tokio::time::sleep(i)), i)),
         activity: false,
         ping_outstanding: false,
         metrics: metrics.clone(),
@@ -137,7 +142,10 @@ pub(crate) async fn serve<H: WebSocketHandler>(
     };
 
     let mut first_close = None;
-    match AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind().await {
+    match AssertUnwindSafe(handler.on_open(&conn, &request))
+        .catch_unwind()
+        .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(error)) => handler_failed(&metrics, fd, "on_open", &error),
         Err(panic) => first_close = Some(handler_panicked(&metrics, fd, "on_open", &panic)),
@@ -155,19 +163,31 @@ pub(crate) async fn serve<H: WebSocketHandler>(
     // Dropping the socket before `on_close` frees it at once, whatever the handler does next.
     drop(session);
     tracing::debug!(fd = %fd, code = info.code, reason = %info.reason, "connection closed");
-    if let Err(panic) = AssertUnwindSafe(handler.on_close(&conn, info)).catch_unwind().await {
+    if let Err(panic) = AssertUnwindSafe(handler.on_close(&conn, info))
+        .catch_unwind()
+        .await
+    {
         handler_panicked(&metrics, fd, "on_close", &panic);
     }
     conn.shared.context.clear();
 }
 
 fn handler_failed(metrics: &Metrics, fd: Fd, callback: &str, error: &crate::Error) {
-    metrics.handler_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    metrics
+        .handler_errors
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::warn!(fd = %fd, callback, error = %error, "handler returned an error; the connection stays open");
 }
 
-fn handler_panicked(metrics: &Metrics, fd: Fd, callback: &str, panic: &(dyn std::any::Any + Send)) -> CloseFrame {
-    metrics.handler_panics.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+fn handler_panicked(
+    metrics: &Metrics,
+    fd: Fd,
+    callback: &str,
+    panic: &(dyn std::any::Any + Send),
+) -> CloseFrame {
+    metrics
+        .handler_panics
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let text = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -202,11 +222,21 @@ impl Session {
                         self.activity = true;
                         self.traffic.messages_in += 1;
                         self.traffic.bytes_in += message.len() as u64;
-                        match AssertUnwindSafe(handler.on_message(conn, message)).catch_unwind().await {
+                        match AssertUnwindSafe(handler.on_message(conn, message))
+                            .catch_unwind()
+                            .await
+                        {
                             Ok(Ok(())) => {}
-                            Ok(Err(error)) => handler_failed(&self.metrics, conn.fd(), "on_message", &error),
+                            Ok(Err(error)) => {
+                                handler_failed(&self.metrics, conn.fd(), "on_message", &error)
+                            }
                             Err(panic) => {
-                                let frame = handler_panicked(&self.metrics, conn.fd(), "on_message", &panic);
+                                let frame = handler_panicked(
+                                    &self.metrics,
+                                    conn.fd(),
+                                    "on_message",
+                                    &panic,
+                                );
                                 conn.shared.outbox.shut();
                                 return self.close_with(frame).await;
                             }
@@ -229,10 +259,18 @@ impl Session {
                     return self.fail(error).await;
                 }
                 Event::Eof => {
-                    return CloseInfo::new(1006, "connection closed without a close frame", CloseInitiator::Transport);
+                    return CloseInfo::new(
+                        1006,
+                        "connection closed without a close frame",
+                        CloseInitiator::Transport,
+                    );
                 }
                 Event::WriteFailed(error) => {
-                    return CloseInfo::new(1006, format!("write failed: {error}"), CloseInitiator::Transport);
+                    return CloseInfo::new(
+                        1006,
+                        format!("write failed: {error}"),
+                        CloseInitiator::Transport,
+                    );
                 }
                 Event::CloseRequested(frame) => return self.close_with(frame).await,
                 Event::Heartbeat => {
@@ -248,7 +286,9 @@ impl Session {
     /// flush when nothing else is ready, so a burst of messages costs one write syscall.
     fn poll_event(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> Poll<Event> {
         loop {
-            if self.pending.is_empty() && shared.outbox.poll_take(cx, &mut self.pending).is_pending() {
+            if self.pending.is_empty()
+                && shared.outbox.poll_take(cx, &mut self.pending).is_pending()
+            {
                 break;
             }
             match Pin::new(&mut self.ws).poll_ready(cx) {
@@ -322,7 +362,11 @@ impl Session {
         self.ping_outstanding = true;
         match self.ws.send(Message::Ping(Default::default())).await {
             Ok(()) => None,
-            Err(e) => Some(CloseInfo::new(1006, format!("ping failed: {e}"), CloseInitiator::Transport)),
+            Err(e) => Some(CloseInfo::new(
+                1006,
+                format!("ping failed: {e}"),
+                CloseInitiator::Transport,
+            )),
         }
     }
 
@@ -330,7 +374,11 @@ impl Session {
     /// client close, bounded by the close timeout.
     async fn finish_peer_close(&mut self, frame: Option<CloseFrame>) -> CloseInfo {
         let info = match frame {
-            Some(frame) => CloseInfo::new(u16::from(frame.code), frame.reason.as_str(), CloseInitiator::Client),
+            Some(frame) => CloseInfo::new(
+                u16::from(frame.code),
+                frame.reason.as_str(),
+                CloseInitiator::Client,
+            ),
             // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
             None => CloseInfo::new(1005, "", CloseInitiator::Client),
         };
@@ -340,8 +388,15 @@ impl Session {
 
     /// Sends `frame` and waits (bounded) for the client's close frame.
     async fn close_with(&mut self, frame: CloseFrame) -> CloseInfo {
-        let info = CloseInfo::new(u16::from(frame.code), frame.reason.as_str(), CloseInitiator::Server);
-        if tokio::time::timeout(self.close_timeout, self.ws.close(Some(frame))).await.is_ok() {
+        let info = CloseInfo::new(
+            u16::from(frame.code),
+            frame.reason.as_str(),
+            CloseInitiator::Server,
+        );
+        if tokio::time::timeout(self.close_timeout, self.ws.close(Some(frame)))
+            .await
+            .is_ok()
+        {
             self.drain_until_closed().await;
         }
         info
@@ -360,16 +415,21 @@ impl Session {
     async fn fail(&mut self, error: WsError) -> CloseInfo {
         let (code, reason) = match &error {
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) | WsError::Io(_) => {
-                return CloseInfo::new(1006, format!("connection lost: {error}"), CloseInitiator::Transport);
+                return CloseInfo::new(
+                    1006,
+                    format!("connection lost: {error}"),
+                    CloseInitiator::Transport,
+                );
             }
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
                 return CloseInfo::new(1006, "connection closed", CloseInitiator::Transport);
             }
             WsError::Protocol(_) => (1002, error.to_string()),
             WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message".to_string()),
-            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-                (1009, format!("message of {size} bytes exceeds the limit of {max_size}"))
-            }
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+                1009,
+                format!("message of {size} bytes exceeds the limit of {max_size}"),
+            ),
             WsError::Capacity(e) => (1009, e.to_string()),
             _ => (1011, error.to_string()),
         };

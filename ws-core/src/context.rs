@@ -54,12 +54,18 @@ impl Context {
 
     /// Whether anything is stored under `key`.
     pub fn has(&self, key: &str) -> bool {
-        self.slots.lock().as_ref().is_some_and(|m| m.contains_key(key))
+        self.slots
+            .lock()
+            .as_ref()
+            .is_some_and(|m| m.contains_key(key))
     }
 
     /// Removes what is stored under `key`; whether there was anything.
     pub fn remove(&self, key: &str) -> bool {
-        self.slots.lock().as_mut().is_some_and(|m| m.remove(key).is_some())
+        self.slots
+            .lock()
+            .as_mut()
+            .is_some_and(|m| m.remove(key).is_some())
     }
 
     /// Drops every value.

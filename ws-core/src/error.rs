@@ -61,7 +61,9 @@ pub struct Error {
 impl Error {
     /// An error with only a message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self { inner: message.to_string().into() }
+        Self {
+            inner: message.to_string().into(),
+        }
     }
 
     /// The underlying error, if it is an `E`.
@@ -83,7 +85,9 @@ impl Error {
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
     fn from(error: E) -> Self {
-        Self { inner: Box::new(error) }
+        Self {
+            inner: Box::new(error),
+        }
     }
 }
 
@@ -127,7 +131,10 @@ pub struct HttpError {
 impl HttpError {
     /// An error answering `status` with `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 }
 

@@ -11,7 +11,9 @@ const SEQUENCE_BITS: u32 = 48;
 const SEQUENCE_MASK: u64 = (1 << SEQUENCE_BITS) - 1;
 
 /// Identifier of a node in a cluster. Node `0` is the single-node (in-process) default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct NodeId(pub u16);
 
 impl fmt::Display for NodeId {
@@ -33,7 +35,9 @@ impl fmt::Display for NodeId {
 /// assert_eq!(fd.node(), NodeId(0));
 /// assert_eq!(fd.to_string(), "7");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fd(pub u64);
 
@@ -82,7 +86,10 @@ pub(crate) struct FdAllocator {
 
 impl FdAllocator {
     pub(crate) fn new(node: NodeId) -> Self {
-        Self { node: u64::from(node.0) << SEQUENCE_BITS, next: AtomicU64::new(1) }
+        Self {
+            node: u64::from(node.0) << SEQUENCE_BITS,
+            next: AtomicU64::new(1),
+        }
     }
 
     pub(crate) fn next(&self) -> Fd {

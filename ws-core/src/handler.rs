@@ -39,7 +39,11 @@ pub trait WebSocketHandler: Send + Sync + 'static {
     /// with its status, headers and body. Values stored in [`Handshake::context`] are seen by the
     /// connection's callbacks; if the handshake fails, they are dropped with it. Headers added
     /// with [`Handshake::header`] go out with the `101` response.
-    fn on_handshake(&self, req: &Request, handshake: &mut Handshake) -> impl Future<Output = Result<(), Rejection>> + Send {
+    fn on_handshake(
+        &self,
+        req: &Request,
+        handshake: &mut Handshake,
+    ) -> impl Future<Output = Result<(), Rejection>> + Send {
         let _ = (req, handshake);
         async { Ok(()) }
     }
@@ -52,7 +56,11 @@ pub trait WebSocketHandler: Send + Sync + 'static {
 
     /// Runs for every text or binary message, in order. An `Err` is logged with the fd; the
     /// connection stays.
-    fn on_message(&self, conn: &Connection, msg: Message) -> impl Future<Output = Result<()>> + Send {
+    fn on_message(
+        &self,
+        conn: &Connection,
+        msg: Message,
+    ) -> impl Future<Output = Result<()>> + Send {
         let _ = (conn, msg);
         async { Ok(()) }
     }

@@ -35,7 +35,11 @@ pub struct Rejection {
 impl Rejection {
     /// Rejects with `status` and a text `body`.
     pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
-        Self { status, headers: HeaderMap::new(), body: body.into() }
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+        }
     }
 
     /// 400 Bad Request.
@@ -153,7 +157,10 @@ pub(crate) async fn read_upgrade<S: AsyncRead + Unpin>(
 ) -> Result<Upgrade, HeadError> {
     match tokio::time::timeout(timeout, read_head(stream, peer, max_header_bytes)).await {
         Ok(result) => result,
-        Err(_) => Err(HeadError::Reject(Rejection::new(StatusCode::REQUEST_TIMEOUT, "handshake timed out"))),
+        Err(_) => Err(HeadError::Reject(Rejection::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "handshake timed out",
+        ))),
     }
 }
 
@@ -169,7 +176,10 @@ async fn read_head<S: AsyncRead + Unpin>(
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(head_len)) => {
                 let upgrade = check(&parsed, peer)?;
-                return Ok(Upgrade { leftover: buf[head_len..].to_vec(), ..upgrade });
+                return Ok(Upgrade {
+                    leftover: buf[head_len..].to_vec(),
+                    ..upgrade
+                });
             }
             Ok(httparse::Status::Partial) => {}
             Err(httparse::Error::TooManyHeaders) => {
@@ -178,7 +188,11 @@ async fn read_head<S: AsyncRead + Unpin>(
                     format!("more than {MAX_HEADERS} headers"),
                 )));
             }
-            Err(e) => return Err(HeadError::Reject(Rejection::bad_request(format!("malformed HTTP request: {e}")))),
+            Err(e) => {
+                return Err(HeadError::Reject(Rejection::bad_request(format!(
+                    "malformed HTTP request: {e}"
+                ))));
+            }
         }
         if buf.len() >= max_header_bytes {
             return Err(HeadError::Reject(Rejection::new(
@@ -189,7 +203,10 @@ async fn read_head<S: AsyncRead + Unpin>(
         let room = (max_header_bytes - buf.len()).min(4096);
         let start = buf.len();
         buf.resize(start + room, 0);
-        let read = stream.read(&mut buf[start..]).await.map_err(|_| HeadError::Gone)?;
+        let read = stream
+            .read(&mut buf[start..])
+            .await
+            .map_err(|_| HeadError::Gone)?;
         buf.truncate(start + read);
         if read == 0 {
             return Err(HeadError::Gone);
@@ -206,13 +223,22 @@ fn header_has_token(headers: &HeaderMap, name: http::header::HeaderName, token: 
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-fn check(parsed: &httparse::Request<'_, '_>, peer: Option<SocketAddr>) -> Result<Upgrade, HeadError> {
+fn check(
+    parsed: &httparse::Request<'_, '_>,
+    peer: Option<SocketAddr>,
+) -> Result<Upgrade, HeadError> {
     let bad = |body: &str| HeadError::Reject(Rejection::bad_request(body.to_string()));
-    let method = Method::from_bytes(parsed.method.unwrap_or("GET").as_bytes()).map_err(|_| bad("invalid method"))?;
-    let uri: Uri = parsed.path.unwrap_or("/").parse().map_err(|_| bad("invalid request target"))?;
+    let method = Method::from_bytes(parsed.method.unwrap_or("GET").as_bytes())
+        .map_err(|_| bad("invalid method"))?;
+    let uri: Uri = parsed
+        .path
+        .unwrap_or("/")
+        .parse()
+        .map_err(|_| bad("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
         headers.append(name, value);
     }
@@ -242,11 +268,16 @@ fn check(parsed: &httparse::Request<'_, '_>, peer: Option<SocketAddr>) -> Result
     if !header_has_token(headers, http::header::CONNECTION, "upgrade") {
         return Err(bad("missing `Connection: Upgrade`"));
     }
-    let version = headers.get(http::header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
+    let version = headers
+        .get(http::header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok());
     if version.map(str::trim) != Some("13") {
         return Err(HeadError::Reject(
-            Rejection::new(StatusCode::UPGRADE_REQUIRED, "unsupported Sec-WebSocket-Version; this server speaks 13\n")
-                .header("Sec-WebSocket-Version", "13"),
+            Rejection::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported Sec-WebSocket-Version; this server speaks 13\n",
+            )
+            .header("Sec-WebSocket-Version", "13"),
         ));
     }
     let key = headers
@@ -264,14 +295,22 @@ fn check(parsed: &httparse::Request<'_, '_>, peer: Option<SocketAddr>) -> Result
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
         .collect();
-    Ok(Upgrade { request, key, offered_protocols, leftover: Vec::new() })
+    Ok(Upgrade {
+        request,
+        key,
+        offered_protocols,
+        leftover: Vec::new(),
+    })
 }
 
 impl Upgrade {
     /// Picks the first protocol the client offered that the route supports. A client offering
     /// only protocols the route does not speak is refused here with a clear 400, rather than
     /// accepted without the header and left to fail on its own (RFC 6455 §4.2.2 allows both).
-    pub(crate) fn select_protocol(&self, supported: &[String]) -> Result<Option<String>, Rejection> {
+    pub(crate) fn select_protocol(
+        &self,
+        supported: &[String],
+    ) -> Result<Option<String>, Rejection> {
         if self.offered_protocols.is_empty() || supported.is_empty() {
             return Ok(None);
         }
@@ -290,7 +329,11 @@ impl Upgrade {
     }
 
     pub(crate) fn handshake(&self, protocol: Option<String>) -> Handshake {
-        Handshake { context: Context::default(), headers: HeaderMap::new(), protocol }
+        Handshake {
+            context: Context::default(),
+            headers: HeaderMap::new(),
+            protocol,
+        }
     }
 
     /// The `101 Switching Protocols` response.
@@ -324,11 +367,19 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
 pub(crate) async fn write_rejection<S: AsyncWrite + Unpin>(stream: &mut S, rejection: &Rejection) {
     let mut out = Vec::with_capacity(256 + rejection.body.len());
     let reason = rejection.status.canonical_reason().unwrap_or("");
-    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", rejection.status.as_u16()).as_bytes());
+    out.extend_from_slice(
+        format!("HTTP/1.1 {} {reason}\r\n", rejection.status.as_u16()).as_bytes(),
+    );
     if !rejection.headers.contains_key(http::header::CONTENT_TYPE) {
         out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n", rejection.body.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n",
+            rejection.body.len()
+        )
+        .as_bytes(),
+    );
     write_headers(&mut out, &rejection.headers);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(rejection.body.as_bytes());

@@ -62,8 +62,8 @@ pub mod testing;
 pub use app::{App, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
-    BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig, RuntimeConfig,
-    ServerConfig, ServerKind, ServerSettings, TlsSettings,
+    BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
+    RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
 };
 pub use connection::Connection;
 pub use context::Context;
@@ -83,20 +83,23 @@ pub use ws_macros::{auto_routes, component, controller, main, routes, ws_control
 pub mod prelude {
     pub use crate::http::{HttpRequest, IntoResponse, Json};
     pub use crate::{
-        App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection, Request, Result,
-        SendError, Sender, WebSocketHandler, auto_routes, component, controller, routes, ws_controller,
+        App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection,
+        Request, Result, SendError, Sender, WebSocketHandler, auto_routes, component, controller,
+        routes, ws_controller,
     };
 }
 
 /// Items the macros' generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use futures_util::future::BoxFuture;
     pub use crate::di::{ComponentRegistration, Construct, Container, Inject, InjectSite};
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
-    pub use crate::registration::{HttpController, HttpRouteRegistration, WsControllerRegistration};
+    pub use crate::registration::{
+        HttpController, HttpRouteRegistration, WsControllerRegistration,
+    };
     pub use crate::router::WsRoute;
     pub use crate::{App, BootError};
+    pub use futures_util::future::BoxFuture;
     pub use inventory;
     pub use std::sync::Arc;
 
@@ -115,7 +118,9 @@ pub mod __private {
         F: FnOnce(App) -> Fut,
         Fut: std::future::Future<Output = crate::Result<App>>,
     {
-        App::new().fallback_config_dir(std::path::Path::new(manifest_dir).join("config")).run_with(setup)
+        App::new()
+            .fallback_config_dir(std::path::Path::new(manifest_dir).join("config"))
+            .run_with(setup)
     }
 
     /// Boxes a route future; keeps generated code short.

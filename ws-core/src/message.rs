@@ -31,7 +31,11 @@ pub struct CloseInfo {
 
 impl CloseInfo {
     pub(crate) fn new(code: u16, reason: impl Into<String>, initiator: CloseInitiator) -> Self {
-        Self { code, reason: reason.into(), initiator }
+        Self {
+            code,
+            reason: reason.into(),
+            initiator,
+        }
     }
 
     /// Whether the connection ended with a completed closing handshake.
@@ -47,5 +51,8 @@ pub(crate) fn close_frame(code: u16, reason: &str) -> CloseFrame {
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from(&reason[..end]) }
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(&reason[..end]),
+    }
 }

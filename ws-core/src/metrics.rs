@@ -49,10 +49,16 @@ impl Traffic {
         if self.messages_in | self.messages_out == 0 {
             return;
         }
-        metrics.messages_in.fetch_add(self.messages_in, Ordering::Relaxed);
+        metrics
+            .messages_in
+            .fetch_add(self.messages_in, Ordering::Relaxed);
         metrics.bytes_in.fetch_add(self.bytes_in, Ordering::Relaxed);
-        metrics.messages_out.fetch_add(self.messages_out, Ordering::Relaxed);
-        metrics.bytes_out.fetch_add(self.bytes_out, Ordering::Relaxed);
+        metrics
+            .messages_out
+            .fetch_add(self.messages_out, Ordering::Relaxed);
+        metrics
+            .bytes_out
+            .fetch_add(self.bytes_out, Ordering::Relaxed);
         *self = Traffic::default();
     }
 }

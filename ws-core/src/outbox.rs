@@ -48,7 +48,12 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     pub(crate) fn new(limit: usize, policy: BackpressurePolicy) -> Self {
-        Self { state: Mutex::new(State::default()), waker: AtomicWaker::new(), limit, policy }
+        Self {
+            state: Mutex::new(State::default()),
+            waker: AtomicWaker::new(),
+            limit,
+            policy,
+        }
     }
 
     pub(crate) fn push(&self, message: Message) -> Result<(), Refusal> {
@@ -66,7 +71,9 @@ impl Outbox {
                     // discarded so the close frame is next on the wire.
                     state.queue.clear();
                     state.bytes = 0;
-                    state.queue.push_back(Outbound::Close(close_frame(1008, "outbound queue full")));
+                    state
+                        .queue
+                        .push_back(Outbound::Close(close_frame(1008, "outbound queue full")));
                     state.closed = true;
                     drop(state);
                     self.waker.wake();
@@ -103,13 +110,21 @@ impl Outbox {
     }
 
     /// Moves everything queued into `into`; registers the task to be woken when nothing is.
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<Outbound>) -> Poll<()> {
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        into: &mut VecDeque<Outbound>,
+    ) -> Poll<()> {
         if self.take(into) {
             return Poll::Ready(());
         }
         self.waker.register(cx.waker());
         // A push between the first look and the registration would otherwise be missed.
-        if self.take(into) { Poll::Ready(()) } else { Poll::Pending }
+        if self.take(into) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     fn take(&self, into: &mut VecDeque<Outbound>) -> bool {

@@ -1,9 +1,9 @@
 //! What the controller macros register through `inventory`; read once at boot.
 
+use crate::BootError;
 use crate::di::{Construct, Container};
 use crate::http::BoxedHandler;
 use crate::router::WsRoute;
-use crate::BootError;
 
 /// A `#[ws_controller(server = "...", path = "...")]` registration.
 #[derive(Debug)]

@@ -7,10 +7,10 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 
 use crate::Fd;
+use crate::SendError;
 use crate::context::Context;
 use crate::message::{CloseFrame, Message};
 use crate::outbox::{Outbox, Refusal};
-use crate::SendError;
 
 /// What the registry keeps of one live connection.
 #[derive(Debug)]
@@ -25,8 +25,21 @@ pub(crate) struct ConnShared {
 }
 
 impl ConnShared {
-    pub(crate) fn new(fd: Fd, outbox: Outbox, context: Context, server: Arc<str>, route: Arc<str>) -> Self {
-        Self { fd, outbox, context, server, route, rooms: Mutex::new(Vec::new()) }
+    pub(crate) fn new(
+        fd: Fd,
+        outbox: Outbox,
+        context: Context,
+        server: Arc<str>,
+        route: Arc<str>,
+    ) -> Self {
+        Self {
+            fd,
+            outbox,
+            context,
+            server,
+            route,
+            rooms: Mutex::new(Vec::new()),
+        }
     }
 
     pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
@@ -37,7 +50,9 @@ impl ConnShared {
     }
 
     pub(crate) fn close(&self, frame: CloseFrame) -> Result<(), SendError> {
-        self.outbox.close(frame).map_err(|_| SendError::NotConnected(self.fd))
+        self.outbox
+            .close(frame)
+            .map_err(|_| SendError::NotConnected(self.fd))
     }
 }
 
@@ -91,15 +106,22 @@ impl Registry {
     }
 
     pub(crate) fn count_on(&self, server: &str) -> usize {
-        self.connections.iter().filter(|c| &*c.server == server).count()
+        self.connections
+            .iter()
+            .filter(|c| &*c.server == server)
+            .count()
     }
 
     pub(crate) fn push(&self, fd: Fd, message: Message) -> Result<(), SendError> {
-        self.get(fd).ok_or(SendError::NotConnected(fd))?.push(message)
+        self.get(fd)
+            .ok_or(SendError::NotConnected(fd))?
+            .push(message)
     }
 
     pub(crate) fn close(&self, fd: Fd, frame: CloseFrame) -> Result<(), SendError> {
-        self.get(fd).ok_or(SendError::NotConnected(fd))?.close(frame)
+        self.get(fd)
+            .ok_or(SendError::NotConnected(fd))?
+            .close(frame)
     }
 
     pub(crate) fn close_all(&self, frame: &CloseFrame) {
@@ -130,7 +152,11 @@ impl Registry {
         if rooms.iter().any(|r| &**r == room) {
             return Ok(false);
         }
-        let name: Arc<str> = self.rooms.get(room).map(|e| e.key().clone()).unwrap_or_else(|| Arc::from(room));
+        let name: Arc<str> = self
+            .rooms
+            .get(room)
+            .map(|e| e.key().clone())
+            .unwrap_or_else(|| Arc::from(room));
         rooms.push(name.clone());
         self.rooms.entry(name).or_default().insert(fd);
         Ok(true)
@@ -140,7 +166,9 @@ impl Registry {
     pub(crate) fn leave(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
         let conn = self.get(fd).ok_or(SendError::NotConnected(fd))?;
         let mut rooms = conn.rooms.lock();
-        let Some(index) = rooms.iter().position(|r| &**r == room) else { return Ok(false) };
+        let Some(index) = rooms.iter().position(|r| &**r == room) else {
+            return Ok(false);
+        };
         rooms.swap_remove(index);
         drop(rooms);
         self.leave_index(room, fd);
@@ -161,13 +189,19 @@ impl Registry {
     }
 
     pub(crate) fn room_members(&self, room: &str) -> Vec<Fd> {
-        let mut fds: Vec<Fd> = self.rooms.get(room).map(|m| m.iter().copied().collect()).unwrap_or_default();
+        let mut fds: Vec<Fd> = self
+            .rooms
+            .get(room)
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default();
         fds.sort_unstable();
         fds
     }
 
     pub(crate) fn rooms_of(&self, fd: Fd) -> Vec<String> {
-        self.get(fd).map(|c| c.rooms.lock().iter().map(|r| r.to_string()).collect()).unwrap_or_default()
+        self.get(fd)
+            .map(|c| c.rooms.lock().iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn room_count(&self) -> usize {

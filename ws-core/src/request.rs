@@ -28,8 +28,19 @@ pub struct Request {
 }
 
 impl Request {
-    pub(crate) fn new(method: Method, uri: Uri, headers: HeaderMap, peer: Option<SocketAddr>) -> Self {
-        Self { method, uri, headers, peer, params: Vec::new() }
+    pub(crate) fn new(
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            method,
+            uri,
+            headers,
+            peer,
+            params: Vec::new(),
+        }
     }
 
     pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
@@ -39,7 +50,12 @@ impl Request {
     /// A request for tests and examples.
     pub fn builder(uri: &str) -> RequestBuilder {
         RequestBuilder {
-            request: Request::new(Method::GET, uri.parse().unwrap_or_else(|_| Uri::from_static("/")), HeaderMap::new(), None),
+            request: Request::new(
+                Method::GET,
+                uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
+                HeaderMap::new(),
+                None,
+            ),
         }
     }
 
@@ -66,17 +82,25 @@ impl Request {
     /// The first value of the query parameter `name`, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.uri.query()?;
-        form_urlencoded_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+        form_urlencoded_pairs(query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// Every query parameter, percent-decoded, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.uri.query().map(|q| form_urlencoded_pairs(q).collect()).unwrap_or_default()
+        self.uri
+            .query()
+            .map(|q| form_urlencoded_pairs(q).collect())
+            .unwrap_or_default()
     }
 
     /// The route parameter `name` (`/room/{name}`).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All headers.
@@ -116,7 +140,10 @@ pub struct RequestBuilder {
 impl RequestBuilder {
     /// Adds a header; invalid names or values are ignored.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(name),
+            http::HeaderValue::try_from(value),
+        ) {
             self.request.headers.append(name, value);
         }
         self
@@ -130,8 +157,11 @@ impl RequestBuilder {
 
 pub(crate) fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     // serde_urlencoded decodes `+` and percent escapes exactly as browsers encode forms.
-    query.split('&').filter(|p| !p.is_empty()).filter_map(|pair| {
-        let decoded: Vec<(String, String)> = serde_urlencoded::from_str(pair).ok()?;
-        decoded.into_iter().next()
-    })
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let decoded: Vec<(String, String)> = serde_urlencoded::from_str(pair).ok()?;
+            decoded.into_iter().next()
+        })
 }

@@ -22,14 +22,19 @@ pub struct WsRoute {
 
 impl std::fmt::Debug for WsRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsRoute").field("protocols", &self.protocols).finish_non_exhaustive()
+        f.debug_struct("WsRoute")
+            .field("protocols", &self.protocols)
+            .finish_non_exhaustive()
     }
 }
 
 impl WsRoute {
     /// Wraps a controller.
     pub fn new<H: WebSocketHandler>(handler: Arc<H>) -> Self {
-        Self { endpoint: Arc::new(Endpoint(handler)), protocols: Vec::new() }
+        Self {
+            endpoint: Arc::new(Endpoint(handler)),
+            protocols: Vec::new(),
+        }
     }
 
     /// The subprotocols this route speaks, in the server's order of preference.
@@ -40,7 +45,11 @@ impl WsRoute {
 }
 
 pub(crate) trait WsEndpoint: Send + Sync + 'static {
-    fn handshake<'a>(&'a self, req: &'a Request, handshake: &'a mut Handshake) -> BoxFuture<'a, Result<(), Rejection>>;
+    fn handshake<'a>(
+        &'a self,
+        req: &'a Request,
+        handshake: &'a mut Handshake,
+    ) -> BoxFuture<'a, Result<(), Rejection>>;
     fn serve(
         &self,
         ws: tokio_tungstenite::WebSocketStream<crate::transport::Transport>,
@@ -53,7 +62,11 @@ pub(crate) trait WsEndpoint: Send + Sync + 'static {
 struct Endpoint<H>(Arc<H>);
 
 impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
-    fn handshake<'a>(&'a self, req: &'a Request, handshake: &'a mut Handshake) -> BoxFuture<'a, Result<(), Rejection>> {
+    fn handshake<'a>(
+        &'a self,
+        req: &'a Request,
+        handshake: &'a mut Handshake,
+    ) -> BoxFuture<'a, Result<(), Rejection>> {
         Box::pin(self.0.on_handshake(req, handshake))
     }
 
@@ -90,7 +103,10 @@ pub(crate) struct RouteOrigin {
 
 pub(crate) enum RouteTarget {
     Ws(WsRoute),
-    Http { methods: Vec<Method>, handler: BoxedHandler },
+    Http {
+        methods: Vec<Method>,
+        handler: BoxedHandler,
+    },
 }
 
 /// One route of one server.
@@ -120,7 +136,11 @@ impl RouteDef {
     pub(crate) fn info(&self) -> RouteInfo {
         let methods = match &self.target {
             RouteTarget::Ws(_) => "WS".to_string(),
-            RouteTarget::Http { methods, .. } => methods.iter().map(Method::as_str).collect::<Vec<_>>().join("|"),
+            RouteTarget::Http { methods, .. } => methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join("|"),
         };
         RouteInfo {
             server: self.server.clone(),
@@ -156,7 +176,11 @@ pub struct ServerRoutes<'a> {
 impl ServerRoutes<'_> {
     /// A WebSocket route served by `controller` (Hyperf's `Router::get` inside `addServer`).
     pub fn ws<H: WebSocketHandler>(&mut self, path: &str, controller: H) -> &mut Self {
-        self.ws_route(path, WsRoute::new(Arc::new(controller)), std::any::type_name::<H>())
+        self.ws_route(
+            path,
+            WsRoute::new(Arc::new(controller)),
+            std::any::type_name::<H>(),
+        )
     }
 
     /// A WebSocket route with options (subprotocols).
@@ -165,18 +189,32 @@ impl ServerRoutes<'_> {
             server: self.server.clone(),
             path: path.to_string(),
             target: RouteTarget::Ws(route),
-            origin: RouteOrigin { controller: crate::di::short(controller).to_string(), mode: "config" },
+            origin: RouteOrigin {
+                controller: crate::di::short(controller).to_string(),
+                mode: "config",
+            },
         });
         self
     }
 
     /// An HTTP route answering `methods`.
-    pub fn route(&mut self, methods: &[Method], path: &str, handler: impl HttpHandler) -> &mut Self {
+    pub fn route(
+        &mut self,
+        methods: &[Method],
+        path: &str,
+        handler: impl HttpHandler,
+    ) -> &mut Self {
         self.routes.push(RouteDef {
             server: self.server.clone(),
             path: path.to_string(),
-            target: RouteTarget::Http { methods: methods.to_vec(), handler: handler.into_boxed() },
-            origin: RouteOrigin { controller: "closure".to_string(), mode: "config" },
+            target: RouteTarget::Http {
+                methods: methods.to_vec(),
+                handler: handler.into_boxed(),
+            },
+            origin: RouteOrigin {
+                controller: "closure".to_string(),
+                mode: "config",
+            },
         });
         self
     }

@@ -42,20 +42,31 @@ struct Inner {
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender").field("node", &self.inner.node).finish_non_exhaustive()
+        f.debug_struct("Sender")
+            .field("node", &self.inner.node)
+            .finish_non_exhaustive()
     }
 }
 
 impl Sender {
     pub(crate) fn new(registry: Arc<Registry>, backplane: Arc<dyn Backplane>) -> Self {
         let node = backplane.node();
-        Self { inner: Arc::new(Inner { registry, backplane, node }) }
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                backplane,
+                node,
+            }),
+        }
     }
 
     /// A sender for a single node with no connections, for tests and doc examples.
     #[doc(hidden)]
     pub fn standalone() -> Self {
-        Self::new(Arc::new(Registry::default()), Arc::new(crate::cluster::MemoryBackplane))
+        Self::new(
+            Arc::new(Registry::default()),
+            Arc::new(crate::cluster::MemoryBackplane),
+        )
     }
 
     /// This node's id.
@@ -97,7 +108,16 @@ impl Sender {
         if self.is_local(fd) {
             return self.inner.registry.close(fd, close_frame(code, reason));
         }
-        self.ask(fd, Command::Disconnect { fd, code, reason: reason.to_string() }).await.map(drop)
+        self.ask(
+            fd,
+            Command::Disconnect {
+                fd,
+                code,
+                reason: reason.to_string(),
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// Whether any node holds `fd` (Hyperf's `Sender::check`).
@@ -115,10 +135,17 @@ impl Sender {
     ///
     /// The payload is serialised once and shared by every local recipient. The returned
     /// [`Delivery`] counts this node's recipients; other nodes deliver on their own.
-    pub async fn broadcast(&self, message: impl Into<Message>, except: Option<Fd>) -> Result<Delivery, SendError> {
+    pub async fn broadcast(
+        &self,
+        message: impl Into<Message>,
+        except: Option<Fd>,
+    ) -> Result<Delivery, SendError> {
         let message = message.into();
         let delivery = self.inner.registry.broadcast(&message, except);
-        self.inner.backplane.publish(Command::Broadcast { message, except }).await?;
+        self.inner
+            .backplane
+            .publish(Command::Broadcast { message, except })
+            .await?;
         Ok(delivery)
     }
 
@@ -126,7 +153,10 @@ impl Sender {
     pub async fn join(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
         let added = self.inner.registry.join(fd, room)?;
         if added {
-            self.inner.backplane.record_membership(room, fd, true).await?;
+            self.inner
+                .backplane
+                .record_membership(room, fd, true)
+                .await?;
         }
         Ok(added)
     }
@@ -135,18 +165,30 @@ impl Sender {
     pub async fn leave(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
         let removed = self.inner.registry.leave(fd, room)?;
         if removed {
-            self.inner.backplane.record_membership(room, fd, false).await?;
+            self.inner
+                .backplane
+                .record_membership(room, fd, false)
+                .await?;
         }
         Ok(removed)
     }
 
     /// Pushes `message` to every member of `room` across the cluster but `except`.
-    pub async fn to_room(&self, room: &str, message: impl Into<Message>, except: Option<Fd>) -> Result<Delivery, SendError> {
+    pub async fn to_room(
+        &self,
+        room: &str,
+        message: impl Into<Message>,
+        except: Option<Fd>,
+    ) -> Result<Delivery, SendError> {
         let message = message.into();
         let delivery = self.inner.registry.push_room(room, &message, except);
         self.inner
             .backplane
-            .publish(Command::RoomPush { room: room.to_string(), message, except })
+            .publish(Command::RoomPush {
+                room: room.to_string(),
+                message,
+                except,
+            })
             .await?;
         Ok(delivery)
     }

@@ -95,7 +95,9 @@ port = 0
     }
 
     fn addr(&self, server: &str) -> std::net::SocketAddr {
-        self.running.addr(server).unwrap_or_else(|| panic!("the test app has no server named `{server}`"))
+        self.running
+            .addr(server)
+            .unwrap_or_else(|| panic!("the test app has no server named `{server}`"))
     }
 
     /// Connects a [`TestClient`] to `path` on server `server`.
@@ -104,7 +106,13 @@ port = 0
     }
 
     /// Sends an HTTP request to server `server` and returns the status and body.
-    pub async fn http(&self, server: &str, method: &str, path_and_query: &str, body: &str) -> (u16, String) {
+    pub async fn http(
+        &self,
+        server: &str,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> (u16, String) {
         http_request(self.addr(server), method, path_and_query, &[], body).await
     }
 
@@ -157,14 +165,23 @@ pub async fn http_request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     (status, body)
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -209,7 +226,10 @@ impl TestClient {
     /// # Panics
     /// When the connection is gone.
     pub async fn send(&mut self, message: impl Into<Message>) {
-        self.ws.send(message.into()).await.unwrap_or_else(|e| panic!("send failed: {e}"));
+        self.ws
+            .send(message.into())
+            .await
+            .unwrap_or_else(|e| panic!("send failed: {e}"));
     }
 
     /// The next text or binary message, skipping pings and pongs; `None` on close.
@@ -253,6 +273,11 @@ impl TestClient {
             match next {
                 Some(Ok(Message::Close(Some(frame)))) => {
                     assert_eq!(u16::from(frame.code), code, "closed with {frame:?}");
+                    // Reading on sends the client's half of the closing handshake.
+                    let _ = tokio::time::timeout(DEFAULT_TIMEOUT, async {
+                        while self.ws.next().await.is_some() {}
+                    })
+                    .await;
                     return;
                 }
                 Some(Ok(Message::Close(None))) => panic!("closed without a code, expected {code}"),
@@ -266,7 +291,10 @@ impl TestClient {
     /// Sends a close frame and waits for the server's.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
-        let _ = tokio::time::timeout(DEFAULT_TIMEOUT, async { while self.ws.next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(DEFAULT_TIMEOUT, async {
+            while self.ws.next().await.is_some() {}
+        })
+        .await;
     }
 
     /// The underlying stream, for anything the helpers do not cover.

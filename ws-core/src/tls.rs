@@ -8,17 +8,29 @@ use crate::BootError;
 use crate::config::TlsSettings;
 
 pub(crate) fn acceptor(server: &str, tls: &TlsSettings) -> Result<TlsAcceptor, BootError> {
-    let error = |reason: String| BootError::Tls { server: server.to_string(), reason };
+    let error = |reason: String| BootError::Tls {
+        server: server.to_string(),
+        reason,
+    };
     let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).map_err(|e| error(format!("cannot read {what} {}: {e}", path.display())))
+        std::fs::read(path)
+            .map_err(|e| error(format!("cannot read {what} {}: {e}", path.display())))
     };
     let cert_pem = read(&tls.cert, "certificate")?;
     let key_pem = read(&tls.key, "key")?;
     let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| error(format!("{}: invalid PEM certificate: {e}", tls.cert.display())))?;
+        .map_err(|e| {
+            error(format!(
+                "{}: invalid PEM certificate: {e}",
+                tls.cert.display()
+            ))
+        })?;
     if certs.is_empty() {
-        return Err(error(format!("{} holds no certificate", tls.cert.display())));
+        return Err(error(format!(
+            "{} holds no certificate",
+            tls.cert.display()
+        )));
     }
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| error(format!("{}: invalid PEM key: {e}", tls.key.display())))?
@@ -29,6 +41,10 @@ pub(crate) fn acceptor(server: &str, tls: &TlsSettings) -> Result<TlsAcceptor, B
         .map_err(|e| error(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| error(format!("certificate and key do not match or are unusable: {e}")))?;
+        .map_err(|e| {
+            error(format!(
+                "certificate and key do not match or are unusable: {e}"
+            ))
+        })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

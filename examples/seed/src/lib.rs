@@ -10,7 +10,10 @@ pub mod controller;
 use ws_core::App;
 use ws_core::http::Method;
 
-use controller::{context::ContextController, echo::EchoController, room::RoomController, server, websocket::WebSocketController};
+use controller::{
+    context::ContextController, echo::EchoController, room::RoomController, server,
+    websocket::WebSocketController,
+};
 
 /// Registers the seed's routes (Hyperf's `config/routes.php`).
 pub fn routes(app: &mut App) {

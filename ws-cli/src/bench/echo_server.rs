@@ -32,17 +32,7 @@ pub(crate) struct ServerArgs {
 }
 
 pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let mut builder = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(args.threads as usize);
-        builder
-    };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::build_runtime(args.threads)?;
     runtime.block_on(serve(args.port))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -138,7 +138,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = build_runtime(args.threads)?;
     let progress = Progress::new(!args.json);
-    let report = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         if args.handshakes {
             handshake::run(&args, request, &progress).await
         } else if let Some(count) = args.idle {
@@ -146,8 +146,9 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         } else {
             throughput::run(&args, request, &progress).await
         }
-    })?;
+    });
     progress.finish();
+    let report = outcome?;
     // Connections still closing must not hold the process past the report.
     runtime.shutdown_timeout(Duration::from_millis(100));
 

@@ -14,7 +14,9 @@ impl Backplane for MemoryBackplane {
 
     fn request(&self, _node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
         let reply = match command {
-            Command::Push { fd, .. } | Command::Disconnect { fd, .. } => Reply::Failed(SendError::NotConnected(fd)),
+            Command::Push { fd, .. } | Command::Disconnect { fd, .. } => {
+                Reply::Failed(SendError::NotConnected(fd))
+            }
             Command::Exists { .. } => Reply::Exists(false),
             Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
         };
@@ -29,7 +31,12 @@ impl Backplane for MemoryBackplane {
         async { Ok(Vec::new()) }.boxed()
     }
 
-    fn record_membership(&self, _room: &str, _fd: Fd, _joined: bool) -> BoxFuture<'_, Result<(), SendError>> {
+    fn record_membership(
+        &self,
+        _room: &str,
+        _fd: Fd,
+        _joined: bool,
+    ) -> BoxFuture<'_, Result<(), SendError>> {
         async { Ok(()) }.boxed()
     }
 

@@ -30,7 +30,12 @@ pub(crate) trait Backplane: Send + Sync + 'static {
     /// Every member of `room` across the cluster.
     fn room_members(&self, room: &str) -> BoxFuture<'_, Result<Vec<crate::Fd>, SendError>>;
     /// Records, under this node's lease, that `fd` joined (`true`) or left `room`.
-    fn record_membership(&self, room: &str, fd: crate::Fd, joined: bool) -> BoxFuture<'_, Result<(), SendError>>;
+    fn record_membership(
+        &self,
+        room: &str,
+        fd: crate::Fd,
+        joined: bool,
+    ) -> BoxFuture<'_, Result<(), SendError>>;
     /// Whether the broker is connected and subscriptions are in place.
     fn is_ready(&self) -> bool;
     /// Stops background tasks and removes this node's state from the broker.
@@ -48,14 +53,19 @@ impl LocalNode {
     pub(crate) fn apply(&self, command: Command) -> Reply {
         match command {
             Command::Push { fd, message } => Reply::from(self.registry.push(fd, message)),
-            Command::Disconnect { fd, code, reason } => {
-                Reply::from(self.registry.close(fd, crate::message::close_frame(code, &reason)))
-            }
+            Command::Disconnect { fd, code, reason } => Reply::from(
+                self.registry
+                    .close(fd, crate::message::close_frame(code, &reason)),
+            ),
             Command::Exists { fd } => Reply::Exists(self.registry.contains(fd)),
-            Command::Broadcast { message, except } => Reply::Delivered(self.registry.broadcast(&message, except).local),
-            Command::RoomPush { room, message, except } => {
-                Reply::Delivered(self.registry.push_room(&room, &message, except).local)
+            Command::Broadcast { message, except } => {
+                Reply::Delivered(self.registry.broadcast(&message, except).local)
             }
+            Command::RoomPush {
+                room,
+                message,
+                except,
+            } => Reply::Delivered(self.registry.push_room(&room, &message, except).local),
         }
     }
 }
@@ -69,6 +79,8 @@ pub(crate) async fn connect(
     let scheme = config.url.split("://").next().unwrap_or_default();
     match scheme {
         "memory" => Ok(Arc::new(MemoryBackplane)),
-        other => Err(crate::BootError::Cluster(format!("backplane `{other}://` is not available in this build"))),
+        other => Err(crate::BootError::Cluster(format!(
+            "backplane `{other}://` is not available in this build"
+        ))),
     }
 }

@@ -49,11 +49,21 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(super) fn syntax(file: &Path, text: &str, span: Option<std::ops::Range<usize>>, message: &str) -> Self {
+    pub(super) fn syntax(
+        file: &Path,
+        text: &str,
+        span: Option<std::ops::Range<usize>>,
+        message: &str,
+    ) -> Self {
         let offset = span.map(|s| s.start).unwrap_or(0).min(text.len());
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         ConfigError::Syntax {
             file: file.to_path_buf(),
             line,

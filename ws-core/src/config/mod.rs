@@ -179,7 +179,10 @@ fn default_log_level() -> String {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: default_log_level(), format: LogFormat::default() }
+        Self {
+            level: default_log_level(),
+            format: LogFormat::default(),
+        }
     }
 }
 
@@ -212,7 +215,10 @@ fn default_drain_ms() -> u64 {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { drain_timeout_ms: default_drain_ms(), worker_threads: 0 }
+        Self {
+            drain_timeout_ms: default_drain_ms(),
+            worker_threads: 0,
+        }
     }
 }
 
@@ -234,7 +240,10 @@ fn default_true() -> bool {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { enabled: true, server: None }
+        Self {
+            enabled: true,
+            server: None,
+        }
     }
 }
 
@@ -247,7 +256,10 @@ impl Config {
 
     /// Like [`Config::load`], falling back to `fallback` when neither `dir`, `WS_CONFIG_DIR` nor
     /// `./config/server.toml` exists.
-    pub fn load_with_fallback(dir: Option<&Path>, fallback: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn load_with_fallback(
+        dir: Option<&Path>,
+        fallback: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
         let dir = match (dir, std::env::var_os("WS_CONFIG_DIR")) {
             (Some(dir), _) => dir.to_path_buf(),
             (None, Some(env_dir)) => PathBuf::from(env_dir),
@@ -278,7 +290,9 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let file_name = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(SERVER_FILE));
+        let file_name = file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(SERVER_FILE));
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ConfigError::syntax(&file_name, text, e.span(), e.message())
         })?;
@@ -307,7 +321,10 @@ impl Config {
                 return Err(invalid("name", "must not be empty".into()));
             }
             if !names.insert(server.name.as_str()) {
-                return Err(invalid("name", format!("duplicate server name `{}`", server.name)));
+                return Err(invalid(
+                    "name",
+                    format!("duplicate server name `{}`", server.name),
+                ));
             }
             // Port 0 asks the OS for a free port, so several servers may use it at once.
             if server.port != 0 && !ports.insert((server.host.as_str(), server.port)) {
@@ -322,7 +339,9 @@ impl Config {
                 .map_err(|(key, reason)| invalid(&format!("settings.{key}"), reason))?;
         }
         let scheme = self.cluster.url.split("://").next().unwrap_or_default();
-        if !matches!(scheme, "memory" | "redis" | "rediss" | "nats") || !self.cluster.url.contains("://") {
+        if !matches!(scheme, "memory" | "redis" | "rediss" | "nats")
+            || !self.cluster.url.contains("://")
+        {
             return Err(ConfigError::Invalid {
                 file: file.to_path_buf(),
                 key: "cluster.url".into(),
@@ -371,7 +390,9 @@ impl Config {
 }
 
 fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     match rest.split_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
@@ -386,10 +407,18 @@ fn apply_env_overrides(
     file: &Path,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
-    let env_error = |var: &str, reason: String| ConfigError::Env { var: var.to_string(), file: file.to_path_buf(), reason };
+    let env_error = |var: &str, reason: String| ConfigError::Env {
+        var: var.to_string(),
+        file: file.to_path_buf(),
+        reason,
+    };
     if let Some(servers) = table.get_mut("servers").and_then(|s| s.as_array_mut()) {
         for server in servers.iter_mut().filter_map(|s| s.as_table_mut()) {
-            let Some(name) = server.get("name").and_then(|n| n.as_str()).map(str::to_string) else {
+            let Some(name) = server
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+            else {
                 continue;
             };
             let stem = format!("WS_SERVER_{}", name.to_uppercase().replace(['-', '.'], "_"));
@@ -399,17 +428,21 @@ fn apply_env_overrides(
             }
             let port_var = format!("{stem}_PORT");
             if let Some(port) = env(&port_var) {
-                let port: u16 = port
-                    .trim()
-                    .parse()
-                    .map_err(|_| env_error(&port_var, format!("`{port}` is not a port number (0-65535)")))?;
+                let port: u16 = port.trim().parse().map_err(|_| {
+                    env_error(
+                        &port_var,
+                        format!("`{port}` is not a port number (0-65535)"),
+                    )
+                })?;
                 server.insert("port".into(), toml::Value::Integer(i64::from(port)));
             }
         }
     }
     let mut set = |section: &str, key: &str, var: &str| {
         if let Some(value) = env(var) {
-            let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
             if let Some(t) = entry.as_table_mut() {
                 t.insert(key.into(), toml::Value::String(value));
             }

@@ -100,7 +100,10 @@ impl ServerSettings {
         if self.max_frame_size > self.max_message_size {
             return Err((
                 "max_frame_size",
-                format!("{} is larger than max_message_size ({})", self.max_frame_size, self.max_message_size),
+                format!(
+                    "{} is larger than max_message_size ({})",
+                    self.max_frame_size, self.max_message_size
+                ),
             ));
         }
         Ok(())

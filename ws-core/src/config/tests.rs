@@ -14,13 +14,22 @@ port = 9502
 
 fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::parse(text, Some(Path::new("config/server.toml")), |k| {
-        vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string())
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
     })
 }
 
 #[test]
 fn env_overrides_host_and_port() {
-    let config = parse_with(SEED, &[("WS_SERVER_WS_PORT", "7000"), ("WS_SERVER_HTTP_HOST", "127.0.0.1")]).unwrap();
+    let config = parse_with(
+        SEED,
+        &[
+            ("WS_SERVER_WS_PORT", "7000"),
+            ("WS_SERVER_HTTP_HOST", "127.0.0.1"),
+        ],
+    )
+    .unwrap();
     assert_eq!(config.server("ws").unwrap().port, 7000);
     assert_eq!(config.server("http").unwrap().host, "127.0.0.1");
 }
@@ -28,12 +37,30 @@ fn env_overrides_host_and_port() {
 #[test]
 fn errors_are_one_line_naming_file_and_key() {
     let cases = [
-        ("[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = \"x\"", "servers[0].port"),
-        ("[[servers]]\nname = \"ws\"\ntype = \"tcp\"\nport = 1", "servers[0].type"),
-        ("[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 1\nprot = 2", "servers[0]"),
-        ("[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 1\n[[servers]]\nname = \"ws\"\ntype = \"http\"\nport = 2", "servers[1].name"),
-        ("[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[[servers]]\nname = \"b\"\ntype = \"http\"\nport = 1", "servers[1].port"),
-        ("[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[servers.settings]\nmax_conections = 3", "servers[0].settings"),
+        (
+            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = \"x\"",
+            "servers[0].port",
+        ),
+        (
+            "[[servers]]\nname = \"ws\"\ntype = \"tcp\"\nport = 1",
+            "servers[0].type",
+        ),
+        (
+            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 1\nprot = 2",
+            "servers[0]",
+        ),
+        (
+            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 1\n[[servers]]\nname = \"ws\"\ntype = \"http\"\nport = 2",
+            "servers[1].name",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[[servers]]\nname = \"b\"\ntype = \"http\"\nport = 1",
+            "servers[1].port",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[servers.settings]\nmax_conections = 3",
+            "servers[0].settings",
+        ),
     ];
     for (text, key) in cases {
         let err = parse_with(text, &[]).unwrap_err().to_string();
@@ -43,13 +70,19 @@ fn errors_are_one_line_naming_file_and_key() {
     }
     let err = parse_with("[[servers]\n", &[]).unwrap_err().to_string();
     assert!(err.starts_with("config/server.toml:1:"), "{err}");
-    let err = parse_with(SEED, &[("WS_SERVER_WS_PORT", "99999")]).unwrap_err().to_string();
+    let err = parse_with(SEED, &[("WS_SERVER_WS_PORT", "99999")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("WS_SERVER_WS_PORT"), "{err}");
 }
 
 #[test]
 fn masked_config_hides_passwords() {
-    let config = parse_with(SEED, &[("WS_CLUSTER_URL", "redis://app:s3cret@127.0.0.1:6379")]).unwrap();
+    let config = parse_with(
+        SEED,
+        &[("WS_CLUSTER_URL", "redis://app:s3cret@127.0.0.1:6379")],
+    )
+    .unwrap();
     let text = config.to_masked_toml();
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("app:***@127.0.0.1"), "{text}");

@@ -71,15 +71,26 @@ pub struct Container {
 
 impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Container").field("singletons", &self.singletons.len()).finish_non_exhaustive()
+        f.debug_struct("Container")
+            .field("singletons", &self.singletons.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Container {
-    pub(crate) fn new(sender: Sender, config: Arc<Config>, provided: HashMap<TypeId, Singleton>) -> Self {
+    pub(crate) fn new(
+        sender: Sender,
+        config: Arc<Config>,
+        provided: HashMap<TypeId, Singleton>,
+    ) -> Self {
         let mut singletons = provided;
         singletons.insert(TypeId::of::<Config>(), config.clone());
-        Self { singletons, building: Vec::new(), sender, config }
+        Self {
+            singletons,
+            building: Vec::new(),
+            sender,
+            config,
+        }
     }
 
     /// The app's [`Sender`].
@@ -98,7 +109,8 @@ impl Container {
         if let Some(existing) = self.singletons.get(&id) {
             return downcast::<T>(existing.clone());
         }
-        let value: Singleton = Arc::new(self.building(id, std::any::type_name::<T>(), T::construct)?);
+        let value: Singleton =
+            Arc::new(self.building(id, std::any::type_name::<T>(), T::construct)?);
         self.singletons.insert(id, value.clone());
         downcast::<T>(value)
     }
@@ -133,9 +145,15 @@ impl Container {
         build: impl FnOnce(&mut Self) -> Result<V, BootError>,
     ) -> Result<V, BootError> {
         if let Some(start) = self.building.iter().position(|(b, _)| *b == id) {
-            let mut cycle: Vec<&str> = self.building[start..].iter().map(|(_, n)| short(n)).collect();
+            let mut cycle: Vec<&str> = self.building[start..]
+                .iter()
+                .map(|(_, n)| short(n))
+                .collect();
             cycle.push(short(name));
-            return Err(BootError::Inject(format!("dependency cycle: {}", cycle.join(" -> "))));
+            return Err(BootError::Inject(format!(
+                "dependency cycle: {}",
+                cycle.join(" -> ")
+            )));
         }
         self.building.push((id, name));
         let result = build(self);
@@ -145,9 +163,12 @@ impl Container {
 }
 
 fn downcast<T: Send + Sync + 'static>(value: Singleton) -> Result<Arc<T>, BootError> {
-    value
-        .downcast::<T>()
-        .map_err(|_| BootError::Inject(format!("singleton registered for `{}` has another type", std::any::type_name::<T>())))
+    value.downcast::<T>().map_err(|_| {
+        BootError::Inject(format!(
+            "singleton registered for `{}` has another type",
+            std::any::type_name::<T>()
+        ))
+    })
 }
 
 /// `my_app::controller::ServerController` -> `ServerController`, generics kept.

@@ -49,7 +49,15 @@ impl HttpRequest {
         peer: Option<SocketAddr>,
         sender: Sender,
     ) -> Self {
-        Self { method: parts.method, uri: parts.uri, headers: parts.headers, body, params, peer, sender }
+        Self {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+            params,
+            peer,
+            sender,
+        }
     }
 
     /// The method.
@@ -94,12 +102,17 @@ impl HttpRequest {
 
     /// The route parameter `name` (`/user/{name}`).
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The first query parameter `name`, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        form_urlencoded_pairs(self.uri.query()?).find(|(k, _)| k == name).map(|(_, v)| v)
+        form_urlencoded_pairs(self.uri.query()?)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// The cookie `name`.
@@ -122,8 +135,10 @@ impl HttpRequest {
 
     /// The body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ParamRejection> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ParamRejection { name: "body".into(), message: format!("invalid JSON body: {e}") })
+        serde_json::from_slice(&self.body).map_err(|e| ParamRejection {
+            name: "body".into(),
+            message: format!("invalid JSON body: {e}"),
+        })
     }
 
     /// Binds the parameter `name` the way Hyperf binds controller arguments: from the route
@@ -151,15 +166,23 @@ impl HttpRequest {
                 self.content_type_is("application/x-www-form-urlencoded")
                     .then(|| std::str::from_utf8(&self.body).ok())
                     .flatten()
-                    .and_then(|body| form_urlencoded_pairs(body).find(|(k, _)| k == name).map(|(_, v)| v))
+                    .and_then(|body| {
+                        form_urlencoded_pairs(body)
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v)
+                    })
             });
         if let Some(text) = text {
             // Going through the urlencoded deserializer parses numbers and booleans from text.
-            let encoded = serde_urlencoded::to_string([("v", text.as_str())]).map_err(|e| invalid(&e))?;
-            return serde_urlencoded::from_str::<One<T>>(&encoded).map(|o| o.v).map_err(|e| invalid(&e));
+            let encoded =
+                serde_urlencoded::to_string([("v", text.as_str())]).map_err(|e| invalid(&e))?;
+            return serde_urlencoded::from_str::<One<T>>(&encoded)
+                .map(|o| o.v)
+                .map_err(|e| invalid(&e));
         }
         if self.content_type_is("application/json")
-            && let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice::<serde_json::Value>(&self.body)
+            && let Ok(serde_json::Value::Object(mut object)) =
+                serde_json::from_slice::<serde_json::Value>(&self.body)
             && let Some(value) = object.remove(name)
         {
             return serde_json::from_value(value).map_err(|e| invalid(&e));
@@ -172,7 +195,10 @@ impl HttpRequest {
 
     /// A request for tests and doc examples (GET, no body, a single-node [`Sender`]).
     pub fn for_test(uri: &str) -> Self {
-        let (parts, ()) = http::Request::get(uri).body(()).unwrap_or_default().into_parts();
+        let (parts, ()) = http::Request::get(uri)
+            .body(())
+            .unwrap_or_default()
+            .into_parts();
         Self::new(parts, Bytes::new(), Vec::new(), None, Sender::standalone())
     }
 }

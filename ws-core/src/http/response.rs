@@ -31,7 +31,9 @@ pub struct Json<T>(pub T);
 
 fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response {
     let mut response = Response::new(Full::new(body.into()));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -49,7 +51,10 @@ impl IntoResponse for () {
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
-        with_type(Bytes::from_static(self.as_bytes()), "text/plain; charset=utf-8")
+        with_type(
+            Bytes::from_static(self.as_bytes()),
+            "text/plain; charset=utf-8",
+        )
     }
 }
 
@@ -83,7 +88,10 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(body) => with_type(body, "application/json"),
-            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot serialise response: {e}")),
+            Err(e) => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot serialise response: {e}"),
+            ),
         }
     }
 }

@@ -31,7 +31,11 @@ pub(crate) struct HttpShared {
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-pub(crate) async fn serve(listener: TcpListener, server: Arc<HttpShared>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    server: Arc<HttpShared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -80,34 +84,57 @@ async fn secure(server: &HttpShared, stream: TcpStream, timeout: Duration) -> Op
     Some(Transport::Plain(stream))
 }
 
-async fn respond(server: Arc<HttpShared>, peer: SocketAddr, req: http::Request<Incoming>) -> Result<Response, Infallible> {
+async fn respond(
+    server: Arc<HttpShared>,
+    peer: SocketAddr,
+    req: http::Request<Incoming>,
+) -> Result<Response, Infallible> {
     let matched = match server.table.at(req.uri().path()) {
         Ok(matched) => matched,
-        Err(_) => return Ok(error_response(StatusCode::NOT_FOUND, &format!("no route for {}", req.uri().path()))),
+        Err(_) => {
+            return Ok(error_response(
+                StatusCode::NOT_FOUND,
+                &format!("no route for {}", req.uri().path()),
+            ));
+        }
     };
     let method = req.method().clone();
-    let handler = matched
-        .value
-        .get(&method)
-        .or_else(|| (method == Method::HEAD).then(|| matched.value.get(&Method::GET)).flatten());
+    let handler = matched.value.get(&method).or_else(|| {
+        (method == Method::HEAD)
+            .then(|| matched.value.get(&Method::GET))
+            .flatten()
+    });
     let Some(handler) = handler.cloned() else {
         let mut allowed: Vec<&str> = matched.value.keys().map(Method::as_str).collect();
         allowed.sort_unstable();
-        let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, &format!("{method} is not allowed here"));
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{method} is not allowed here"),
+        );
         if let Ok(value) = HeaderValue::try_from(allowed.join(", ")) {
             response.headers_mut().insert(header::ALLOW, value);
         }
         return Ok(response);
     };
-    let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: Vec<(String, String)> = matched
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let (parts, body) = req.into_parts();
     let uri = parts.uri.clone();
-    let body = match Limited::new(body, server.settings.max_body_bytes).collect().await {
+    let body = match Limited::new(body, server.settings.max_body_bytes)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             return Ok(error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body larger than {} bytes", server.settings.max_body_bytes),
+                &format!(
+                    "request body larger than {} bytes",
+                    server.settings.max_body_bytes
+                ),
             ));
         }
     };
@@ -116,7 +143,10 @@ async fn respond(server: Arc<HttpShared>, peer: SocketAddr, req: http::Request<I
         Ok(response) => Ok(response),
         Err(_) => {
             tracing::error!(server = %server.name, %method, %uri, "HTTP handler panicked");
-            Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+            Ok(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ))
         }
     }
 }

@@ -24,12 +24,22 @@ pub(crate) fn bind(server: &ServerConfig) -> Result<TcpListener, BootError> {
         .map_err(|e| error(e.to_string()))?
         .next()
         .ok_or_else(|| error("the host resolves to no address".into()))?;
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
-        .map_err(|e| error(e.to_string()))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .map_err(|e| error(e.to_string()))?;
     // Lets a restarted server bind while old connections sit in TIME_WAIT.
-    socket.set_reuse_address(true).map_err(|e| error(e.to_string()))?;
-    socket.set_nonblocking(true).map_err(|e| error(e.to_string()))?;
-    socket.bind(&addr.into()).map_err(|e| error(e.to_string()))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| error(e.to_string()))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| error(e.to_string()))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| error(e.to_string()))?;
     socket.listen(4096).map_err(|e| error(e.to_string()))?;
     TcpListener::from_std(socket.into()).map_err(|e| error(e.to_string()))
 }

@@ -35,13 +35,22 @@ pub(crate) struct ServerShared {
 }
 
 impl ServerShared {
-    pub(crate) fn new(app: Arc<AppShared>, name: &str, settings: ServerSettings, table: WsTable) -> Self {
-        let ping_interval = (settings.ping_interval_ms > 0).then(|| Duration::from_millis(settings.ping_interval_ms));
+    pub(crate) fn new(
+        app: Arc<AppShared>,
+        name: &str,
+        settings: ServerSettings,
+        table: WsTable,
+    ) -> Self {
+        let ping_interval = (settings.ping_interval_ms > 0)
+            .then(|| Duration::from_millis(settings.ping_interval_ms));
         Self {
             app,
             name: Arc::from(name),
             ws_config: settings.websocket_config(),
-            loop_settings: LoopSettings { ping_interval, close_timeout: Duration::from_millis(settings.close_timeout_ms) },
+            loop_settings: LoopSettings {
+                ping_interval,
+                close_timeout: Duration::from_millis(settings.close_timeout_ms),
+            },
             settings,
             table,
             open: AtomicUsize::new(0),
@@ -51,7 +60,11 @@ impl ServerShared {
     }
 }
 
-pub(crate) async fn serve(listener: TcpListener, server: Arc<ServerShared>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    server: Arc<ServerShared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -79,34 +92,62 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
-    let Some(mut transport) = secure(&server, stream, timeout).await else { return };
+    let Some(mut transport) = secure(&server, stream, timeout).await else {
+        return;
+    };
 
-    let upgrade = match handshake::read_upgrade(&mut transport, Some(peer), server.settings.max_header_bytes, timeout).await {
+    let upgrade = match handshake::read_upgrade(
+        &mut transport,
+        Some(peer),
+        server.settings.max_header_bytes,
+        timeout,
+    )
+    .await
+    {
         Ok(upgrade) => upgrade,
         Err(HeadError::Gone) => return,
-        Err(HeadError::Reject(rejection)) => return reject(&server, &mut transport, rejection).await,
+        Err(HeadError::Reject(rejection)) => {
+            return reject(&server, &mut transport, rejection).await;
+        }
     };
 
     let slot_count = server.open.fetch_add(1, Ordering::Relaxed);
-    server.app.metrics.live_connections.fetch_add(1, Ordering::Relaxed);
+    server
+        .app
+        .metrics
+        .live_connections
+        .fetch_add(1, Ordering::Relaxed);
     let _slot = OpenSlot(&server.open, &server.app.metrics.live_connections);
     if slot_count >= server.settings.max_connections {
-        let rejection = Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "too many connections, try again later\n")
-            .header("Retry-After", "1");
+        let rejection = Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections, try again later\n",
+        )
+        .header("Retry-After", "1");
         return reject(&server, &mut transport, rejection).await;
     }
 
     let matched = match server.table.at(upgrade.request.path()) {
         Ok(matched) => matched,
         Err(_) => {
-            let rejection = Rejection::new(StatusCode::NOT_FOUND, format!("no WebSocket route for {}\n", upgrade.request.path()));
+            let rejection = Rejection::new(
+                StatusCode::NOT_FOUND,
+                format!("no WebSocket route for {}\n", upgrade.request.path()),
+            );
             return reject(&server, &mut transport, rejection).await;
         }
     };
     let (pattern, route) = matched.value;
-    let params: Vec<(String, String)> = matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: Vec<(String, String)> = matched
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
 
-    if let Err(rejection) = check_origin(&server.settings.allowed_origins, upgrade.request.header("origin")) {
+    if let Err(rejection) = check_origin(
+        &server.settings.allowed_origins,
+        upgrade.request.header("origin"),
+    ) {
         return reject(&server, &mut transport, rejection).await;
     }
     let protocol = match upgrade.select_protocol(&route.protocols) {
@@ -125,13 +166,26 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         // The context created for this handshake is dropped here with `accepted`.
         return;
     }
-    server.app.metrics.handshakes_accepted.fetch_add(1, Ordering::Relaxed);
+    server
+        .app
+        .metrics
+        .handshakes_accepted
+        .fetch_add(1, Ordering::Relaxed);
 
-    let ws = WebSocketStream::from_partially_read(transport, upgrade.leftover, Role::Server, Some(server.ws_config)).await;
+    let ws = WebSocketStream::from_partially_read(
+        transport,
+        upgrade.leftover,
+        Role::Server,
+        Some(server.ws_config),
+    )
+    .await;
     let fd = server.app.fds.next();
     let shared = Arc::new(ConnShared::new(
         fd,
-        Outbox::new(server.settings.outbound_queue_bytes, server.settings.backpressure),
+        Outbox::new(
+            server.settings.outbound_queue_bytes,
+            server.settings.backpressure,
+        ),
         accepted.into_context(),
         server.name.clone(),
         Arc::from(pattern.as_str()),
@@ -143,7 +197,10 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         let _ = shared.close(crate::message::close_frame(1001, "server shutting down"));
     }
     let conn = Connection::new(shared, server.app.sender.clone());
-    route.endpoint.serve(ws, conn, request, server.clone()).await;
+    route
+        .endpoint
+        .serve(ws, conn, request, server.clone())
+        .await;
 }
 
 async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
@@ -172,8 +229,15 @@ fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejectio
     // Clients other than browsers send no Origin; the allow-list guards against other web pages
     // using a visitor's cookies (cross-site WebSocket hijacking).
     match origin {
-        Some(origin) if !allowed.is_empty() && !allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) => {
-            Err(Rejection::forbidden(format!("origin {origin} is not allowed\n")))
+        Some(origin)
+            if !allowed.is_empty()
+                && !allowed
+                    .iter()
+                    .any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) =>
+        {
+            Err(Rejection::forbidden(format!(
+                "origin {origin} is not allowed\n"
+            )))
         }
         _ => Ok(()),
     }

@@ -8,7 +8,8 @@ pub struct ContextController;
 
 impl WebSocketHandler for ContextController {
     async fn on_open(&self, conn: &Connection, req: &Request) -> Result<()> {
-        conn.context().set("username", req.cookie("username").unwrap_or_default());
+        conn.context()
+            .set("username", req.cookie("username").unwrap_or_default());
         Ok(())
     }
 

@@ -9,7 +9,8 @@ pub struct RoomController;
 impl WebSocketHandler for RoomController {
     async fn on_open(&self, conn: &Connection, req: &Request) -> Result<()> {
         let Some(room) = req.query("name").filter(|n| !n.is_empty()) else {
-            conn.close(1008, "the `name` query parameter names the room").await?;
+            conn.close(1008, "the `name` query parameter names the room")
+                .await?;
             return Ok(());
         };
         conn.join(&room).await?;

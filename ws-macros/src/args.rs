@@ -1,0 +1,130 @@
+//! Attribute arguments: `key = "value", list = ["a", "b"]`, parsed leniently (any expression
+//! as a value) so that each mistake gets its own precise error instead of a parse failure.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprArray, ExprLit, Ident, Lit, LitStr, Token};
+
+use crate::errors::Errors;
+
+/// One `key = value`.
+pub(crate) struct Arg {
+    pub(crate) key: Ident,
+    pub(crate) value: Expr,
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Ident::peek_any) {
+            return Err(input.error("expected `key = \"value\"`"));
+        }
+        let key = input.call(Ident::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(key.span(), format!("expected `{key} = ...`")));
+        }
+        input.parse::<Token![=]>()?;
+        let value = input.parse()?;
+        Ok(Self { key, value })
+    }
+}
+
+/// The arguments of an attribute, checked against the keys it accepts.
+pub(crate) struct Args {
+    args: Vec<Arg>,
+}
+
+impl Args {
+    /// Parses `tokens` as `key = value, ...`; unknown and repeated keys are recorded in `errors`
+    /// and dropped. `usage` is a complete example of the attribute, for help lines.
+    pub(crate) fn parse(tokens: TokenStream, accepted: &[&str], usage: &str, errors: &mut Errors) -> Self {
+        let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                errors.push(syn::Error::new(error.span(), format!("{error}; usage: `{usage}`")));
+                return Self { args: Vec::new() };
+            }
+        };
+        let mut args: Vec<Arg> = Vec::new();
+        for arg in parsed {
+            let key = arg.key.to_string();
+            if !accepted.contains(&key.as_str()) {
+                let list = if accepted.is_empty() {
+                    "it takes no arguments".to_string()
+                } else {
+                    format!("accepted keys: {}", accepted.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+                };
+                errors.at(&arg.key, format!("unknown key `{key}`; {list}"));
+            } else if args.iter().any(|a| a.key == arg.key) {
+                errors.at(&arg.key, format!("duplicate key `{key}`"));
+            } else {
+                args.push(arg);
+            }
+        }
+        Self { args }
+    }
+
+    /// Whether `key` was given (whatever its value).
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.args.iter().any(|a| a.key == key)
+    }
+
+    /// The string value of `key`, if given; a value of another kind is recorded as an error.
+    pub(crate) fn string(&self, key: &str, errors: &mut Errors) -> Option<LitStr> {
+        let arg = self.args.iter().find(|a| a.key == key)?;
+        match &arg.value {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.clone()),
+            other => {
+                errors.at(other, format!("`{key}` expects a string literal, e.g. `{key} = \"...\"`"));
+                None
+            }
+        }
+    }
+
+    /// The list of strings of `key` (`key = ["a", "b"]`), if given.
+    pub(crate) fn strings(&self, key: &str, errors: &mut Errors) -> Option<(Vec<LitStr>, Span)> {
+        let arg = self.args.iter().find(|a| a.key == key)?;
+        let Expr::Array(ExprArray { elems, .. }) = &arg.value else {
+            errors.at(&arg.value, format!("`{key}` expects a list of string literals, e.g. `{key} = [\"a\", \"b\"]`"));
+            return None;
+        };
+        let mut out = Vec::new();
+        for elem in elems {
+            match elem {
+                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => out.push(s.clone()),
+                other => errors.at(other, format!("`{key}` expects string literals")),
+            }
+        }
+        Some((out, arg.value.span()))
+    }
+}
+
+/// Checks a route path or prefix: starts with `/`, no whitespace, balanced `{param}`s.
+pub(crate) fn check_path(lit: &LitStr, what: &str, errors: &mut Errors) {
+    let path = lit.value();
+    if !path.starts_with('/') {
+        errors.at(lit, format!("{what} must start with `/`, e.g. \"/{}\"", path.trim_start_matches('/')));
+        return;
+    }
+    if path.chars().any(char::is_whitespace) {
+        errors.at(lit, format!("{what} must not contain whitespace"));
+        return;
+    }
+    let mut open = false;
+    for c in path.chars() {
+        match (c, open) {
+            ('{', false) => open = true,
+            ('}', true) => open = false,
+            ('{', true) | ('}', false) => {
+                errors.at(lit, format!("{what} has unbalanced braces; path parameters are written `{{name}}`"));
+                return;
+            }
+            _ => {}
+        }
+    }
+    if open {
+        errors.at(lit, format!("{what} has an unclosed `{{`; path parameters are written `{{name}}`"));
+    }
+}
