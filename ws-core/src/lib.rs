@@ -92,7 +92,9 @@ pub mod prelude {
 /// Items the macros' generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::di::{ComponentRegistration, Construct, Container, Inject, InjectSite};
+    pub use crate::di::{
+        ComponentRegistration, Construct, Container, Inject, InjectSite, config_value,
+    };
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
     pub use crate::registration::{
         HttpController, HttpRouteRegistration, WsControllerRegistration,

@@ -28,17 +28,6 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
-    /// Records the error of `result`, if any, and returns its value.
-    pub(crate) fn ok<T>(&mut self, result: syn::Result<T>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.push(error);
-                None
-            }
-        }
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.combined.is_none()
     }

@@ -4,7 +4,7 @@
 //! `Default`) before any code is generated.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, Ident, Item, ItemStruct, LitStr, Member, Meta, Type};
 

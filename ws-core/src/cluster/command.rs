@@ -42,6 +42,11 @@ pub enum Command {
         /// A connection to skip.
         except: Option<Fd>,
     },
+    /// The receiving node's members of a room.
+    RoomMembers {
+        /// The room.
+        room: String,
+    },
 }
 
 /// A node's answer to a [`Command`].
@@ -56,6 +61,8 @@ pub enum Reply {
     Delivered(usize),
     /// The command failed on the receiving node.
     Failed(SendError),
+    /// The answer to [`Command::RoomMembers`], sorted.
+    Members(Vec<Fd>),
 }
 
 impl From<Result<(), SendError>> for Reply {

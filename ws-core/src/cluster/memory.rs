@@ -1,7 +1,7 @@
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::{Backplane, Command, Reply};
-use crate::{Fd, NodeId, SendError};
+use super::{Backplane, Command, Reply, dead_reply};
+use crate::{NodeId, SendError};
 
 /// The single-node backplane: there are no other nodes, so every remote fd is unknown.
 #[derive(Debug)]
@@ -13,13 +13,7 @@ impl Backplane for MemoryBackplane {
     }
 
     fn request(&self, _node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
-        let reply = match command {
-            Command::Push { fd, .. } | Command::Disconnect { fd, .. } => {
-                Reply::Failed(SendError::NotConnected(fd))
-            }
-            Command::Exists { .. } => Reply::Exists(false),
-            Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
-        };
+        let reply = dead_reply(&command);
         async move { Ok(reply) }.boxed()
     }
 
@@ -27,17 +21,8 @@ impl Backplane for MemoryBackplane {
         async { Ok(()) }.boxed()
     }
 
-    fn room_members(&self, _room: &str) -> BoxFuture<'_, Result<Vec<Fd>, SendError>> {
-        async { Ok(Vec::new()) }.boxed()
-    }
-
-    fn record_membership(
-        &self,
-        _room: &str,
-        _fd: Fd,
-        _joined: bool,
-    ) -> BoxFuture<'_, Result<(), SendError>> {
-        async { Ok(()) }.boxed()
+    fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<NodeId>, SendError>> {
+        async { Ok(vec![NodeId(0)]) }.boxed()
     }
 
     fn is_ready(&self) -> bool {

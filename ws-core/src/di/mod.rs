@@ -187,6 +187,43 @@ impl Inject for Sender {
     }
 }
 
+/// The value of a `#[value("app.key")]` field: `key` of the `[app]` table of the config (Hyperf's
+/// `@Value`). A missing key fails boot naming the field and the key, unless the field is an
+/// `Option`; a value of the wrong type fails naming both too. Called by the macros' code.
+#[doc(hidden)]
+pub fn config_value<T: serde::de::DeserializeOwned>(
+    container: &Container,
+    site: InjectSite,
+    key: &str,
+) -> Result<T, BootError> {
+    let config = &container.config;
+    let field = format!("`{}.{}`", short(site.owner), site.field);
+    let mut current: Option<&toml::Value> = None;
+    if let Some(path) = key.strip_prefix("app.") {
+        for (i, part) in path.split('.').enumerate() {
+            current = if i == 0 {
+                config.app.get(part)
+            } else {
+                current.and_then(toml::Value::as_table).and_then(|t| t.get(part))
+            };
+        }
+    }
+    match current {
+        Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| {
+            BootError::Inject(format!("{field} reads `{key}`: {}", e.message().trim_end()))
+        }),
+        // A missing key is `None` for an `Option` field (serde reads a null as `None`).
+        None => serde_json::from_value(serde_json::Value::Null).map_err(|_| {
+            let source = config
+                .source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the config".into());
+            BootError::Inject(format!("{field} reads `{key}`, which {source} does not define"))
+        }),
+    }
+}
+
 impl Inject for Config {
     fn inject(container: &mut Container, _site: InjectSite) -> Result<Self, BootError> {
         Ok((*container.config()).clone())

@@ -1,0 +1,474 @@
+//! The binary encoding of what nodes send each other over the broker.
+//!
+//! One broker message carries one [`Frame`]. All integers are big-endian; strings and payloads
+//! are a `u32` length followed by the bytes. JSON would cost a copy and an escape pass per
+//! payload and cannot carry binary messages without base64; this format copies a payload once
+//! into the frame and decodes it without another copy (`Bytes::slice`).
+//!
+//! ```text
+//! frame   = version:u8 kind:u8 origin:u16 id:u64 body
+//! kind    = 1 request (body = command) | 2 reply (body = reply) | 3 cast (body = command)
+//! command = 1 push fd:u64 message
+//!         | 2 disconnect fd:u64 code:u16 reason:str
+//!         | 3 exists fd:u64
+//!         | 4 broadcast message except
+//!         | 5 room-push room:str message except
+//!         | 6 room-members room:str
+//! message = 1 text str | 2 binary bytes | 3 ping bytes | 4 pong bytes
+//!         | 5 close (0 | 1 code:u16 reason:str)
+//! except  = 0 | 1 fd:u64
+//! reply   = 1 ok | 2 exists bool:u8 | 3 delivered n:u64 | 4 failed error
+//!         | 5 members count:u32 fd:u64*count
+//! error   = 1 not-connected fd:u64 | 2 backpressure fd:u64 | 3 broker-unavailable str
+//!         | 4 timeout node:u16 millis:u64
+//! ```
+//!
+//! Decoding never panics: every read is bounds-checked and a malformed frame is a
+//! [`DecodeError`], so a foreign publisher on a shared prefix cannot crash a node.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::{Command, Reply};
+use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::{Fd, NodeId, SendError};
+
+/// Bumped on any incompatible change, so mixed-version clusters reject each other's frames
+/// instead of misreading them.
+const VERSION: u8 = 1;
+
+/// One message between nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Frame {
+    /// A command that expects a [`Frame::Reply`] with the same `id`.
+    Request { origin: NodeId, id: u64, command: Command },
+    /// The answer to a request.
+    Reply { origin: NodeId, id: u64, reply: Reply },
+    /// A command for every node, answered by nobody (broadcast, room push).
+    Cast { origin: NodeId, command: Command },
+}
+
+/// Why a frame could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EncodeError {
+    /// Raw frames are a tungstenite internal; they have no meaning on another node.
+    #[error("raw WebSocket frames cannot be sent to another node")]
+    RawFrame,
+    /// A length does not fit the `u32` length prefix.
+    #[error("a field of {0} bytes is too large for the cluster wire format")]
+    TooLarge(usize),
+}
+
+/// Why received bytes are not a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DecodeError {
+    #[error("frame truncated")]
+    Truncated,
+    #[error("unsupported frame version {0}")]
+    Version(u8),
+    #[error("unknown {what} tag {tag}")]
+    Tag { what: &'static str, tag: u8 },
+    #[error("text is not valid UTF-8")]
+    Utf8,
+    #[error("{0} trailing bytes after the frame")]
+    Trailing(usize),
+}
+
+impl From<EncodeError> for SendError {
+    fn from(error: EncodeError) -> Self {
+        // Not a broker fault, but the only variant that says "this did not leave the node".
+        SendError::BrokerUnavailable(error.to_string())
+    }
+}
+
+/// Encodes `frame` into one buffer.
+pub(crate) fn encode(frame: &Frame) -> Result<Bytes, EncodeError> {
+    let mut out = BytesMut::with_capacity(64);
+    out.put_u8(VERSION);
+    match frame {
+        Frame::Request { origin, id, command } => {
+            out.put_u8(1);
+            out.put_u16(origin.0);
+            out.put_u64(*id);
+            put_command(&mut out, command)?;
+        }
+        Frame::Reply { origin, id, reply } => {
+            out.put_u8(2);
+            out.put_u16(origin.0);
+            out.put_u64(*id);
+            put_reply(&mut out, reply)?;
+        }
+        Frame::Cast { origin, command } => {
+            out.put_u8(3);
+            out.put_u16(origin.0);
+            out.put_u64(0);
+            put_command(&mut out, command)?;
+        }
+    }
+    Ok(out.freeze())
+}
+
+/// Decodes one frame; `bytes` must hold exactly one.
+pub(crate) fn decode(bytes: Bytes) -> Result<Frame, DecodeError> {
+    let mut r = Reader(bytes);
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let kind = r.u8()?;
+    let origin = NodeId(r.u16()?);
+    let id = r.u64()?;
+    let frame = match kind {
+        1 => Frame::Request { origin, id, command: r.command()? },
+        2 => Frame::Reply { origin, id, reply: r.reply()? },
+        3 => Frame::Cast { origin, command: r.command()? },
+        tag => return Err(DecodeError::Tag { what: "frame", tag }),
+    };
+    if r.0.has_remaining() {
+        return Err(DecodeError::Trailing(r.0.remaining()));
+    }
+    Ok(frame)
+}
+
+fn put_len(out: &mut BytesMut, len: usize) -> Result<(), EncodeError> {
+    let len32 = u32::try_from(len).map_err(|_| EncodeError::TooLarge(len))?;
+    out.put_u32(len32);
+    Ok(())
+}
+
+fn put_bytes(out: &mut BytesMut, bytes: &[u8]) -> Result<(), EncodeError> {
+    put_len(out, bytes.len())?;
+    out.put_slice(bytes);
+    Ok(())
+}
+
+fn put_except(out: &mut BytesMut, except: Option<Fd>) {
+    match except {
+        None => out.put_u8(0),
+        Some(fd) => {
+            out.put_u8(1);
+            out.put_u64(fd.0);
+        }
+    }
+}
+
+fn put_message(out: &mut BytesMut, message: &Message) -> Result<(), EncodeError> {
+    out.reserve(5 + message.len());
+    match message {
+        Message::Text(text) => {
+            out.put_u8(1);
+            put_bytes(out, text.as_bytes())
+        }
+        Message::Binary(data) => {
+            out.put_u8(2);
+            put_bytes(out, data)
+        }
+        Message::Ping(data) => {
+            out.put_u8(3);
+            put_bytes(out, data)
+        }
+        Message::Pong(data) => {
+            out.put_u8(4);
+            put_bytes(out, data)
+        }
+        Message::Close(frame) => {
+            out.put_u8(5);
+            match frame {
+                None => out.put_u8(0),
+                Some(frame) => {
+                    out.put_u8(1);
+                    out.put_u16(u16::from(frame.code));
+                    put_bytes(out, frame.reason.as_bytes())?;
+                }
+            }
+            Ok(())
+        }
+        Message::Frame(_) => Err(EncodeError::RawFrame),
+    }
+}
+
+fn put_command(out: &mut BytesMut, command: &Command) -> Result<(), EncodeError> {
+    match command {
+        Command::Push { fd, message } => {
+            out.put_u8(1);
+            out.put_u64(fd.0);
+            put_message(out, message)?;
+        }
+        Command::Disconnect { fd, code, reason } => {
+            out.put_u8(2);
+            out.put_u64(fd.0);
+            out.put_u16(*code);
+            put_bytes(out, reason.as_bytes())?;
+        }
+        Command::Exists { fd } => {
+            out.put_u8(3);
+            out.put_u64(fd.0);
+        }
+        Command::Broadcast { message, except } => {
+            out.put_u8(4);
+            put_message(out, message)?;
+            put_except(out, *except);
+        }
+        Command::RoomPush { room, message, except } => {
+            out.put_u8(5);
+            put_bytes(out, room.as_bytes())?;
+            put_message(out, message)?;
+            put_except(out, *except);
+        }
+        Command::RoomMembers { room } => {
+            out.put_u8(6);
+            put_bytes(out, room.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn put_reply(out: &mut BytesMut, reply: &Reply) -> Result<(), EncodeError> {
+    match reply {
+        Reply::Ok => out.put_u8(1),
+        Reply::Exists(found) => {
+            out.put_u8(2);
+            out.put_u8(u8::from(*found));
+        }
+        Reply::Delivered(n) => {
+            out.put_u8(3);
+            out.put_u64(*n as u64);
+        }
+        Reply::Failed(error) => {
+            out.put_u8(4);
+            match error {
+                SendError::NotConnected(fd) => {
+                    out.put_u8(1);
+                    out.put_u64(fd.0);
+                }
+                SendError::Backpressure(fd) => {
+                    out.put_u8(2);
+                    out.put_u64(fd.0);
+                }
+                SendError::BrokerUnavailable(why) => {
+                    out.put_u8(3);
+                    put_bytes(out, why.as_bytes())?;
+                }
+                SendError::Timeout { node, millis } => {
+                    out.put_u8(4);
+                    out.put_u16(node.0);
+                    out.put_u64(*millis);
+                }
+            }
+        }
+        Reply::Members(fds) => {
+            out.put_u8(5);
+            put_len(out, fds.len())?;
+            for fd in fds {
+                out.put_u64(fd.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Reader(Bytes);
+
+impl Reader {
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.0.remaining() < n { Err(DecodeError::Truncated) } else { Ok(()) }
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        self.need(1)?;
+        Ok(self.0.get_u8())
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.need(2)?;
+        Ok(self.0.get_u16())
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.need(4)?;
+        Ok(self.0.get_u32())
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.need(8)?;
+        Ok(self.0.get_u64())
+    }
+
+    fn bytes(&mut self) -> Result<Bytes, DecodeError> {
+        let len = self.u32()? as usize;
+        self.need(len)?;
+        Ok(self.0.split_to(len))
+    }
+
+    fn text(&mut self) -> Result<Utf8Bytes, DecodeError> {
+        Utf8Bytes::try_from(self.bytes()?).map_err(|_| DecodeError::Utf8)
+    }
+
+    fn string(&mut self) -> Result<String, DecodeError> {
+        Ok(self.text()?.as_str().to_owned())
+    }
+
+    fn except(&mut self) -> Result<Option<Fd>, DecodeError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(Fd(self.u64()?))),
+            tag => Err(DecodeError::Tag { what: "except", tag }),
+        }
+    }
+
+    fn message(&mut self) -> Result<Message, DecodeError> {
+        Ok(match self.u8()? {
+            1 => Message::Text(self.text()?),
+            2 => Message::Binary(self.bytes()?),
+            3 => Message::Ping(self.bytes()?),
+            4 => Message::Pong(self.bytes()?),
+            5 => match self.u8()? {
+                0 => Message::Close(None),
+                1 => {
+                    let code = CloseCode::from(self.u16()?);
+                    Message::Close(Some(CloseFrame { code, reason: self.text()? }))
+                }
+                tag => return Err(DecodeError::Tag { what: "close", tag }),
+            },
+            tag => return Err(DecodeError::Tag { what: "message", tag }),
+        })
+    }
+
+    fn command(&mut self) -> Result<Command, DecodeError> {
+        Ok(match self.u8()? {
+            1 => Command::Push { fd: Fd(self.u64()?), message: self.message()? },
+            2 => Command::Disconnect { fd: Fd(self.u64()?), code: self.u16()?, reason: self.string()? },
+            3 => Command::Exists { fd: Fd(self.u64()?) },
+            4 => Command::Broadcast { message: self.message()?, except: self.except()? },
+            5 => Command::RoomPush { room: self.string()?, message: self.message()?, except: self.except()? },
+            6 => Command::RoomMembers { room: self.string()? },
+            tag => return Err(DecodeError::Tag { what: "command", tag }),
+        })
+    }
+
+    fn reply(&mut self) -> Result<Reply, DecodeError> {
+        Ok(match self.u8()? {
+            1 => Reply::Ok,
+            2 => Reply::Exists(self.u8()? != 0),
+            3 => Reply::Delivered(usize::try_from(self.u64()?).unwrap_or(usize::MAX)),
+            4 => Reply::Failed(match self.u8()? {
+                1 => SendError::NotConnected(Fd(self.u64()?)),
+                2 => SendError::Backpressure(Fd(self.u64()?)),
+                3 => SendError::BrokerUnavailable(self.string()?),
+                4 => SendError::Timeout { node: NodeId(self.u16()?), millis: self.u64()? },
+                tag => return Err(DecodeError::Tag { what: "error", tag }),
+            }),
+            5 => {
+                let count = self.u32()? as usize;
+                // Checked before allocating, so a forged count cannot reserve gigabytes.
+                self.need(count.saturating_mul(8))?;
+                Reply::Members((0..count).map(|_| Fd(self.0.get_u64())).collect())
+            }
+            tag => return Err(DecodeError::Tag { what: "reply", tag }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(frame: Frame) {
+        let bytes = encode(&frame).expect("encodes");
+        assert_eq!(decode(bytes).expect("decodes"), frame);
+    }
+
+    #[test]
+    fn every_command_round_trips() {
+        let origin = NodeId(513);
+        let messages = [
+            Message::text("héllo"),
+            Message::binary(vec![0u8, 159, 146, 150]),
+            Message::text(""),
+            Message::binary(Vec::new()),
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::Pong(Bytes::new()),
+            Message::Close(None),
+            Message::Close(Some(CloseFrame { code: CloseCode::from(4000), reason: "bye".into() })),
+        ];
+        for message in messages {
+            round_trip(Frame::Request { origin, id: 7, command: Command::Push { fd: Fd(1 << 48 | 9), message: message.clone() } });
+            round_trip(Frame::Cast { origin, command: Command::Broadcast { message: message.clone(), except: Some(Fd(3)) } });
+            round_trip(Frame::Cast {
+                origin,
+                command: Command::RoomPush { room: "lobby ☕".into(), message, except: None },
+            });
+        }
+        round_trip(Frame::Request {
+            origin,
+            id: u64::MAX,
+            command: Command::Disconnect { fd: Fd(5), code: 1000, reason: "done".into() },
+        });
+        round_trip(Frame::Request { origin, id: 1, command: Command::Exists { fd: Fd(5) } });
+        round_trip(Frame::Request { origin, id: 1, command: Command::RoomMembers { room: String::new() } });
+    }
+
+    #[test]
+    fn text_and_binary_keep_their_opcode() {
+        let text = encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::text("ab"), except: None } })
+            .expect("encodes");
+        let binary =
+            encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::binary(b"ab".to_vec()), except: None } })
+                .expect("encodes");
+        assert_ne!(text, binary);
+        match decode(binary).expect("decodes") {
+            Frame::Cast { command: Command::Broadcast { message: Message::Binary(b), .. }, .. } => assert_eq!(&b[..], b"ab"),
+            other => panic!("binary came back as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_reply_round_trips() {
+        let replies = [
+            Reply::Ok,
+            Reply::Exists(true),
+            Reply::Exists(false),
+            Reply::Delivered(12),
+            Reply::Members(vec![Fd(1), Fd(u64::MAX)]),
+            Reply::Members(Vec::new()),
+            Reply::Failed(SendError::NotConnected(Fd(4))),
+            Reply::Failed(SendError::Backpressure(Fd(4))),
+            Reply::Failed(SendError::BrokerUnavailable("down".into())),
+            Reply::Failed(SendError::Timeout { node: NodeId(2), millis: 2000 }),
+        ];
+        for reply in replies {
+            round_trip(Frame::Reply { origin: NodeId(2), id: 99, reply });
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let good = encode(&Frame::Request {
+            origin: NodeId(1),
+            id: 1,
+            command: Command::Push { fd: Fd(1), message: Message::text("hello") },
+        })
+        .expect("encodes");
+        for len in 0..good.len() {
+            assert!(decode(good.slice(..len)).is_err(), "a {len}-byte prefix decoded");
+        }
+        let mut trailing = good.to_vec();
+        trailing.push(0);
+        assert_eq!(decode(Bytes::from(trailing)), Err(DecodeError::Trailing(1)));
+        assert_eq!(decode(Bytes::from_static(&[9, 1])), Err(DecodeError::Version(9)));
+        // A members reply claiming four billion fds in a tiny frame.
+        let forged = [VERSION, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(decode(Bytes::copy_from_slice(&forged)), Err(DecodeError::Truncated));
+        // Invalid UTF-8 in a text message.
+        let mut bad_text = good.to_vec();
+        let n = bad_text.len();
+        bad_text[n - 1] = 0xff;
+        assert_eq!(decode(Bytes::from(bad_text)), Err(DecodeError::Utf8));
+    }
+
+    #[test]
+    fn raw_frames_are_refused() {
+        let frame = tungstenite::protocol::frame::Frame::ping(Vec::new());
+        let result = encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::Frame(frame), except: None } });
+        assert_eq!(result, Err(EncodeError::RawFrame));
+    }
+}
