@@ -7,6 +7,8 @@
 mod bench;
 mod client;
 mod connect;
+mod scaffold;
+mod perf;
 
 use std::process::ExitCode;
 
@@ -16,7 +18,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ws-cli",
     version,
-    about = "Client, load generator and tooling for the ws framework"
+    about = "Scaffolding, client, load generator and tooling for the ws framework"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,21 +27,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a new app: servers, controllers, tests, ready for `cargo run` and `cargo test`
+    New(scaffold::new::NewArgs),
+    /// Add a WebSocket (--ws) or HTTP (--http) controller and its test to the current app
+    #[command(name = "gen:controller")]
+    GenController(scaffold::controller::ControllerArgs),
     /// Connect to a WebSocket endpoint and exchange text messages (like wscat)
     Client(client::ClientArgs),
     /// Load-test an echo endpoint: throughput and latency, handshakes, or idle connections
     Bench(bench::BenchArgs),
+    /// Benchmark the framework against a plain tokio-tungstenite echo server, side by side
+    Perf(perf::PerfArgs),
     /// Plain tokio-tungstenite echo server used as the benchmark baseline
     #[command(name = "bench-baseline-server", hide = true)]
     BenchBaselineServer(bench::echo_server::ServerArgs),
+    /// Plain tokio broadcast-channel fan-out server used as the room benchmark baseline
+    #[command(name = "bench-baseline-fanout-server", hide = true)]
+    BenchBaselineFanoutServer(bench::echo_server::ServerArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::New(args) => scaffold::new::run(args),
+        Command::GenController(args) => scaffold::controller::run(args),
         Command::Client(args) => client::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Perf(args) => perf::run(args),
         Command::BenchBaselineServer(args) => bench::echo_server::run(args),
+        Command::BenchBaselineFanoutServer(args) => bench::echo_server::run_fanout(args),
     };
     match outcome {
         Ok(code) => code,

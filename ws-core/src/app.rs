@@ -240,17 +240,20 @@ impl App {
         };
         let config = Arc::new(config);
         let registry = Arc::new(Registry::default());
+        // Created before the backplane, which counts its failures in it.
+        let metrics = Arc::new(Metrics::default());
         let backplane = cluster::connect(
             &config.cluster,
             LocalNode {
                 registry: registry.clone(),
+                metrics: metrics.clone(),
             },
         )
         .await?;
-        let sender = Sender::new(registry.clone(), backplane.clone());
+        let sender = Sender::new(registry.clone(), backplane.clone(), metrics.clone());
         let shared = Arc::new(AppShared {
             registry,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             sender: sender.clone(),
             fds: FdAllocator::new(backplane.node()),
             config: config.clone(),

@@ -79,6 +79,50 @@ pub use router::{RouteInfo, ServerRoutes, WsRoute};
 pub use sender::Sender;
 pub use ws_macros::{auto_routes, component, controller, main, routes, ws_controller};
 
+/// The guides under `docs/`, English and Chinese: every Rust block in them is a doctest.
+#[cfg(doctest)]
+mod guides {
+    macro_rules! guide {
+        ($($(#[$attr:meta])* $name:ident => $path:literal,)*) => {
+            $(
+                $(#[$attr])*
+                #[doc = include_str!(concat!("../../docs/", $path))]
+                struct $name;
+            )*
+        };
+    }
+    guide! {
+        Install => "01-install.md",
+        Servers => "02-servers.md",
+        Routes => "03-routes.md",
+        Controllers => "04-controllers.md",
+        ConnectionContext => "05-context.md",
+        Nginx => "06-nginx.md",
+        SenderGuide => "07-sender.md",
+        Macros => "08-macros.md",
+        Cluster => "09-cluster.md",
+        Limits => "10-limits.md",
+        Tls => "11-tls.md",
+        Deployment => "12-deployment.md",
+        #[cfg(feature = "testing")]
+        Testing => "13-testing.md",
+        ZhInstall => "zh/01-install.md",
+        ZhServers => "zh/02-servers.md",
+        ZhRoutes => "zh/03-routes.md",
+        ZhControllers => "zh/04-controllers.md",
+        ZhConnectionContext => "zh/05-context.md",
+        ZhNginx => "zh/06-nginx.md",
+        ZhSender => "zh/07-sender.md",
+        ZhMacros => "zh/08-macros.md",
+        ZhCluster => "zh/09-cluster.md",
+        ZhLimits => "zh/10-limits.md",
+        ZhTls => "zh/11-tls.md",
+        ZhDeployment => "zh/12-deployment.md",
+        #[cfg(feature = "testing")]
+        ZhTesting => "zh/13-testing.md",
+    }
+}
+
 /// Everything a controller file needs: `use ws_core::prelude::*;`.
 pub mod prelude {
     pub use crate::http::{HttpRequest, IntoResponse, Json};

@@ -1,5 +1,6 @@
 //! `/metrics` (Prometheus text format), `/health` and `/ready` on an HTTP server.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,6 +22,15 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, shared: &A
             .map(|s| s.name.clone()),
     };
     let Some(server) = server else { return };
+    // Every WebSocket route, so `ws_open_connections` shows a 0 for a route nobody is on yet
+    // instead of a series that appears with the first connection.
+    let mut ws_routes: Vec<(Arc<str>, Arc<str>)> = routes
+        .iter()
+        .filter(|r| matches!(r.target, RouteTarget::Ws(_)))
+        .map(|r| (Arc::from(r.server.as_str()), Arc::from(r.path.as_str())))
+        .collect();
+    ws_routes.sort();
+    ws_routes.dedup();
     let get = |path: &str, handler: crate::http::BoxedHandler| RouteDef {
         server: server.clone(),
         path: path.to_string(),
@@ -37,7 +47,7 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, shared: &A
     routes.push(get(
         "/metrics",
         Arc::new(move |_req: HttpRequest| {
-            let body = render(&app);
+            let body = render(&app, &ws_routes);
             Box::pin(async move {
                 let mut response = body.into_response();
                 response.headers_mut().insert(
@@ -76,7 +86,7 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, shared: &A
     ));
 }
 
-fn render(app: &AppShared) -> String {
+fn render(app: &AppShared, ws_routes: &[(Arc<str>, Arc<str>)]) -> String {
     let m = &app.metrics;
     let mut out = String::with_capacity(2048);
     let mut counter = |name: &str, help: &str, value: u64| {
@@ -144,19 +154,30 @@ fn render(app: &AppShared) -> String {
     }
     let _ = writeln!(
         out,
-        "# HELP ws_open_connections Open WebSocket connections, by server.\n# TYPE ws_open_connections gauge"
+        "# HELP ws_open_connections Open WebSocket connections, by server and route.\n# TYPE ws_open_connections gauge"
     );
-    for server in app
-        .config
-        .servers
+    let mut open: BTreeMap<(Arc<str>, Arc<str>), usize> = ws_routes
         .iter()
-        .filter(|s| s.kind == ServerKind::Websocket)
-    {
+        .map(|route| (route.clone(), 0))
+        .collect();
+    open.extend(app.registry.count_by_route());
+    for ((server, route), count) in &open {
         let _ = writeln!(
             out,
-            "ws_open_connections{{server=\"{}\"}} {}",
-            server.name,
-            app.registry.count_on(&server.name)
+            "ws_open_connections{{server=\"{}\",route=\"{}\"}} {count}",
+            escape(server),
+            escape(route)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ws_push_latency_seconds Duration of Sender push and disconnect calls, by operation and by where the fd lives.\n# TYPE ws_push_latency_seconds histogram"
+    );
+    for (op, target, histogram) in m.sender_latency.labelled() {
+        histogram.render(
+            &mut out,
+            "ws_push_latency_seconds",
+            &format!("op=\"{op}\",target=\"{target}\""),
         );
     }
     let _ = writeln!(
@@ -165,4 +186,16 @@ fn render(app: &AppShared) -> String {
         app.registry.room_count()
     );
     out
+}
+
+/// A label value as the text format wants it: backslash, double quote and newline escaped.
+fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
+    }
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
 }

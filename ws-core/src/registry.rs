@@ -1,6 +1,6 @@
 //! Every connection this node holds, by fd, and the rooms they are in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -105,11 +105,15 @@ impl Registry {
         fds
     }
 
-    pub(crate) fn count_on(&self, server: &str) -> usize {
-        self.connections
-            .iter()
-            .filter(|c| &*c.server == server)
-            .count()
+    /// Open connections per (server, route pattern), for `/metrics`.
+    pub(crate) fn count_by_route(&self) -> HashMap<(Arc<str>, Arc<str>), usize> {
+        let mut counts = HashMap::new();
+        for conn in self.connections.iter() {
+            *counts
+                .entry((conn.server.clone(), conn.route.clone()))
+                .or_default() += 1;
+        }
+        counts
     }
 
     pub(crate) fn push(&self, fd: Fd, message: Message) -> Result<(), SendError> {

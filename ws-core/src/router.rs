@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use http::Method;
+use tracing::Instrument;
 
 use crate::connection::{self, Connection};
 use crate::handshake::{Handshake, Rejection};
@@ -78,18 +79,28 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
         server: Arc<ServerShared>,
     ) -> BoxFuture<'static, ()> {
         let handler = self.0.clone();
-        Box::pin(async move {
-            connection::serve(
-                handler,
-                ws,
-                conn,
-                request,
-                server.app.registry.clone(),
-                server.app.metrics.clone(),
-                &server.loop_settings,
-            )
-            .await;
-        })
+        // Every event of the connection — the framework's and its handlers' — carries its fd.
+        let span = tracing::info_span!(
+            "connection",
+            fd = %conn.fd(),
+            server = %conn.server(),
+            route = %conn.route()
+        );
+        Box::pin(
+            async move {
+                connection::serve(
+                    handler,
+                    ws,
+                    conn,
+                    request,
+                    server.app.registry.clone(),
+                    server.app.metrics.clone(),
+                    &server.loop_settings,
+                )
+                .await;
+            }
+            .instrument(span),
+        )
     }
 }
 

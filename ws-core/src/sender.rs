@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::cluster::{Backplane, Command, Reply};
 use crate::message::{Message, close_frame};
+use crate::metrics::{LatencyTimer, Metrics, SenderOp};
 use crate::registry::{Delivery, Registry};
 use crate::{Fd, NodeId, SendError};
 
@@ -38,6 +39,7 @@ struct Inner {
     registry: Arc<Registry>,
     backplane: Arc<dyn Backplane>,
     node: NodeId,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -49,13 +51,18 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    pub(crate) fn new(registry: Arc<Registry>, backplane: Arc<dyn Backplane>) -> Self {
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        backplane: Arc<dyn Backplane>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let node = backplane.node();
         Self {
             inner: Arc::new(Inner {
                 registry,
                 backplane,
                 node,
+                metrics,
             }),
         }
     }
@@ -66,6 +73,7 @@ impl Sender {
         Self::new(
             Arc::new(Registry::default()),
             Arc::new(crate::cluster::MemoryBackplane),
+            Arc::default(),
         )
     }
 
@@ -90,6 +98,7 @@ impl Sender {
     /// Fails with [`SendError::NotConnected`] when no node holds `fd`, and with
     /// [`SendError::Backpressure`] when the client is not reading.
     pub async fn push(&self, fd: Fd, message: impl Into<Message>) -> Result<(), SendError> {
+        let _timer = self.timed(SenderOp::Push, fd);
         let message = message.into();
         if self.is_local(fd) {
             return self.inner.registry.push(fd, message);
@@ -105,6 +114,7 @@ impl Sender {
     /// Closes the connection `fd` with `code` and `reason`; its `on_close` runs. The closing
     /// handshake finishes (bounded by `close_timeout_ms`) before the socket is dropped.
     pub async fn disconnect_with(&self, fd: Fd, code: u16, reason: &str) -> Result<(), SendError> {
+        let _timer = self.timed(SenderOp::Disconnect, fd);
         if self.is_local(fd) {
             return self.inner.registry.close(fd, close_frame(code, reason));
         }
@@ -133,8 +143,11 @@ impl Sender {
 
     /// Pushes `message` to every connection of the cluster but `except`.
     ///
-    /// The payload is serialised once and shared by every local recipient. The returned
-    /// [`Delivery`] counts this node's recipients; other nodes deliver on their own.
+    /// The payload is serialised once and shared by every local recipient, and sent to the other
+    /// nodes as one message on the shared channel. The returned [`Delivery`] counts this node's
+    /// recipients; other nodes deliver on their own. Never waits on the broker: when it is
+    /// unreachable this node's connections still get the message and the call returns
+    /// [`SendError::BrokerUnavailable`].
     pub async fn broadcast(
         &self,
         message: impl Into<Message>,
@@ -150,30 +163,21 @@ impl Sender {
     }
 
     /// Adds `fd` (a connection of this node) to `room`; whether it was not a member yet.
+    ///
+    /// Membership lives on the node that holds the connection, so joining never waits on the
+    /// cluster broker, and a connection leaves all its rooms when it closes.
     pub async fn join(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
-        let added = self.inner.registry.join(fd, room)?;
-        if added {
-            self.inner
-                .backplane
-                .record_membership(room, fd, true)
-                .await?;
-        }
-        Ok(added)
+        self.inner.registry.join(fd, room)
     }
 
     /// Removes `fd` (a connection of this node) from `room`; whether it was a member.
     pub async fn leave(&self, fd: Fd, room: &str) -> Result<bool, SendError> {
-        let removed = self.inner.registry.leave(fd, room)?;
-        if removed {
-            self.inner
-                .backplane
-                .record_membership(room, fd, false)
-                .await?;
-        }
-        Ok(removed)
+        self.inner.registry.leave(fd, room)
     }
 
-    /// Pushes `message` to every member of `room` across the cluster but `except`.
+    /// Pushes `message` to every member of `room` across the cluster but `except`; like
+    /// [`broadcast`](Self::broadcast), one message reaches every other node and the result counts
+    /// this node's recipients.
     pub async fn to_room(
         &self,
         room: &str,
@@ -193,10 +197,11 @@ impl Sender {
         Ok(delivery)
     }
 
-    /// Every member of `room` across the cluster, sorted.
+    /// Every member of `room` across the cluster, sorted: this node's, and those each other live
+    /// node reports (one request per node, concurrently, each bounded by `request_timeout_ms`).
     pub async fn room_members(&self, room: &str) -> Result<Vec<Fd>, SendError> {
         let mut members = self.inner.registry.room_members(room);
-        members.extend(self.inner.backplane.room_members(room).await?);
+        members.extend(crate::cluster::remote_room_members(&*self.inner.backplane, room).await?);
         members.sort_unstable();
         members.dedup();
         Ok(members)
@@ -220,5 +225,16 @@ impl Sender {
     /// Whether the cluster backplane is connected (always true on a single node).
     pub fn cluster_ready(&self) -> bool {
         self.inner.backplane.is_ready()
+    }
+}
+
+// Observability, kept apart from delivery: `ws_push_latency_seconds` at `/metrics`.
+impl Sender {
+    /// Times one call on `fd` until the returned guard drops.
+    fn timed(&self, op: SenderOp, fd: Fd) -> LatencyTimer<'_> {
+        self.inner
+            .metrics
+            .sender_latency
+            .start(op, self.is_local(fd))
     }
 }

@@ -21,8 +21,9 @@ use proc_macro::TokenStream;
 /// the controller.
 ///
 /// `server` names a `[[servers]]` entry of type `websocket` and `path` the route (matchit
-/// syntax, `/room/{id}`); both are required. `protocols` lists the subprotocols the route speaks,
-/// in order of preference: the handshake selects the first one the client also offers.
+/// syntax, `/room/{id}`); both are required. `protocols` lists the subprotocols the route speaks:
+/// the handshake selects the first one the client offers that is in the list, and answers 400 to
+/// a client that offers only others.
 ///
 /// The struct must implement [`WebSocketHandler`](../ws_core/trait.WebSocketHandler.html). The
 /// container builds it once at boot: `#[inject]` fields are injected (`Sender`, `Config`,

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType};
+use syn::{FnArg, ItemFn, ReturnType, Type};
 
 use crate::args::Args;
 use crate::errors::{Errors, item_with_errors};
@@ -37,6 +37,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             FnArg::Receiver(receiver) => errors.at(receiver, "`main` cannot take `self`"),
             FnArg::Typed(_) if i > 0 => {
                 errors.at(input, "`main` takes no argument, or one: the app being set up (`app: &mut App`)");
+            }
+            FnArg::Typed(typed) if !is_mut_app(&typed.ty) => {
+                errors.at(&typed.ty, "`main` takes the app being set up as `&mut App`");
             }
             FnArg::Typed(_) => {}
         }
@@ -79,6 +82,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// `&mut App`, `&mut ws_core::App`, ...
+fn is_mut_app(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => match &*reference.elem {
+            Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "App"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 fn finish(item: TokenStream, errors: Errors) -> TokenStream {
     match errors.finish() {
         Ok(()) => item,
@@ -97,7 +111,7 @@ fn fallback(function: ItemFn, errors: Errors) -> TokenStream {
     kept.sig.ident = format_ident!("__ws_main_{}", ident);
     finish(
         quote! {
-            #[allow(dead_code)]
+            #[allow(unused)]
             #kept
             fn #ident() {}
         },

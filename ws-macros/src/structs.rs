@@ -324,9 +324,16 @@ pub(crate) fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream
         let controller = type_path_literal(&model.name());
         // Spanned at the struct's name: a missing `impl WebSocketHandler` is reported there,
         // with the trait's `on_unimplemented` message.
-        let route = quote_spanned! {ident.span()=> ::ws_core::__private::WsRoute::new::<#ident>(__controller) };
+        let route = quote_spanned! {ident.span()=> __route::<#ident>(__controller) };
         quote! {
             #construct
+            // The bound lives here, not only in ws-core, so the error's "required by" note
+            // points at the user's `#[ws_controller]` attribute.
+            fn __route<H: ::ws_core::WebSocketHandler>(
+                controller: ::ws_core::__private::Arc<H>,
+            ) -> ::ws_core::__private::WsRoute {
+                ::ws_core::__private::WsRoute::new(controller)
+            }
             fn __build(
                 __container: &mut ::ws_core::__private::Container,
             ) -> ::core::result::Result<::ws_core::__private::WsRoute, ::ws_core::__private::BootError> {

@@ -79,3 +79,60 @@ async fn echo(stream: TcpStream) -> Result<(), WsError> {
         .forward(write)
         .await
 }
+
+/// Baseline fan-out server: every message any client sends goes to every client through one
+/// `tokio::sync::broadcast` channel — the hand-written fan-out the framework's rooms are
+/// measured against.
+pub(crate) fn run_fanout(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let runtime = super::build_runtime(args.threads)?;
+    runtime.block_on(serve_fanout(args.port))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_fanout(port: u16) -> anyhow::Result<()> {
+    use futures_util::SinkExt;
+    use tokio::sync::broadcast;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    println!("listening on {}", listener.local_addr()?);
+    // Capacity covers a burst of broadcasts while a member is briefly behind.
+    let (hub, _) = broadcast::channel::<Message>(1024);
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let config = WebSocketConfig::default()
+                .read_buffer_size(BUFFER_SIZE)
+                .write_buffer_size(BUFFER_SIZE);
+            let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+            else {
+                return;
+            };
+            let (mut write, mut read) = ws.split();
+            let mut inbox = hub.subscribe();
+            let writer = tokio::spawn(async move {
+                while let Ok(message) = inbox.recv().await {
+                    if write.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            while let Some(Ok(message)) = read.next().await {
+                if message.is_text() || message.is_binary() {
+                    let _ = hub.send(message);
+                }
+            }
+            writer.abort();
+        });
+    }
+}

@@ -1,6 +1,7 @@
 //! `ws-cli bench`: load generator for echo-style WebSocket endpoints.
 
 pub(crate) mod echo_server;
+mod fanout;
 mod handshake;
 mod idle;
 mod progress;
@@ -98,6 +99,19 @@ pub(crate) struct BenchArgs {
     /// Requested subprotocol, repeatable
     #[arg(long = "subprotocol", value_name = "P")]
     subprotocols: Vec<String>,
+    /// Fan-out mode: N members in one room (the URL must forward each message to every
+    /// member, like the seed's `/room?name=R`); reports time until the last member has it
+    #[arg(long, value_name = "N", conflicts_with_all = ["handshakes", "idle"])]
+    fanout: Option<u32>,
+    /// Broadcasts to time in fan-out mode
+    #[arg(long, default_value_t = 100)]
+    broadcasts: u32,
+    /// Each reply is the message with this text in front (the seed's `/` answers `Recv: <msg>`)
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["handshakes", "idle", "binary"])]
+    expect_prefix: Option<String>,
+    /// Messages the server sends first on each connection that are not replies (e.g. `Opened`)
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with_all = ["handshakes", "idle"])]
+    skip_first: u32,
 }
 
 fn parse_secs(raw: &str) -> Result<f64, String> {
@@ -133,7 +147,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         subprotocols: args.subprotocols.clone(),
     };
     let request = connect::build_request(&args.url, &opts)?;
-    if args.secs <= 0.0 && args.idle.is_none() {
+    if args.secs <= 0.0 && args.idle.is_none() && args.fanout.is_none() {
         bail!("--secs must be greater than 0");
     }
     let runtime = build_runtime(args.threads)?;
@@ -141,6 +155,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(async {
         if args.handshakes {
             handshake::run(&args, request, &progress).await
+        } else if let Some(members) = args.fanout {
+            fanout::run(&args, request, members, args.broadcasts, &progress).await
         } else if let Some(count) = args.idle {
             idle::run(&args, request, count, &progress).await
         } else {

@@ -115,11 +115,22 @@ pub(super) struct IdleReport {
 }
 
 #[derive(Debug, Serialize)]
+pub(super) struct FanoutReport {
+    pub(super) url: String,
+    pub(super) members: u64,
+    pub(super) broadcasts: u64,
+    /// Time from sending a message into the room until the last member had it.
+    pub(super) last_delivery_us: LatencySummary,
+    pub(super) errors: u64,
+}
+
+#[derive(Debug, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub(super) enum Report {
     Throughput(ThroughputReport),
     Handshakes(HandshakeReport),
     Idle(IdleReport),
+    Fanout(FanoutReport),
 }
 
 impl Report {
@@ -128,6 +139,7 @@ impl Report {
             Self::Throughput(r) => r.errors,
             Self::Handshakes(r) => r.errors,
             Self::Idle(r) => r.errors,
+            Self::Fanout(r) => r.errors,
         }
     }
 
@@ -183,6 +195,15 @@ impl Report {
                     "established", r.established, r.requested, r.connect_secs
                 );
                 let _ = writeln!(out, "{:<14}{}", "open at end", r.open_at_end);
+                let _ = writeln!(out, "{:<14}{}", "errors", r.errors);
+            }
+            Self::Fanout(r) => {
+                let _ = writeln!(
+                    out,
+                    "{}: {} broadcasts to {} members",
+                    r.url, r.broadcasts, r.members
+                );
+                r.last_delivery_us.write_text(&mut out, "last delivery");
                 let _ = writeln!(out, "{:<14}{}", "errors", r.errors);
             }
         }

@@ -52,20 +52,23 @@ pub(super) async fn run(
     opened.warn_failures(args.conns, progress);
     let established = opened.streams.len() as u64;
 
-    let payloads = Arc::new(Payloads::new(size, args.binary)?);
+    let mut payloads = Payloads::new(size, args.binary)?;
+    payloads.prefix = args.expect_prefix.clone().unwrap_or_default().into_bytes();
+    let payloads = Arc::new(payloads);
     let schedule = Schedule::starting_now(args.warmup, args.secs);
     let counters = Arc::new(Counters::default());
     let ticker = progress.track(Arc::clone(&counters), schedule, Unit::Rate("msg"));
 
     let mut tasks = JoinSet::new();
     for ws in opened.streams {
-        let conn = Connection::new(
+        let mut conn = Connection::new(
             ws,
             Arc::clone(&payloads),
             inflight,
             schedule,
             Arc::clone(&counters),
         );
+        conn.greetings = args.skip_first;
         tasks.spawn(conn.run());
     }
     let mut total = ConnStats::new();
@@ -111,6 +114,8 @@ pub(super) async fn run(
 /// for every send is a pointer copy: no allocation, no reference count.
 struct Payloads {
     binary: bool,
+    /// What the server puts in front of every echo.
+    prefix: Vec<u8>,
     messages: Vec<Message>,
     bytes: Vec<&'static [u8]>,
 }
@@ -127,6 +132,7 @@ impl Payloads {
         let base: &'static [u8] = Vec::leak(base);
         let mut payloads = Self {
             binary,
+            prefix: Vec::new(),
             messages: Vec::with_capacity(VARIANTS),
             bytes: Vec::with_capacity(VARIANTS),
         };
@@ -179,6 +185,8 @@ struct Connection {
     unflushed: bool,
     next_send: usize,
     next_expected: usize,
+    /// Non-reply messages the server still owes at the start (`--skip-first`).
+    greetings: u32,
     stats: ConnStats,
 }
 
@@ -200,6 +208,7 @@ impl Connection {
             unflushed: false,
             next_send: 0,
             next_expected: 0,
+            greetings: 0,
             stats: ConnStats::new(),
         }
     }
@@ -277,6 +286,10 @@ impl Connection {
                 return false;
             }
         };
+        if self.greetings > 0 {
+            self.greetings -= 1;
+            return false;
+        }
         let Some(sent) = self.sent_at.pop_front() else {
             // More messages than we sent: not an echo, and no slot to refill.
             self.mismatch();
@@ -284,7 +297,11 @@ impl Connection {
         };
         let expected = self.payloads.bytes[self.next_expected];
         self.next_expected = (self.next_expected + 1) % VARIANTS;
-        if binary != self.payloads.binary || received != expected {
+        let prefix = self.payloads.prefix.as_slice();
+        let matches = received.len() == prefix.len() + expected.len()
+            && received.starts_with(prefix)
+            && &received[prefix.len()..] == expected;
+        if binary != self.payloads.binary || !matches {
             self.mismatch();
         } else if at >= self.schedule.measure_from && at < self.schedule.end {
             self.stats.messages += 1;

@@ -152,6 +152,12 @@ pub(crate) async fn connect(
     }
 }
 
+/// Resolves once `stop` says so, or its sender is gone (which also means stop).
+#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
 /// How long boot keeps trying to reach the broker before it gives up with one clear error.
 /// Long enough for a broker started alongside the app (compose, a CI job) to come up.
 #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]

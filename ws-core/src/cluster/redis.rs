@@ -345,15 +345,16 @@ impl Shared {
     }
 
     async fn renew(&self, conn: &mut MultiplexedConnection) -> Result<(), String> {
-        let call = redis::cmd("EVAL")
+        let mut cmd = redis::cmd("EVAL");
+        cmd
             .arg(LEASE)
             .arg(2)
             .arg(self.names.lease(self.node))
             .arg(self.names.index())
             .arg(&self.token)
             .arg(u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg(self.node.0)
-            .query_async::<i64>(conn);
+            .arg(self.node.0);
+        let call = cmd.query_async::<i64>(conn);
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(0)) => Err(format!(
                 "node id {} was taken by another process while this node could not renew its lease",
@@ -370,14 +371,15 @@ impl Shared {
     }
 
     async fn release(&self, conn: &mut MultiplexedConnection) {
-        let call = redis::cmd("EVAL")
+        let mut cmd = redis::cmd("EVAL");
+        cmd
             .arg(RELEASE)
             .arg(2)
             .arg(self.names.lease(self.node))
             .arg(self.names.index())
             .arg(&self.token)
-            .arg(self.node.0)
-            .query_async::<i64>(conn);
+            .arg(self.node.0);
+        let call = cmd.query_async::<i64>(conn);
         let error = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => e.to_string(),
@@ -402,14 +404,15 @@ async fn claim(
     timeout: Duration,
 ) -> Result<Option<NodeId>, String> {
     let mut conn = connect_command(client, timeout).await?;
-    let call = redis::cmd("EVAL")
+    let mut cmd = redis::cmd("EVAL");
+        cmd
         .arg(CLAIM)
         .arg(0)
         .arg(&names.prefix)
         .arg(token)
         .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
-        .arg(super::random_start())
-        .query_async::<i64>(&mut conn);
+        .arg(super::random_start());
+        let call = cmd.query_async::<i64>(&mut conn);
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(id)) => Ok(u16::try_from(id).ok().filter(|id| *id != 0).map(NodeId)),
         Ok(Err(e)) => Err(e.to_string()),
@@ -441,15 +444,11 @@ async fn supervise(s: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>, mut stop
         let delay = backoff.next_delay();
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = stopped(&mut stop) => return,
+            () = super::stopped(&mut stop) => return,
         }
     }
 }
 
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // A dropped sender also means stop.
-    let _ = stop.wait_for(|stop| *stop).await;
-}
 
 async fn session(
     s: &Shared,
@@ -478,7 +477,7 @@ async fn session(
             Ok(parts) => parts,
             Err(reason) => return Outcome::Failed(reason),
         },
-        () = stopped(stop) => return Outcome::Stopped,
+        () = super::stopped(stop) => return Outcome::Stopped,
     };
     // The sink must live as long as the stream: dropping it ends the subscription.
     let (_sink, stream) = pubsub.split();
@@ -493,7 +492,7 @@ async fn session(
         reason = read_loop(s, stream) => Outcome::Failed(reason),
         reason = write_loop(s, queue, conn) => Outcome::Failed(reason),
         reason = lease_loop(s, lease_conn.clone()) => Outcome::Failed(reason),
-        () = stopped(stop) => {
+        () = super::stopped(stop) => {
             s.set_ready(false);
             s.release(&mut lease_conn).await;
             Outcome::Stopped

@@ -359,20 +359,28 @@ impl Config {
         self.servers.iter().find(|s| s.name == name)
     }
 
-    /// A value of the free-form `[app]` table by dotted key, Hyperf's `config('app.name')`.
+    /// A value of the free-form `[app]` table by its full dotted key, Hyperf's
+    /// `config('app.name')`.
     ///
     /// ```
     /// let config = ws_core::Config::from_toml_str("[app]\nname = \"chat\"\n[app.limits]\nrooms = 3").unwrap();
-    /// assert_eq!(config.value::<String>("name").as_deref(), Some("chat"));
-    /// assert_eq!(config.value::<u32>("limits.rooms"), Some(3));
-    /// assert_eq!(config.value::<u32>("missing"), None);
+    /// assert_eq!(config.value::<String>("app.name").as_deref(), Some("chat"));
+    /// assert_eq!(config.value::<u32>("app.limits.rooms"), Some(3));
+    /// assert_eq!(config.value::<u32>("app.missing"), None);
+    /// assert_eq!(config.value::<String>("name"), None); // not under `app.`
     /// ```
     pub fn value<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let mut current: &toml::Value = self.app.get(key.split('.').next()?)?;
-        for part in key.split('.').skip(1) {
+        self.raw_value(key)?.clone().try_into().ok()
+    }
+
+    /// The raw TOML value under a full dotted `app.` key.
+    pub fn raw_value(&self, key: &str) -> Option<&toml::Value> {
+        let mut parts = key.strip_prefix("app.")?.split('.');
+        let mut current: &toml::Value = self.app.get(parts.next()?)?;
+        for part in parts {
             current = current.as_table()?.get(part)?;
         }
-        current.clone().try_into().ok()
+        Some(current)
     }
 
     /// The config as TOML with secrets (passwords in URLs, TLS key paths) masked, for `config`

@@ -1,0 +1,34 @@
+//! The cluster suite on NATS: own `nats-server -js` instances on free ports (so they can be killed),
+//! plus one test on the machine's NATS at 127.0.0.1:4222.
+
+#[path = "cluster/mod.rs"]
+mod cluster;
+
+use cluster::{Broker, Kind};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_behind_nginx() {
+    cluster::through_nginx(Kind::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ids_and_remote_calls() {
+    let Some(broker) = Broker::start(Kind::Nats) else { return };
+    cluster::nodes_and_remote_calls(&broker.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_broadcasts_span_nodes() {
+    let Some(broker) = Broker::start(Kind::Nats) else { return };
+    cluster::rooms_across_nodes(&broker.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_pause_and_kill() {
+    cluster::broker_faults(Kind::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_broker() {
+    cluster::on_system_broker(Kind::Nats).await;
+}

@@ -1,0 +1,3 @@
+//! A nested module of controllers.
+
+pub mod users;

@@ -1,0 +1,99 @@
+//! Fan-out: N connections in one room, one message broadcast to all of them, time until the
+//! last member has it. The trigger is one more connection that sends into the room, so the same
+//! client measures any server whose route forwards a message to every member.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+
+use super::BenchArgs;
+use super::progress::Progress;
+use super::report::{FanoutReport, LatencySummary, Report};
+
+/// How long one broadcast may take to reach everyone before the run fails.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) async fn run(
+    args: &BenchArgs,
+    request: Request,
+    members: u32,
+    broadcasts: u32,
+    progress: &Progress,
+) -> anyhow::Result<Report> {
+    let opened = super::open_connections(&request, members + 1, super::ws_config(0), progress).await;
+    opened.require_any()?;
+    if opened.failures > 0 {
+        bail!("{} of {} connections failed", opened.failures, members + 1);
+    }
+    let mut streams = opened.streams;
+    let mut trigger = streams.pop().context("the trigger connection")?;
+    let receivers = streams.len();
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u32, Instant)>();
+    let mut tasks = JoinSet::new();
+    for mut ws in streams {
+        let tx = tx.clone();
+        tasks.spawn(async move {
+            while let Some(Ok(message)) = ws.next().await {
+                if let Message::Text(text) = &message
+                    && let Some(id) = text.strip_prefix('b').and_then(|n| n.parse::<u32>().ok())
+                    && tx.send((id, Instant::now())).is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    // The trigger's own copies are read and dropped so its socket never fills up.
+    let (mut trigger_write, mut trigger_read) = {
+        let (w, r) = trigger.by_ref().split();
+        (w, r)
+    };
+    let drain = async { while let Some(Ok(_)) = trigger_read.next().await {} };
+    tokio::pin!(drain);
+
+    let mut hist = super::report::latency_histogram();
+    // Round 0 is a warm-up that also proves every member has joined.
+    for id in 0..=broadcasts {
+        let started = Instant::now();
+        trigger_write.send(Message::text(format!("b{id}"))).await.context("trigger send")?;
+        let mut got = 0;
+        let mut last = started;
+        while got < receivers {
+            let deadline = tokio::time::sleep(DELIVERY_TIMEOUT);
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Some((seen, at)) if seen == id => { got += 1; last = last.max(at); }
+                    Some(_) => {}
+                    None => bail!("members disconnected during broadcast {id}"),
+                },
+                _ = &mut drain => bail!("the trigger connection closed"),
+                _ = deadline => bail!("broadcast {id} reached {got} of {receivers} members within {DELIVERY_TIMEOUT:?}"),
+            }
+        }
+        if id > 0 {
+            let nanos = u64::try_from(last.duration_since(started).as_nanos()).unwrap_or(u64::MAX);
+            record(&mut hist, nanos);
+        }
+        progress.set_message(format!("broadcast {id}/{broadcasts}"));
+    }
+    tasks.abort_all();
+    Ok(Report::Fanout(FanoutReport {
+        url: args.url.clone(),
+        members: receivers as u64,
+        broadcasts: u64::from(broadcasts),
+        last_delivery_us: LatencySummary::from_ns(&hist),
+        errors: 0,
+    }))
+}
+
+fn record(hist: &mut Histogram<u64>, nanos: u64) {
+    hist.saturating_record(nanos.max(1));
+}

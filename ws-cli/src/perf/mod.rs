@@ -1,0 +1,116 @@
+//! `ws-cli perf`: the framework against a plain tokio-tungstenite echo server, in one run.
+//!
+//! Every scenario runs against both servers in interleaved rounds (so drift on a noisy machine
+//! hits both alike), the servers pinned to one core and the load generator to another. The
+//! load generator is `ws-cli bench` itself, run as a child process, so each measurement is the
+//! same program a user would run by hand. Server CPU time comes from `/proc/<pid>/stat`, memory
+//! from `/proc/<pid>/status`.
+
+mod process;
+mod scenario;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use self::scenario::{Row, Scenario};
+
+#[derive(Debug, Args)]
+pub(crate) struct PerfArgs {
+    /// Rounds per scenario; figures are medians over rounds
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Seconds per measured run
+    #[arg(long, default_value_t = 5.0)]
+    secs: f64,
+    /// A short smoke run for CI: one round of one second, no memory scenario
+    #[arg(long)]
+    quick: bool,
+    /// Idle connections for the memory scenario (each process may hold at most ~20,000 descriptors here)
+    #[arg(long, default_value_t = 19_000)]
+    idle_conns: u32,
+    /// Room members for the broadcast scenario
+    #[arg(long, default_value_t = 10_000)]
+    fanout_members: u32,
+    /// Broadcasts timed in the broadcast scenario
+    #[arg(long, default_value_t = 100)]
+    broadcasts: u32,
+    /// Core the servers are pinned to
+    #[arg(long, default_value_t = 0)]
+    server_core: u32,
+    /// Core the load generator is pinned to
+    #[arg(long, default_value_t = 1)]
+    client_core: u32,
+    /// The framework's echo server binary (default: `echo-server` next to this binary)
+    #[arg(long)]
+    echo_server: Option<PathBuf>,
+    /// The seed example binary (default: `seed` next to this binary)
+    #[arg(long)]
+    seed: Option<PathBuf>,
+    /// Print the table as JSON too
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
+    if args.quick {
+        args.rounds = 1;
+        args.secs = 1.0;
+        args.fanout_members = args.fanout_members.min(1_000);
+        args.broadcasts = args.broadcasts.min(20);
+    }
+    if args.rounds == 0 || args.secs <= 0.0 {
+        bail!("--rounds and --secs must be positive");
+    }
+    let me = std::env::current_exe().context("cannot find this binary")?;
+    let sibling = |name: &str, given: &Option<PathBuf>| -> anyhow::Result<PathBuf> {
+        let path = given.clone().unwrap_or_else(|| me.with_file_name(name));
+        if !path.exists() {
+            bail!(
+                "{} not found; build it first: cargo build --release -p {name} (or pass --{name} PATH)",
+                path.display()
+            );
+        }
+        Ok(path)
+    };
+    let binaries = scenario::Binaries {
+        cli: me.clone(),
+        echo_server: sibling("echo-server", &args.echo_server)?,
+        seed: sibling("seed", &args.seed)?,
+    };
+    let pin = process::Pinning::detect(args.server_core, args.client_core);
+    if !pin.enabled {
+        eprintln!("note: `taskset` not found; servers and load generator are not pinned");
+    }
+    let settings = scenario::Settings {
+        rounds: args.rounds,
+        secs: args.secs,
+        idle_conns: args.idle_conns,
+        fanout_members: args.fanout_members,
+        broadcasts: args.broadcasts,
+        pin,
+    };
+    let mut scenarios = vec![
+        Scenario::TextThroughput,
+        Scenario::BinaryThroughput,
+        Scenario::Latency,
+        Scenario::Handshakes,
+        Scenario::SeedController,
+        Scenario::Fanout,
+    ];
+    if !args.quick {
+        scenarios.push(Scenario::IdleMemory);
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for scenario in scenarios {
+        eprintln!("running {} ...", scenario.title());
+        rows.extend(scenario.run(&binaries, &settings)?);
+    }
+    println!("{}", scenario::render_table(&rows, &settings));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,7 @@
+use ws_core::prelude::*;
+
+#[component]
+#[controller]
+pub struct Both;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ws_core::prelude::*;
+
+#[controller(prefix = "server", server = "http", path = "/x")]
+pub struct ServerController;
+
+fn main() {}

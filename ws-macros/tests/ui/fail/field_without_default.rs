@@ -1,0 +1,10 @@
+use ws_core::prelude::*;
+
+pub struct Pool;
+
+#[component]
+pub struct Database {
+    pool: Pool,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ws_core::prelude::*;
+
+#[controller]
+pub struct TupleController(#[inject] Sender, #[value("app.name")] String);
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[ws_core::main]
+fn main() {}

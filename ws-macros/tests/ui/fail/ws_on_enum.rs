@@ -1,0 +1,8 @@
+use ws_core::prelude::*;
+
+#[ws_controller(server = "ws", path = "/")]
+pub enum Chat {
+    A,
+}
+
+fn main() {}
