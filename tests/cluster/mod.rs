@@ -587,10 +587,11 @@ pub async fn nodes_and_remote_calls(url: &str) {
     // A node that shuts down gives its id back: its fds are gone at once, not after the lease.
     let (_client, fd) = connect(b, "/").await;
     assert_eq!(a.sender().exists(fd).await, Ok(true));
+    let sender_a = a.sender();
     let b = apps.pop().expect("b");
     b.shutdown().await;
     let started = Instant::now();
-    assert_eq!(a.sender().exists(fd).await, Ok(false));
+    assert_eq!(sender_a.exists(fd).await, Ok(false));
     assert!(started.elapsed() < Duration::from_millis(REQUEST_TIMEOUT_MS / 2));
     apps.pop().expect("a").shutdown().await;
 }
@@ -745,8 +746,10 @@ pub async fn on_system_broker(kind: Kind) {
     if !system_broker(kind) {
         return;
     }
-    let prefix = unique_prefix("system");
-    let apps = seed_apps(kind.system_url(), &prefix, 2).await;
+    // A fixed prefix: NATS keeps one (empty, in-memory) lease stream per prefix, and a unique
+    // one per run would leave a stream behind on the shared server each time. The test only
+    // pushes to an fd, so another run sharing the prefix cannot disturb it.
+    let apps = seed_apps(kind.system_url(), "wstest-system", 2).await;
     let (mut client, fd) = connect(&apps[1], "/").await;
     client.assert_push("Opened").await;
     apps[0].sender().push(fd, "via the system broker").await.expect("remote push");

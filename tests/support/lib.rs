@@ -1,6 +1,9 @@
 //! Shared harness of the end-to-end tests: building and spawning the example binaries on free
 //! ports, waiting for them, and cleaning up.
 
+pub mod browser;
+pub mod chat;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -7,8 +7,8 @@
 mod bench;
 mod client;
 mod connect;
-mod scaffold;
 mod perf;
+mod scaffold;
 
 use std::process::ExitCode;
 

@@ -23,7 +23,10 @@ impl Parse for Arg {
         }
         let key = input.call(Ident::parse_any)?;
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(key.span(), format!("expected `{key} = ...`")));
+            return Err(syn::Error::new(
+                key.span(),
+                format!("expected `{key} = ...`"),
+            ));
         }
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
@@ -39,11 +42,19 @@ pub(crate) struct Args {
 impl Args {
     /// Parses `tokens` as `key = value, ...`; unknown and repeated keys are recorded in `errors`
     /// and dropped. `usage` is a complete example of the attribute, for help lines.
-    pub(crate) fn parse(tokens: TokenStream, accepted: &[&str], usage: &str, errors: &mut Errors) -> Self {
+    pub(crate) fn parse(
+        tokens: TokenStream,
+        accepted: &[&str],
+        usage: &str,
+        errors: &mut Errors,
+    ) -> Self {
         let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
             Ok(parsed) => parsed,
             Err(error) => {
-                errors.push(syn::Error::new(error.span(), format!("{error}; usage: `{usage}`")));
+                errors.push(syn::Error::new(
+                    error.span(),
+                    format!("{error}; usage: `{usage}`"),
+                ));
                 return Self { args: Vec::new() };
             }
         };
@@ -54,7 +65,14 @@ impl Args {
                 let list = if accepted.is_empty() {
                     "it takes no arguments".to_string()
                 } else {
-                    format!("accepted keys: {}", accepted.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "accepted keys: {}",
+                        accepted
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
                 errors.at(&arg.key, format!("unknown key `{key}`; {list}"));
             } else if args.iter().any(|a| a.key == arg.key) {
@@ -75,9 +93,14 @@ impl Args {
     pub(crate) fn string(&self, key: &str, errors: &mut Errors) -> Option<LitStr> {
         let arg = self.args.iter().find(|a| a.key == key)?;
         match &arg.value {
-            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.clone()),
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Some(s.clone()),
             other => {
-                errors.at(other, format!("`{key}` expects a string literal, e.g. `{key} = \"...\"`"));
+                errors.at(
+                    other,
+                    format!("`{key}` expects a string literal, e.g. `{key} = \"...\"`"),
+                );
                 None
             }
         }
@@ -87,13 +110,18 @@ impl Args {
     pub(crate) fn strings(&self, key: &str, errors: &mut Errors) -> Option<(Vec<LitStr>, Span)> {
         let arg = self.args.iter().find(|a| a.key == key)?;
         let Expr::Array(ExprArray { elems, .. }) = &arg.value else {
-            errors.at(&arg.value, format!("`{key}` expects a list of string literals, e.g. `{key} = [\"a\", \"b\"]`"));
+            errors.at(
+                &arg.value,
+                format!("`{key}` expects a list of string literals, e.g. `{key} = [\"a\", \"b\"]`"),
+            );
             return None;
         };
         let mut out = Vec::new();
         for elem in elems {
             match elem {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => out.push(s.clone()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => out.push(s.clone()),
                 other => errors.at(other, format!("`{key}` expects string literals")),
             }
         }
@@ -105,7 +133,13 @@ impl Args {
 pub(crate) fn check_path(lit: &LitStr, what: &str, errors: &mut Errors) {
     let path = lit.value();
     if !path.starts_with('/') {
-        errors.at(lit, format!("{what} must start with `/`, e.g. \"/{}\"", path.trim_start_matches('/')));
+        errors.at(
+            lit,
+            format!(
+                "{what} must start with `/`, e.g. \"/{}\"",
+                path.trim_start_matches('/')
+            ),
+        );
         return;
     }
     if path.chars().any(char::is_whitespace) {
@@ -118,13 +152,19 @@ pub(crate) fn check_path(lit: &LitStr, what: &str, errors: &mut Errors) {
             ('{', false) => open = true,
             ('}', true) => open = false,
             ('{', true) | ('}', false) => {
-                errors.at(lit, format!("{what} has unbalanced braces; path parameters are written `{{name}}`"));
+                errors.at(
+                    lit,
+                    format!("{what} has unbalanced braces; path parameters are written `{{name}}`"),
+                );
                 return;
             }
             _ => {}
         }
     }
     if open {
-        errors.at(lit, format!("{what} has an unclosed `{{`; path parameters are written `{{name}}`"));
+        errors.at(
+            lit,
+            format!("{what} has an unclosed `{{`; path parameters are written `{{name}}`"),
+        );
     }
 }

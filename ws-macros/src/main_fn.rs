@@ -16,27 +16,36 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
         Err(error) => {
-            errors.push(syn::Error::new(error.span(), format!("`#[ws_core::main]` goes on the app's `async fn main`: `{USAGE}`")));
+            errors.push(syn::Error::new(
+                error.span(),
+                format!("`#[ws_core::main]` goes on the app's `async fn main`: `{USAGE}`"),
+            ));
             return finish(item, errors);
         }
     };
     let sig = &function.sig;
     if sig.asyncness.is_none() {
         errors.at(
-            &sig.fn_token,
+            sig.fn_token,
             format!("`#[ws_core::main]` needs an `async fn`: `{USAGE}`; it starts the runtime and runs the body inside it"),
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         let generics = &sig.generics;
         let where_clause = &generics.where_clause;
-        errors.at(quote! { #generics #where_clause }, "`main` cannot be generic");
+        errors.at(
+            quote! { #generics #where_clause },
+            "`main` cannot be generic",
+        );
     }
     for (i, input) in sig.inputs.iter().enumerate() {
         match input {
             FnArg::Receiver(receiver) => errors.at(receiver, "`main` cannot take `self`"),
             FnArg::Typed(_) if i > 0 => {
-                errors.at(input, "`main` takes no argument, or one: the app being set up (`app: &mut App`)");
+                errors.at(
+                    input,
+                    "`main` takes no argument, or one: the app being set up (`app: &mut App`)",
+                );
             }
             FnArg::Typed(typed) if !is_mut_app(&typed.ty) => {
                 errors.at(&typed.ty, "`main` takes the app being set up as `&mut App`");
@@ -59,7 +68,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let output = &sig.output;
     let block = &function.block;
     // `&mut __app` spanned at the parameter: a type other than `&mut App` is reported there.
-    let arg = sig.inputs.first().map(|input| quote_spanned! {input.span()=> &mut __app });
+    let arg = sig
+        .inputs
+        .first()
+        .map(|input| quote_spanned! {input.span()=> &mut __app });
     let call = quote! { #body_fn(#arg).await };
     let run = match output {
         ReturnType::Default => quote! { #call; },
@@ -86,7 +98,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 fn is_mut_app(ty: &Type) -> bool {
     match ty {
         Type::Reference(reference) if reference.mutability.is_some() => match &*reference.elem {
-            Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "App"),
+            Type::Path(path) => {
+                path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "App")
+            }
             _ => false,
         },
         _ => false,

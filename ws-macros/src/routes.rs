@@ -9,8 +9,8 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitStr, Meta, Pat, PatIdent, ReturnType, Signature,
-    Type, Visibility,
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitStr, Meta, Pat, PatIdent,
+    ReturnType, Signature, Type, Visibility,
 };
 
 use crate::args::{Args, check_path};
@@ -96,7 +96,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, style: Style) -> Toke
                 Item::Fn(f) => f.sig.fn_token.span,
                 other => other.span(),
             };
-            let hint = if style == Style::Auto { "every `pub async fn` becomes a route" } else { "annotated methods become routes" };
+            let hint = if style == Style::Auto {
+                "every `pub async fn` becomes a route"
+            } else {
+                "annotated methods become routes"
+            };
             errors.at_span(at, format!("`#[{name}]` goes on the impl block of a `#[controller]`: `#[{name}] impl MyController {{ .. }}`; {hint}"));
             return finish(item, errors);
         }
@@ -108,7 +112,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, style: Style) -> Toke
     let controller = check_impl(&item, name, &mut errors);
     let mut methods = Vec::new();
     for impl_item in &mut item.items {
-        let ImplItem::Fn(function) = impl_item else { continue };
+        let ImplItem::Fn(function) = impl_item else {
+            continue;
+        };
         let attrs = take_route_attrs(function, &mut errors);
         let routes = match style {
             Style::Auto => {
@@ -139,7 +145,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, style: Style) -> Toke
     if methods.is_empty() && errors.is_empty() {
         let what = match style {
             Style::Auto => "no `pub async fn` in this impl: each one becomes a route",
-            Style::Explicit => "no routes in this impl: annotate methods with `#[get(\"/path\")]`, `#[post(..)]`, ... or `#[route(path = \"/path\", methods = [\"GET\", \"POST\"])]`",
+            Style::Explicit => {
+                "no routes in this impl: annotate methods with `#[get(\"/path\")]`, `#[post(..)]`, ... or `#[route(path = \"/path\", methods = [\"GET\", \"POST\"])]`"
+            }
         };
         errors.at(&item.self_ty, format!("`#[{name}]`: {what}"));
     }
@@ -170,7 +178,10 @@ fn check_impl(item: &ItemImpl, name: &str, errors: &mut Errors) -> Option<String
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
         let generics = &item.generics;
         let where_clause = &generics.where_clause;
-        errors.at(quote! { #generics #where_clause }, "generic controllers are not supported: the container builds exactly one of each");
+        errors.at(
+            quote! { #generics #where_clause },
+            "generic controllers are not supported: the container builds exactly one of each",
+        );
     }
     match &*item.self_ty {
         Type::Path(path) if path.qself.is_none() => {
@@ -181,7 +192,10 @@ fn check_impl(item: &ItemImpl, name: &str, errors: &mut Errors) -> Option<String
             Some(unraw(&last.ident))
         }
         other => {
-            errors.at(other, format!("`#[{name}]` expects the impl of a `#[controller]` struct"));
+            errors.at(
+                other,
+                format!("`#[{name}]` expects the impl of a `#[controller]` struct"),
+            );
             None
         }
     }
@@ -198,7 +212,11 @@ fn take_route_attrs(function: &mut ImplItemFn, errors: &mut Errors) -> Vec<Route
         };
         if let Some((short, method)) = SHORTHANDS.iter().find(|(s, _)| *s == ident) {
             if let Some(path) = shorthand_path(&attr, short, errors) {
-                routes.push(RouteAttr { path, methods: vec![method.to_string()], origin: attr.to_token_stream() });
+                routes.push(RouteAttr {
+                    path,
+                    methods: vec![method.to_string()],
+                    origin: attr.to_token_stream(),
+                });
             }
         } else if ident == "route" {
             if let Some(route) = route_attr(&attr, errors) {
@@ -237,9 +255,16 @@ fn route_attr(attr: &Attribute, errors: &mut Errors) -> Option<RouteAttr> {
         return None;
     };
     let args = Args::parse(list.tokens.clone(), &["path", "methods"], USAGE, errors);
-    let missing: Vec<String> = ["path", "methods"].into_iter().filter(|k| !args.has(k)).map(|k| format!("`{k}`")).collect();
+    let missing: Vec<String> = ["path", "methods"]
+        .into_iter()
+        .filter(|k| !args.has(k))
+        .map(|k| format!("`{k}`"))
+        .collect();
     if !missing.is_empty() {
-        errors.at(attr, format!("missing {}; usage: `{USAGE}`", missing.join(" and ")));
+        errors.at(
+            attr,
+            format!("missing {}; usage: `{USAGE}`", missing.join(" and ")),
+        );
     }
     let path = args.string("path", errors);
     if let Some(path) = &path {
@@ -247,35 +272,59 @@ fn route_attr(attr: &Attribute, errors: &mut Errors) -> Option<RouteAttr> {
     }
     let (methods, span) = args.strings("methods", errors)?;
     if methods.is_empty() {
-        errors.at_span(span, "`methods` must name at least one HTTP method, e.g. `[\"GET\"]`");
+        errors.at_span(
+            span,
+            "`methods` must name at least one HTTP method, e.g. `[\"GET\"]`",
+        );
     }
     let mut names: Vec<String> = Vec::new();
     for method in &methods {
         let name = method.value().to_ascii_uppercase();
         if !METHODS.contains(&name.as_str()) {
-            errors.at(method, format!("unknown HTTP method \"{}\"; expected one of {}", method.value(), METHODS.join(", ")));
+            errors.at(
+                method,
+                format!(
+                    "unknown HTTP method \"{}\"; expected one of {}",
+                    method.value(),
+                    METHODS.join(", ")
+                ),
+            );
         } else if names.contains(&name) {
             errors.at(method, format!("duplicate method \"{name}\""));
         } else {
             names.push(name);
         }
     }
-    Some(RouteAttr { path: path?, methods: names, origin: attr.to_token_stream() })
+    Some(RouteAttr {
+        path: path?,
+        methods: names,
+        origin: attr.to_token_stream(),
+    })
 }
 
 /// Checks the signature of a route method and reads its parameters.
-fn parse_method(function: &ImplItemFn, routes: Vec<RouteAttr>, style: Style, errors: &mut Errors) -> Option<RouteMethod> {
+fn parse_method(
+    function: &ImplItemFn,
+    routes: Vec<RouteAttr>,
+    style: Style,
+    errors: &mut Errors,
+) -> Option<RouteMethod> {
     let sig: &Signature = &function.sig;
     let mut local = Errors::default();
     if sig.asyncness.is_none() {
         let help = match style {
-            Style::Auto => "; every `pub fn` of an `#[auto_routes]` impl is a route: add `async`, or drop `pub` if it is a helper",
+            Style::Auto => {
+                "; every `pub fn` of an `#[auto_routes]` impl is a route: add `async`, or drop `pub` if it is a helper"
+            }
             Style::Explicit => "",
         };
         let vis = &function.vis;
         let fn_token = &sig.fn_token;
         let ident = &sig.ident;
-        local.at(quote! { #vis #fn_token #ident }, format!("route methods must be `async`{help}"));
+        local.at(
+            quote! { #vis #fn_token #ident },
+            format!("route methods must be `async`{help}"),
+        );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         let generics = &sig.generics;
@@ -291,7 +340,9 @@ fn parse_method(function: &ImplItemFn, routes: Vec<RouteAttr>, style: Style, err
             let ident = &sig.ident;
             local.at_span(
                 sig.paren_token.span.join(),
-                format!("route method `{ident}` needs a `&self` receiver: `async fn {ident}(&self, ..)`"),
+                format!(
+                    "route method `{ident}` needs a `&self` receiver: `async fn {ident}(&self, ..)`"
+                ),
             );
         }
     }
@@ -306,7 +357,12 @@ fn parse_method(function: &ImplItemFn, routes: Vec<RouteAttr>, style: Style, err
     if let Err(error) = local.finish() {
         errors.push(error);
     }
-    ok.then(|| RouteMethod { ident: sig.ident.clone(), params, output: sig.output.clone(), routes })
+    ok.then(|| RouteMethod {
+        ident: sig.ident.clone(),
+        params,
+        output: sig.output.clone(),
+        routes,
+    })
 }
 
 fn check_receiver(receiver: &syn::Receiver, errors: &mut Errors) {
@@ -331,14 +387,21 @@ fn check_receiver(receiver: &syn::Receiver, errors: &mut Errors) {
 
 fn parse_param(pat: &Pat, ty: &Type, errors: &mut Errors) -> Option<Param> {
     let name = match pat {
-        Pat::Ident(PatIdent { by_ref: None, subpat: None, ident, .. }) => unraw(ident),
+        Pat::Ident(PatIdent {
+            by_ref: None,
+            subpat: None,
+            ident,
+            ..
+        }) => unraw(ident),
         other => {
             errors.at(other, "route parameters must be plain names: each one is bound from the request parameter of the same name");
             return None;
         }
     };
     let kind = match ty {
-        Type::Reference(r) if r.mutability.is_none() && is_http_request(&r.elem) => ParamKind::RequestRef,
+        Type::Reference(r) if r.mutability.is_none() && is_http_request(&r.elem) => {
+            ParamKind::RequestRef
+        }
         Type::Reference(_) => {
             errors.at(
                 ty,
@@ -347,19 +410,34 @@ fn parse_param(pat: &Pat, ty: &Type, errors: &mut Errors) -> Option<Param> {
             return None;
         }
         Type::ImplTrait(_) => {
-            errors.at(ty, format!("route parameter `{name}` needs a concrete type to be bound from the request"));
+            errors.at(
+                ty,
+                format!(
+                    "route parameter `{name}` needs a concrete type to be bound from the request"
+                ),
+            );
             return None;
         }
         ty if is_http_request(ty) => ParamKind::Request,
         _ => ParamKind::Bind(name),
     };
-    Some(Param { ty: ty.clone(), kind })
+    Some(Param {
+        ty: ty.clone(),
+        kind,
+    })
 }
 
 /// `HttpRequest`, `http::HttpRequest`, `ws_core::http::HttpRequest`, ...
 fn is_http_request(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == "HttpRequest"),
+        Type::Path(path) => {
+            path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "HttpRequest")
+        }
         Type::Paren(inner) => is_http_request(&inner.elem),
         _ => false,
     }
@@ -372,7 +450,13 @@ fn check_duplicates(methods: &[RouteMethod], errors: &mut Errors) {
         for route in &method.routes {
             for verb in &route.methods {
                 if !seen.insert((verb.clone(), route.path.value())) {
-                    errors.at(&route.origin, format!("route `{verb} {}` is declared twice in this impl", route.path.value()));
+                    errors.at(
+                        &route.origin,
+                        format!(
+                            "route `{verb} {}` is declared twice in this impl",
+                            route.path.value()
+                        ),
+                    );
                 }
             }
         }
@@ -418,7 +502,9 @@ fn generate(self_ty: &Type, controller: &str, methods: &[RouteMethod]) -> TokenS
                         };
                     }
                 }
-                ParamKind::Request => quote! { let #arg = ::core::clone::Clone::clone(&__request); },
+                ParamKind::Request => {
+                    quote! { let #arg = ::core::clone::Clone::clone(&__request); }
+                }
                 ParamKind::RequestRef => quote! { let #arg = &__request; },
             });
             args.push(arg);
@@ -428,7 +514,9 @@ fn generate(self_ty: &Type, controller: &str, methods: &[RouteMethod]) -> TokenS
             ReturnType::Type(_, ty) => {
                 quote_spanned! {ty.span()=> ::ws_core::__private::IntoResponse::into_response(__output) }
             }
-            ReturnType::Default => quote! { ::ws_core::__private::IntoResponse::into_response(__output) },
+            ReturnType::Default => {
+                quote! { ::ws_core::__private::IntoResponse::into_response(__output) }
+            }
         };
         // Spanned at the method's name: a future that is not `Send` is reported there.
         let boxed = quote_spanned! {ident.span()=> ::ws_core::__private::boxed };

@@ -63,17 +63,26 @@ pub(crate) fn unraw(ident: &Ident) -> String {
 
 /// Parses `item` as a struct for `#[macro_name]`; `Err` carries the tokens to emit instead
 /// (the item is not a struct).
-fn parse_struct(item: TokenStream, macro_name: &str, kind: &str, errors: &mut Errors) -> Result<StructModel, TokenStream> {
+fn parse_struct(
+    item: TokenStream,
+    macro_name: &str,
+    kind: &str,
+    errors: &mut Errors,
+) -> Result<StructModel, TokenStream> {
     let mut item = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(item)) => item,
         Ok(other) => {
             errors.at_span(
                 item_keyword_span(&other),
-                format!("`#[{macro_name}]` goes on a struct, e.g. `#[{macro_name}] pub struct My{};`", capitalize(kind)),
+                format!(
+                    "`#[{macro_name}]` goes on a struct, e.g. `#[{macro_name}] pub struct My{};`",
+                    capitalize(kind)
+                ),
             );
             return Err(item);
         }
-        // Not even an item: let rustc report the syntax error on the original tokens.
+        // rustc parsed the item already, so this is syntax `syn` does not know: say so and
+        // emit the item untouched.
         Err(error) => {
             errors.push(error);
             return Err(item);
@@ -84,7 +93,10 @@ fn parse_struct(item: TokenStream, macro_name: &str, kind: &str, errors: &mut Er
         let where_clause = &generics.where_clause;
         errors.at(
             quote! { #generics #where_clause },
-            format!("generic {kind}s are not supported: the container builds exactly one `{}`", unraw(&item.ident)),
+            format!(
+                "generic {kind}s are not supported: the container builds exactly one `{}`",
+                unraw(&item.ident)
+            ),
         );
     }
     for attr in &item.attrs {
@@ -102,19 +114,35 @@ fn parse_struct(item: TokenStream, macro_name: &str, kind: &str, errors: &mut Er
     };
     let mut fields = Vec::new();
     for (index, field) in item.fields.iter_mut().enumerate() {
-        let source = field_source(&mut field.attrs, &owner, matches!(shape, Shape::Tuple), errors);
+        let source = field_source(
+            &mut field.attrs,
+            &owner,
+            matches!(shape, Shape::Tuple),
+            errors,
+        );
         let member = match &field.ident {
             Some(ident) => Member::Named(ident.clone()),
             None => Member::Unnamed(index.into()),
         };
-        fields.push(FieldModel { member, ty: field.ty.clone(), source });
+        fields.push(FieldModel {
+            member,
+            ty: field.ty.clone(),
+            source,
+        });
     }
-    Ok(StructModel { item, shape, fields })
+    Ok(StructModel {
+        item,
+        shape,
+        fields,
+    })
 }
 
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn item_keyword_span(item: &Item) -> Span {
@@ -132,12 +160,21 @@ fn item_keyword_span(item: &Item) -> Span {
 fn constructing_attr(attr: &Attribute) -> Option<&'static str> {
     let path = attr.path();
     let last = path.segments.last()?.ident.to_string();
-    let plain = path.segments.len() == 1 || path.segments.first().is_some_and(|s| s.ident == "ws_core");
-    CONSTRUCTING.iter().copied().find(|name| plain && *name == last)
+    let plain =
+        path.segments.len() == 1 || path.segments.first().is_some_and(|s| s.ident == "ws_core");
+    CONSTRUCTING
+        .iter()
+        .copied()
+        .find(|name| plain && *name == last)
 }
 
 /// Reads and removes `#[inject]` / `#[value(..)]` from a field's attributes.
-fn field_source(attrs: &mut Vec<Attribute>, owner: &str, tuple: bool, errors: &mut Errors) -> Source {
+fn field_source(
+    attrs: &mut Vec<Attribute>,
+    owner: &str,
+    tuple: bool,
+    errors: &mut Errors,
+) -> Source {
     let mut source = Source::Default;
     let mut seen: Option<&'static str> = None;
     let mut kept = Vec::new();
@@ -169,14 +206,20 @@ fn field_source(attrs: &mut Vec<Attribute>, owner: &str, tuple: bool, errors: &m
         seen = Some(this);
         match (this, &attr.meta) {
             ("inject", Meta::Path(_)) => source = Source::Inject,
-            ("inject", _) => errors.at(&attr, "`#[inject]` takes no arguments: the field's type says what is injected"),
+            ("inject", _) => errors.at(
+                &attr,
+                "`#[inject]` takes no arguments: the field's type says what is injected",
+            ),
             ("value", Meta::List(list)) => match list.parse_args::<LitStr>() {
                 Ok(key) => {
                     if check_value_key(&key, errors) {
                         source = Source::Value(key);
                     }
                 }
-                Err(_) => errors.at(&list.tokens, "expected a config key: `#[value(\"app.name\")]`"),
+                Err(_) => errors.at(
+                    &list.tokens,
+                    "expected a config key: `#[value(\"app.name\")]`",
+                ),
             },
             _ => errors.at(&attr, "expected a config key: `#[value(\"app.name\")]`"),
         }
@@ -188,9 +231,9 @@ fn field_source(attrs: &mut Vec<Attribute>, owner: &str, tuple: bool, errors: &m
 /// Keys name a value of the `[app]` table of server.toml by its full dotted path.
 fn check_value_key(key: &LitStr, errors: &mut Errors) -> bool {
     let text = key.value();
-    let ok = text
-        .strip_prefix("app.")
-        .is_some_and(|rest| !rest.is_empty() && rest.split('.').all(|part| !part.trim().is_empty()));
+    let ok = text.strip_prefix("app.").is_some_and(|rest| {
+        !rest.is_empty() && rest.split('.').all(|part| !part.trim().is_empty())
+    });
     if !ok {
         errors.at(
             key,
@@ -233,7 +276,10 @@ fn construct_impl(model: &StructModel) -> TokenStream {
         Shape::Named | Shape::Tuple => quote! { Self { #(#members: #values,)* } },
         Shape::Unit => quote! { Self },
     };
-    let unused = model.fields.is_empty().then(|| quote! { let _ = __container; });
+    let unused = model
+        .fields
+        .is_empty()
+        .then(|| quote! { let _ = __container; });
     let impl_for = quote_spanned! {ident.span()=> impl ::ws_core::__private::Construct for #ident };
     quote! {
         #[automatically_derived]
@@ -279,7 +325,10 @@ fn emit(
 fn check_server(server: &LitStr, errors: &mut Errors) {
     let name = server.value();
     if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
-        errors.at(server, "`server` names a `[[servers]]` entry of server.toml, e.g. \"ws\"");
+        errors.at(
+            server,
+            "`server` names a `[[servers]]` entry of server.toml, e.g. \"ws\"",
+        );
     }
 }
 
@@ -301,9 +350,16 @@ pub(crate) fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream
     const USAGE: &str = "#[ws_controller(server = \"ws\", path = \"/\")]";
     let mut errors = Errors::default();
     let args = Args::parse(attr, &["server", "path", "protocols"], USAGE, &mut errors);
-    let missing: Vec<String> = ["server", "path"].into_iter().filter(|k| !args.has(k)).map(|k| format!("`{k}`")).collect();
+    let missing: Vec<String> = ["server", "path"]
+        .into_iter()
+        .filter(|k| !args.has(k))
+        .map(|k| format!("`{k}`"))
+        .collect();
     if !missing.is_empty() {
-        errors.at_span(Span::call_site(), format!("missing {}; usage: `{USAGE}`", missing.join(" and ")));
+        errors.at_span(
+            Span::call_site(),
+            format!("missing {}; usage: `{USAGE}`", missing.join(" and ")),
+        );
     }
     let server = args.string("server", &mut errors);
     if let Some(server) = &server {
@@ -313,7 +369,10 @@ pub(crate) fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream
     if let Some(path) = &path {
         check_path(path, "`path`", &mut errors);
     }
-    let protocols = args.strings("protocols", &mut errors).map(|(list, _)| list).unwrap_or_default();
+    let protocols = args
+        .strings("protocols", &mut errors)
+        .map(|(list, _)| list)
+        .unwrap_or_default();
     check_protocols(&protocols, &mut errors);
     let model = parse_struct(item, "ws_controller", "controller", &mut errors);
     // `server` and `path` are `Some` here: their absence is an error, and `emit` only generates
@@ -371,7 +430,8 @@ pub(crate) fn controller(attr: TokenStream, item: TokenStream) -> TokenStream {
         let ident = model.ident();
         let construct = construct_impl(model);
         let server = server.unwrap_or_else(|| LitStr::new("http", Span::call_site()));
-        let prefix = prefix.unwrap_or_else(|| LitStr::new(&default_prefix(&model.name()), ident.span()));
+        let prefix =
+            prefix.unwrap_or_else(|| LitStr::new(&default_prefix(&model.name()), ident.span()));
         quote! {
             #construct
             #[automatically_derived]

@@ -21,7 +21,13 @@ pub struct ChatController {
 impl WebSocketHandler for ChatController {
     async fn on_open(&self, conn: &Connection, _req: &Request) -> Result<()> {
         self.counter.hit();
-        conn.push(format!("{} {} (max {} rooms)", self.greeting, conn.fd(), self.rooms.max)).await?;
+        conn.push(format!(
+            "{} {} (max {} rooms)",
+            self.greeting,
+            conn.fd(),
+            self.rooms.max
+        ))
+        .await?;
         Ok(())
     }
 

@@ -15,7 +15,8 @@ pub const CONFIG: &str = include_str!("../config/server.toml");
 
 /// Config-mode routes, Hyperf's `Router::addServer`, mixed with the macro-registered ones.
 pub fn routes(app: &mut App) {
-    app.router("http").get("/config/ping", |_req: HttpRequest| async { "pong" });
+    app.router("http")
+        .get("/config/ping", |_req: HttpRequest| async { "pong" });
     app.router("ws").ws("/config/silent", Silent);
 }
 

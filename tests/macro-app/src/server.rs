@@ -52,7 +52,12 @@ impl ServerController {
 
     /// The request itself, owned and borrowed.
     pub async fn echo(&self, req: HttpRequest, same: &HttpRequest) -> String {
-        format!("{} {} {}", req.method(), same.path(), String::from_utf8_lossy(req.body()))
+        format!(
+            "{} {} {}",
+            req.method(),
+            same.path(),
+            String::from_utf8_lossy(req.body())
+        )
     }
 
     /// The shared counter, injected here and into other components.

@@ -63,7 +63,9 @@ impl UserStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, User>> {
-        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -28,6 +28,11 @@ impl WebSocketHandler for LoginController {}
 
 #[tokio::test]
 async fn boot_names_the_cycle() {
-    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG).await.expect_err("boot fails");
-    assert_eq!(error.to_string(), "injection error: dependency cycle: AuthService -> SessionStore -> AuthService");
+    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG)
+        .await
+        .expect_err("boot fails");
+    assert_eq!(
+        error.to_string(),
+        "injection error: dependency cycle: AuthService -> SessionStore -> AuthService"
+    );
 }

@@ -35,9 +35,12 @@ impl NewApi {
 
 #[tokio::test]
 async fn boot_names_the_method_route_and_handler() {
-    let error = ws_core::testing::TestServer::start(App::new(), ws_core::testing::TestServer::DEFAULT_CONFIG)
-        .await
-        .expect_err("boot fails");
+    let error = ws_core::testing::TestServer::start(
+        App::new(),
+        ws_core::testing::TestServer::DEFAULT_CONFIG,
+    )
+    .await
+    .expect_err("boot fails");
     let message = error.to_string();
     let expected = ["NewApi::index", "OldApi::users"]
         .map(|second| format!("route error: two controllers on server `http` route GET `/api/users` (the second is `{second}`)"));

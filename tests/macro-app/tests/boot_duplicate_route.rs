@@ -19,10 +19,15 @@ mod elsewhere {
 
 #[tokio::test]
 async fn boot_names_the_route_and_the_second_controller() {
-    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG).await.expect_err("boot fails");
+    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG)
+        .await
+        .expect_err("boot fails");
     // `inventory` gives no order, so either controller may be the second.
     let message = error.to_string();
-    let expected = ["SecondChat", "FirstChat"]
-        .map(|second| format!("route error: two controllers on server `ws` route `/chat` (the second is `{second}`)"));
+    let expected = ["SecondChat", "FirstChat"].map(|second| {
+        format!(
+            "route error: two controllers on server `ws` route `/chat` (the second is `{second}`)"
+        )
+    });
     assert!(expected.contains(&message), "{message}");
 }

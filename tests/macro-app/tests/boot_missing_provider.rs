@@ -24,7 +24,9 @@ impl UserController {
 
 #[tokio::test]
 async fn boot_names_the_type_the_field_and_the_controller() {
-    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG).await.expect_err("boot fails");
+    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG)
+        .await
+        .expect_err("boot fails");
     assert_eq!(
         error.to_string(),
         "injection error: `UserController.repo`: no provider for `Arc<boot_missing_provider::NotAComponent>`; \
@@ -36,7 +38,9 @@ async fn boot_names_the_type_the_field_and_the_controller() {
 async fn app_provide_is_a_provider() {
     let mut app = App::new();
     app.provide(NotAComponent);
-    let server = TestServer::start(app, TestServer::DEFAULT_CONFIG).await.expect("boots");
+    let server = TestServer::start(app, TestServer::DEFAULT_CONFIG)
+        .await
+        .expect("boots");
     assert_eq!(server.get("http", "/user/list").await.0, 200);
     server.shutdown().await;
 }

@@ -11,7 +11,9 @@ impl WebSocketHandler for LobbyController {}
 
 #[tokio::test]
 async fn boot_names_the_controller_route_and_server() {
-    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG).await.expect_err("boot fails");
+    let error = TestServer::start(App::new(), TestServer::DEFAULT_CONFIG)
+        .await
+        .expect_err("boot fails");
     assert_eq!(
         error.to_string(),
         "route error: `LobbyController` routes `/lobby` on server `chat`, which the config does not define"

@@ -16,7 +16,10 @@ fn config_dir(name: &str, toml: &str) -> PathBuf {
 
 #[test]
 fn routes_lists_macro_and_config_routes() {
-    let output = Command::new(BIN).arg("routes").output().expect("the app runs");
+    let output = Command::new(BIN)
+        .arg("routes")
+        .output()
+        .expect("the app runs");
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     for line in [
@@ -25,7 +28,10 @@ fn routes_lists_macro_and_config_routes() {
         "http    PUT|PATCH      /admin/users/{id}/rename  UserController::rename     macro",
         "http    GET|HEAD       /config/ping              closure                    config",
     ] {
-        assert!(stdout.lines().any(|l| l == line), "no line {line:?} in\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in\n{stdout}"
+        );
     }
 }
 
@@ -34,7 +40,11 @@ fn a_server_missing_from_the_config_is_one_line_and_exit_1() {
     let toml = "[[servers]]\nname = \"http\"\ntype = \"http\"\nhost = \"127.0.0.1\"\nport = 0\n\n\
                 [app]\ngreeting = \"Hi\"\nrooms = { max = 1 }\n";
     let dir = config_dir("no-ws", toml);
-    let output = Command::new(BIN).arg("--config").arg(&dir).output().expect("the app runs");
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(&dir)
+        .output()
+        .expect("the app runs");
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let file = dir.join("server.toml");
@@ -53,7 +63,11 @@ fn a_missing_value_is_one_line_and_exit_1() {
     let toml = "[[servers]]\nname = \"http\"\ntype = \"http\"\nhost = \"127.0.0.1\"\nport = 0\n\n\
                 [[servers]]\nname = \"ws\"\ntype = \"websocket\"\nhost = \"127.0.0.1\"\nport = 0\n";
     let dir = config_dir("no-value", toml);
-    let output = Command::new(BIN).arg("--config").arg(&dir).output().expect("the app runs");
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(&dir)
+        .output()
+        .expect("the app runs");
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

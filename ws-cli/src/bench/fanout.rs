@@ -26,7 +26,8 @@ pub(super) async fn run(
     broadcasts: u32,
     progress: &Progress,
 ) -> anyhow::Result<Report> {
-    let opened = super::open_connections(&request, members + 1, super::ws_config(0), progress).await;
+    let opened =
+        super::open_connections(&request, members + 1, super::ws_config(0), progress).await;
     opened.require_any()?;
     if opened.failures > 0 {
         bail!("{} of {} connections failed", opened.failures, members + 1);
@@ -63,7 +64,10 @@ pub(super) async fn run(
     // Round 0 is a warm-up that also proves every member has joined.
     for id in 0..=broadcasts {
         let started = Instant::now();
-        trigger_write.send(Message::text(format!("b{id}"))).await.context("trigger send")?;
+        trigger_write
+            .send(Message::text(format!("b{id}")))
+            .await
+            .context("trigger send")?;
         let mut got = 0;
         let mut last = started;
         while got < receivers {

@@ -16,8 +16,17 @@ pub(super) struct Pinning {
 
 impl Pinning {
     pub(super) fn detect(server_core: u32, client_core: u32) -> Self {
-        let enabled = Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-        Self { enabled, server_core, client_core }
+        let enabled = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        Self {
+            enabled,
+            server_core,
+            client_core,
+        }
     }
 
     pub(super) fn command(&self, core: u32, program: &Path) -> Command {

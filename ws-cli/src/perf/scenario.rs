@@ -50,7 +50,11 @@ pub(super) struct Row {
 
 impl Row {
     fn ratio(&self) -> f64 {
-        if self.reference == 0.0 { 0.0 } else { self.framework / self.reference }
+        if self.reference == 0.0 {
+            0.0
+        } else {
+            self.framework / self.reference
+        }
     }
 }
 
@@ -117,13 +121,22 @@ impl Scenario {
 
     fn metrics(self) -> &'static [(&'static str, bool)] {
         match self {
-            Scenario::TextThroughput => &[("messages/s", true), ("server CPU s per million messages", false)],
+            Scenario::TextThroughput => &[
+                ("messages/s", true),
+                ("server CPU s per million messages", false),
+            ],
             Scenario::BinaryThroughput => &[("MB/s", true), ("server CPU s per GB", false)],
             Scenario::Latency => &[("p50 µs", false), ("p99 µs", false)],
-            Scenario::Handshakes => &[("handshakes/s", true), ("server CPU µs per handshake", false)],
+            Scenario::Handshakes => &[
+                ("handshakes/s", true),
+                ("server CPU µs per handshake", false),
+            ],
             Scenario::SeedController => &[("messages/s", true)],
             Scenario::IdleMemory => &[("server RSS bytes per idle connection", false)],
-            Scenario::Fanout => &[("p50 µs to last delivery", false), ("p99 µs to last delivery", false)],
+            Scenario::Fanout => &[
+                ("p50 µs to last delivery", false),
+                ("p99 µs to last delivery", false),
+            ],
         }
     }
 
@@ -139,7 +152,11 @@ impl Scenario {
                 .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
             let seed = Server::start(command, port)?;
             // Both sides must be one server: a second seed would need another HTTP port.
-            let echo = Target { server: seed, path: "/echo", extra: Vec::new() };
+            let echo = Target {
+                server: seed,
+                path: "/echo",
+                extra: Vec::new(),
+            };
             let port2 = free_port()?;
             let mut command = pin.command(pin.server_core, &bins.seed);
             command
@@ -151,7 +168,12 @@ impl Scenario {
             let root = Target {
                 server: seed_root,
                 path: "/",
-                extra: vec!["--expect-prefix".into(), "Recv: ".into(), "--skip-first".into(), "1".into()],
+                extra: vec![
+                    "--expect-prefix".into(),
+                    "Recv: ".into(),
+                    "--skip-first".into(),
+                    "1".into(),
+                ],
             };
             return Ok((echo, root));
         }
@@ -159,7 +181,11 @@ impl Scenario {
             let port = free_port()?;
             let mut command = pin.command(pin.server_core, &bins.cli);
             command.args(["bench-baseline-fanout-server", "--port", &port.to_string()]);
-            let baseline = Target { server: Server::start(command, port)?, path: "/", extra: Vec::new() };
+            let baseline = Target {
+                server: Server::start(command, port)?,
+                path: "/",
+                extra: Vec::new(),
+            };
             let port = free_port()?;
             let mut command = pin.command(pin.server_core, &bins.seed);
             command
@@ -167,34 +193,92 @@ impl Scenario {
                 .env("WS_SERVER_WS_HOST", "127.0.0.1")
                 .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
                 .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
-            let room = Target { server: Server::start(command, port)?, path: "/room?name=bench", extra: Vec::new() };
+            let room = Target {
+                server: Server::start(command, port)?,
+                path: "/room?name=bench",
+                extra: Vec::new(),
+            };
             return Ok((baseline, room));
         }
         let port = free_port()?;
         let mut command = pin.command(pin.server_core, &bins.cli);
         command.args(["bench-baseline-server", "--port", &port.to_string()]);
-        let baseline = Target { server: Server::start(command, port)?, path: "/", extra: Vec::new() };
+        let baseline = Target {
+            server: Server::start(command, port)?,
+            path: "/",
+            extra: Vec::new(),
+        };
         let port = free_port()?;
         let mut command = pin.command(pin.server_core, &bins.echo_server);
-        command.env("WS_SERVER_WS_PORT", port.to_string()).env("WS_SERVER_WS_HOST", "127.0.0.1");
-        let framework = Target { server: Server::start(command, port)?, path: "/", extra: Vec::new() };
+        command
+            .env("WS_SERVER_WS_PORT", port.to_string())
+            .env("WS_SERVER_WS_HOST", "127.0.0.1");
+        let framework = Target {
+            server: Server::start(command, port)?,
+            path: "/",
+            extra: Vec::new(),
+        };
         Ok((baseline, framework))
     }
 
-    fn measure(self, bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+    fn measure(
+        self,
+        bins: &Binaries,
+        settings: &Settings,
+        target: &Target,
+    ) -> anyhow::Result<Vec<f64>> {
         let secs = format!("{}", settings.secs);
-        let mut args: Vec<String> = vec!["bench".into(), target.url(), "--json".into(), "--secs".into(), secs];
+        let mut args: Vec<String> = vec![
+            "bench".into(),
+            target.url(),
+            "--json".into(),
+            "--secs".into(),
+            secs,
+        ];
         match self {
-            Scenario::TextThroughput | Scenario::SeedController => {
-                args.extend(["--conns", "50", "--inflight", "16", "--size", "64", "--warmup", "0.5"].map(String::from))
-            }
-            Scenario::BinaryThroughput => args.extend(
-                ["--conns", "20", "--inflight", "4", "--size", "16384", "--binary", "--warmup", "0.5"].map(String::from),
+            Scenario::TextThroughput | Scenario::SeedController => args.extend(
+                [
+                    "--conns",
+                    "50",
+                    "--inflight",
+                    "16",
+                    "--size",
+                    "64",
+                    "--warmup",
+                    "0.5",
+                ]
+                .map(String::from),
             ),
-            Scenario::Latency => {
-                args.extend(["--conns", "1", "--inflight", "1", "--size", "64", "--warmup", "0.5"].map(String::from))
+            Scenario::BinaryThroughput => args.extend(
+                [
+                    "--conns",
+                    "20",
+                    "--inflight",
+                    "4",
+                    "--size",
+                    "16384",
+                    "--binary",
+                    "--warmup",
+                    "0.5",
+                ]
+                .map(String::from),
+            ),
+            Scenario::Latency => args.extend(
+                [
+                    "--conns",
+                    "1",
+                    "--inflight",
+                    "1",
+                    "--size",
+                    "64",
+                    "--warmup",
+                    "0.5",
+                ]
+                .map(String::from),
+            ),
+            Scenario::Handshakes => {
+                args.extend(["--handshakes", "--conns", "50"].map(String::from))
             }
-            Scenario::Handshakes => args.extend(["--handshakes", "--conns", "50"].map(String::from)),
             Scenario::Fanout => {
                 args.truncate(3);
                 args.extend([
@@ -206,14 +290,22 @@ impl Scenario {
             }
             Scenario::IdleMemory => {
                 args.truncate(3);
-                args.extend(["--idle".to_string(), settings.idle_conns.to_string(), "--secs".into(), "3".into()]);
+                args.extend([
+                    "--idle".to_string(),
+                    settings.idle_conns.to_string(),
+                    "--secs".into(),
+                    "3".into(),
+                ]);
             }
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
         let rss_before = target.server.rss_bytes();
         let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
-        command.args(&args).stdout(Stdio::piped()).stderr(Stdio::null());
+        command
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         let report = if let Scenario::IdleMemory = self {
             run_sampling_rss(command, &target.server)?
         } else {
@@ -221,19 +313,34 @@ impl Scenario {
         };
         let (json, rss_peak) = report;
         let cpu = target.server.cpu_seconds() - cpu_before;
-        let number = |key: &str| json.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let number = |key: &str| {
+            json.get(key)
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(0.0)
+        };
         let errors = number("errors");
         if errors > 0.0 {
-            bail!("{} against {}: {errors} errors: {json}", self.title(), target.url());
+            bail!(
+                "{} against {}: {errors} errors: {json}",
+                self.title(),
+                target.url()
+            );
         }
         Ok(match self {
-            Scenario::TextThroughput => vec![number("msgs_per_sec"), per(cpu, number("messages"), 1e6)],
-            Scenario::BinaryThroughput => vec![number("mb_per_sec"), per(cpu, number("bytes"), 1e9)],
+            Scenario::TextThroughput => {
+                vec![number("msgs_per_sec"), per(cpu, number("messages"), 1e6)]
+            }
+            Scenario::BinaryThroughput => {
+                vec![number("mb_per_sec"), per(cpu, number("bytes"), 1e9)]
+            }
             Scenario::Latency => {
                 let latency = |q: &str| json["latency_us"][q].as_f64().unwrap_or(0.0);
                 vec![latency("p50"), latency("p99")]
             }
-            Scenario::Handshakes => vec![number("handshakes_per_sec"), per(cpu * 1e6, number("handshakes"), 1.0)],
+            Scenario::Handshakes => vec![
+                number("handshakes_per_sec"),
+                per(cpu * 1e6, number("handshakes"), 1.0),
+            ],
             Scenario::SeedController => vec![number("msgs_per_sec")],
             Scenario::Fanout => {
                 let latency = |q: &str| json["last_delivery_us"][q].as_f64().unwrap_or(0.0);
@@ -248,7 +355,11 @@ impl Scenario {
 }
 
 fn per(amount: f64, count: f64, unit: f64) -> f64 {
-    if count == 0.0 { 0.0 } else { amount / (count / unit) }
+    if count == 0.0 {
+        0.0
+    } else {
+        amount / (count / unit)
+    }
 }
 
 fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
@@ -258,7 +369,10 @@ fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
 }
 
 /// Runs the idle bench while sampling the server's RSS; returns the report and the peak RSS.
-fn run_sampling_rss(mut command: Command, server: &Server) -> anyhow::Result<(serde_json::Value, u64)> {
+fn run_sampling_rss(
+    mut command: Command,
+    server: &Server,
+) -> anyhow::Result<(serde_json::Value, u64)> {
     let mut child = command.spawn().context("cannot run ws-cli bench")?;
     let mut peak = 0;
     loop {
@@ -269,7 +383,8 @@ fn run_sampling_rss(mut command: Command, server: &Server) -> anyhow::Result<(se
         std::thread::sleep(Duration::from_millis(100));
     }
     let output = child.wait_with_output()?;
-    let json = serde_json::from_slice(&output.stdout).context("ws-cli bench --idle printed no report")?;
+    let json =
+        serde_json::from_slice(&output.stdout).context("ws-cli bench --idle printed no report")?;
     Ok((json, peak))
 }
 
@@ -286,7 +401,11 @@ pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
         "| scenario | metric | reference | framework | ratio |\n|---|---|---:|---:|---:|\n"
     );
     for row in rows {
-        let better = if row.higher_is_better { "higher is better" } else { "lower is better" };
+        let better = if row.higher_is_better {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
         out.push_str(&format!(
             "| {} | {} ({better}) | {}: {} | {}: {} | {:.2}× |\n",
             row.scenario,
@@ -310,5 +429,9 @@ pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
 }
 
 fn fmt(value: f64) -> String {
-    if value >= 1000.0 { format!("{:.0}", value) } else { format!("{value:.2}") }
+    if value >= 1000.0 {
+        format!("{:.0}", value)
+    } else {
+        format!("{value:.2}")
+    }
 }

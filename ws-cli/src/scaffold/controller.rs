@@ -77,7 +77,11 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         .or(args.prefix.as_deref())
         .map(str::to_owned)
         .unwrap_or_else(|| format!("/{}", name.module));
-    let what = if kind == Kind::Ws { "--path" } else { "--prefix" };
+    let what = if kind == Kind::Ws {
+        "--path"
+    } else {
+        "--prefix"
+    };
     let route = route_path(&route, what, kind == Kind::Http)?;
 
     let mut vars = Vars::default()
@@ -387,10 +391,16 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route_path("/chat", "--path", false).unwrap(), "/chat");
-        assert_eq!(route_path("/", "--path", false).unwrap(), "/");
-        assert_eq!(route_path("/stats/", "--prefix", true).unwrap(), "/stats");
-        assert_eq!(route_path("/", "--prefix", true).unwrap(), "/");
+        assert_eq!(
+            route_path("/chat", "--path", false).expect("accepted"),
+            "/chat"
+        );
+        assert_eq!(route_path("/", "--path", false).expect("accepted"), "/");
+        assert_eq!(
+            route_path("/stats/", "--prefix", true).expect("accepted"),
+            "/stats"
+        );
+        assert_eq!(route_path("/", "--prefix", true).expect("accepted"), "/");
         assert!(route_path("chat", "--path", false).is_err());
         assert!(route_path("/a b", "--path", false).is_err());
         assert!(route_path("/a\"", "--path", false).is_err());
@@ -414,10 +424,13 @@ mod tests {
             .set("route_pattern", "/chat/<name>")
             .set("index_path", "/chat/index")
             .set("push_path", "/chat/push");
-        for file in template::WS_CONTROLLER.iter().chain(&template::HTTP_CONTROLLER) {
-            let to = template::render(file.to, &vars).unwrap();
+        for file in template::WS_CONTROLLER
+            .iter()
+            .chain(&template::HTTP_CONTROLLER)
+        {
+            let to = template::render(file.to, &vars).expect("accepted");
             assert!(to.ends_with("chat_room.rs"), "{to}");
-            let text = template::render(file.body, &vars).unwrap();
+            let text = template::render(file.body, &vars).expect("accepted");
             assert!(!text.contains("{{"), "{to}: {text}");
         }
     }

@@ -8,14 +8,22 @@ const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
-    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// Crates every program links (a package of that name cannot build) and the generated app's own
 /// dependencies (its library would shadow them).
 const TAKEN_CRATE_NAMES: &[&str] = &[
-    "alloc", "core", "proc_macro", "std", "test", "tokio", "tracing", "ws_core", "ws_macros",
+    "alloc",
+    "core",
+    "proc_macro",
+    "std",
+    "test",
+    "tokio",
+    "tracing",
+    "ws_core",
+    "ws_macros",
 ];
 
 /// Names Windows reserves for devices: such a folder cannot be checked out there.
@@ -152,8 +160,8 @@ mod tests {
 
     #[test]
     fn crate_names_follow_cargo() {
-        assert_eq!(crate_name("chat-server").unwrap(), "chat_server");
-        assert_eq!(crate_name("App2").unwrap(), "App2");
+        assert_eq!(crate_name("chat-server").expect("accepted"), "chat_server");
+        assert_eq!(crate_name("App2").expect("accepted"), "App2");
         for (bad, reason) in [
             ("", "empty"),
             ("1abc", "start with a letter"),
@@ -168,7 +176,7 @@ mod tests {
             ("Tokio", "already part"),
             ("con", "Windows"),
         ] {
-            let err = crate_name(bad).unwrap_err().to_string();
+            let err = crate_name(bad).expect_err("refused").to_string();
             assert!(err.contains(reason), "{bad:?}: {err}");
             assert!(err.starts_with(&format!("`{bad}` cannot be the app's name")));
         }
@@ -185,7 +193,7 @@ mod tests {
             "chat_room_controller",
         ] {
             assert_eq!(
-                ControllerName::parse(input).unwrap(),
+                ControllerName::parse(input).expect("accepted"),
                 ControllerName {
                     module: "chat_room".into(),
                     type_name: "ChatRoomController".into(),
@@ -193,12 +201,12 @@ mod tests {
                 "{input}"
             );
         }
-        let http = ControllerName::parse("HTTPStats").unwrap();
+        let http = ControllerName::parse("HTTPStats").expect("accepted");
         assert_eq!(
             (http.module.as_str(), http.type_name.as_str()),
             ("http_stats", "HttpStatsController")
         );
-        let plain = ControllerName::parse("controller").unwrap();
+        let plain = ControllerName::parse("controller").expect("accepted");
         assert_eq!(plain.type_name, "ControllerController");
     }
 
@@ -213,7 +221,7 @@ mod tests {
             ("a/b", "`/` is not allowed"),
             ("", "empty"),
         ] {
-            let err = ControllerName::parse(bad).unwrap_err().to_string();
+            let err = ControllerName::parse(bad).expect_err("refused").to_string();
             assert!(err.contains(reason), "{bad:?}: {err}");
         }
     }

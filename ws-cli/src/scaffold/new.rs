@@ -179,15 +179,15 @@ mod tests {
     #[test]
     fn every_app_template_renders() {
         for file in template::APP {
-            let text = template::render(file.body, &vars()).unwrap();
+            let text = template::render(file.body, &vars()).expect("accepted");
             assert!(!text.contains("{{name}}"), "{}", file.to);
         }
     }
 
     #[test]
     fn the_manifest_is_valid_toml_outside_any_workspace() {
-        let text = template::render(template::APP[0].body, &vars()).unwrap();
-        let manifest: toml::Table = text.parse().unwrap();
+        let text = template::render(template::APP[0].body, &vars()).expect("accepted");
+        let manifest: toml::Table = text.parse().expect("accepted");
         assert_eq!(manifest["package"]["name"].as_str(), Some("chat-server"));
         assert_eq!(
             manifest["dependencies"]["ws-core"]["path"].as_str(),
@@ -199,7 +199,12 @@ mod tests {
                 .map(Vec::len),
             Some(1)
         );
-        assert!(manifest["workspace"].as_table().unwrap().is_empty());
+        assert!(
+            manifest["workspace"]
+                .as_table()
+                .expect("accepted")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub(crate) const APP: &[Template] = &[
     template!("src/lib.rs", "app/src/lib.rs.t"),
     template!("src/main.rs", "app/src/main.rs.t"),
     template!("src/controller/mod.rs", "app/src/controller/mod.rs.t"),
-    template!("src/controller/websocket.rs", "app/src/controller/websocket.rs.t"),
+    template!(
+        "src/controller/websocket.rs",
+        "app/src/controller/websocket.rs.t"
+    ),
     template!("src/controller/server.rs", "app/src/controller/server.rs.t"),
     template!("tests/app.rs", "app/tests/app.rs.t"),
 ];
@@ -127,21 +130,21 @@ mod tests {
         let vars = Vars::default().set("name", "chat").set("n", "2");
         let text = "x {{name}} {{ n }} format!(\"{{{{}}}}\") {x} {{Name}} {{";
         assert_eq!(
-            render(text, &vars).unwrap(),
+            render(text, &vars).expect("accepted"),
             "x chat 2 format!(\"{{{{}}}}\") {x} {{Name}} {{"
         );
     }
 
     #[test]
     fn an_unknown_hole_is_an_error() {
-        let err = render("a {{nope}} b", &Vars::default()).unwrap_err();
+        let err = render("a {{nope}} b", &Vars::default()).expect_err("refused");
         assert_eq!(err.to_string(), "template hole `{{nope}}` has no value");
     }
 
     #[test]
     fn later_values_replace_earlier_ones() {
         let vars = Vars::default().set("a", "1").set("a", "2");
-        assert_eq!(render("{{a}}", &vars).unwrap(), "2");
+        assert_eq!(render("{{a}}", &vars).expect("accepted"), "2");
     }
 
     #[test]

@@ -88,24 +88,33 @@ fn options(events: mpsc::UnboundedSender<Event>, timeout: Duration, lease: Durat
         })
 }
 
-fn bucket_config(bucket: &str, lease: Duration) -> kv::Config {
-    kv::Config {
-        bucket: bucket.to_string(),
-        description: "ws-core node leases".into(),
-        history: 1,
+/// The stream behind the lease bucket, as `kv::Config` would make it. Built by hand because
+/// async-nats 0.51's `create_key_value` first reads the account info and cannot parse the
+/// answer of NATS 2.9 (no `reserved_memory`); the stream API and `get_key_value` work on both.
+fn bucket_stream(bucket: &str, lease: Duration) -> jetstream::stream::Config {
+    use jetstream::stream::{Config, DiscardPolicy, StorageType};
+    Config {
+        name: format!("KV_{bucket}"),
+        description: Some("ws-core node leases".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        // One value per key: a KV bucket with history 1.
+        max_messages_per_subject: 1,
+        // A key lives this long after its last write: the lease.
         max_age: lease,
         // Leases are worth nothing after a restart of the server: memory is enough and faster.
-        storage: jetstream::stream::StorageType::Memory,
+        storage: StorageType::Memory,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: DiscardPolicy::New,
         ..Default::default()
     }
 }
 
 async fn ensure_bucket(js: &jetstream::Context, bucket: &str, lease: Duration) -> Result<kv::Store, String> {
-    match js.create_key_value(bucket_config(bucket, lease)).await {
-        Ok(store) => Ok(store),
-        // Exists with another config (another node runs a different lease_ms): use it as is.
-        Err(create) => js.get_key_value(bucket).await.map_err(|get| format!("{create}; {get}")),
-    }
+    // An existing bucket is used as it is, even if another node made it with another lease_ms.
+    js.get_or_create_stream(bucket_stream(bucket, lease)).await.map_err(|e| e.to_string())?;
+    js.get_key_value(bucket).await.map_err(|e| e.to_string())
 }
 
 impl NatsBackplane {

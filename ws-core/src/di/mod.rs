@@ -187,6 +187,18 @@ impl Inject for Sender {
     }
 }
 
+impl Inject for Config {
+    fn inject(container: &mut Container, _site: InjectSite) -> Result<Self, BootError> {
+        Ok((*container.config()).clone())
+    }
+}
+
+impl<T: Send + Sync + 'static> Inject for Arc<T> {
+    fn inject(container: &mut Container, site: InjectSite) -> Result<Self, BootError> {
+        container.get::<T>(site)
+    }
+}
+
 /// The value of a `#[value("app.key")]` field: `key` of the `[app]` table of the config (Hyperf's
 /// `@Value`). A missing key fails boot naming the field and the key, unless the field is an
 /// `Option`; a value of the wrong type fails naming both too. Called by the macros' code.
@@ -204,7 +216,9 @@ pub fn config_value<T: serde::de::DeserializeOwned>(
             current = if i == 0 {
                 config.app.get(part)
             } else {
-                current.and_then(toml::Value::as_table).and_then(|t| t.get(part))
+                current
+                    .and_then(toml::Value::as_table)
+                    .and_then(|t| t.get(part))
             };
         }
     }
@@ -219,19 +233,9 @@ pub fn config_value<T: serde::de::DeserializeOwned>(
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the config".into());
-            BootError::Inject(format!("{field} reads `{key}`, which {source} does not define"))
+            BootError::Inject(format!(
+                "{field} reads `{key}`, which {source} does not define"
+            ))
         }),
-    }
-}
-
-impl Inject for Config {
-    fn inject(container: &mut Container, _site: InjectSite) -> Result<Self, BootError> {
-        Ok((*container.config()).clone())
-    }
-}
-
-impl<T: Send + Sync + 'static> Inject for Arc<T> {
-    fn inject(container: &mut Container, site: InjectSite) -> Result<Self, BootError> {
-        container.get::<T>(site)
     }
 }

@@ -3,8 +3,10 @@
 mod handler;
 mod request;
 mod response;
+mod static_file;
 
 pub use ::http::{Method, StatusCode};
 pub use handler::{BoxedHandler, HttpHandler};
 pub use request::{HttpRequest, ParamRejection};
 pub use response::{IntoResponse, Json, Response, error_response};
+pub use static_file::StaticFile;

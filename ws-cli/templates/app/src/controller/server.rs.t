@@ -32,7 +32,7 @@ impl ServerController {
 
     /// `/server/broadcast?msg=TEXT`: pushes TEXT to every connection of the cluster.
     pub async fn broadcast(&self, msg: String) -> Result<String> {
-        let delivery = self.sender.broadcast(msg, None).await?;
-        Ok(format!("delivered to {} local connection(s)", delivery.local))
+        let local = self.sender.broadcast(msg, None).await?.local;
+        Ok(format!("delivered to {local} local connection(s)"))
     }
 }
