@@ -1,32 +1,21 @@
-//! The Hyperf WebSocket guide's example app, in Rust.
+//! The Hyperf WebSocket guide's example app, in Rust, in annotation mode.
 //!
 //! WS server `ws` (9502): `/` answers `Recv: <msg>` after pushing `Opened`; `/context` answers
 //! `Username: <cookie>`; `/echo` echoes; `/room?name=NAME` joins a room. HTTP server `http`
 //! (9501): `/server/send`, `/server/close`, `/server/connections`, `/server/room`,
-//! `/server/broadcast`.
+//! `/server/broadcast`. Every controller registers itself with its macro; [`routes`] adds the one
+//! route declared in code (config mode), showing that both modes mix.
 
 pub mod controller;
 
 use ws_core::App;
-use ws_core::http::Method;
+use ws_core::http::HttpRequest;
 
-use controller::{
-    context::ContextController, echo::EchoController, room::RoomController, server,
-    websocket::WebSocketController,
-};
-
-/// Registers the seed's routes (Hyperf's `config/routes.php`).
+/// The routes declared in code (Hyperf's `config/routes.php`); the controllers register
+/// themselves. Calling it also links this crate's controllers into the binary that calls it.
 pub fn routes(app: &mut App) {
-    app.router("ws")
-        .ws("/", WebSocketController)
-        .ws("/context", ContextController)
-        .ws("/echo", EchoController)
-        .ws("/room", RoomController);
-    let any = [Method::GET, Method::POST, Method::HEAD];
-    app.router("http")
-        .route(&any, "/server/send", server::send)
-        .route(&any, "/server/close", server::close)
-        .get("/server/connections", server::connections)
-        .route(&any, "/server/room", server::room)
-        .route(&any, "/server/broadcast", server::broadcast);
+    app.router("http").get("/", |_req: HttpRequest| async {
+        "ws seed example: WebSocket routes /, /context, /echo, /room on the ws server; \
+         HTTP routes under /server on this one. `cargo run -- routes` lists them.\n"
+    });
 }

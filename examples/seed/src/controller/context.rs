@@ -3,6 +3,7 @@
 use ws_core::prelude::*;
 
 /// `ws` server, `/context`.
+#[ws_controller(server = "ws", path = "/context")]
 #[derive(Debug, Default)]
 pub struct ContextController;
 

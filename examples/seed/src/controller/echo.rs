@@ -3,6 +3,7 @@
 use ws_core::prelude::*;
 
 /// `ws` server, `/echo`.
+#[ws_controller(server = "ws", path = "/echo")]
 #[derive(Debug, Default)]
 pub struct EchoController;
 

@@ -3,6 +3,7 @@
 use ws_core::prelude::*;
 
 /// `ws` server, `/room`.
+#[ws_controller(server = "ws", path = "/room")]
 #[derive(Debug, Default)]
 pub struct RoomController;
 

@@ -3,6 +3,7 @@
 use ws_core::prelude::*;
 
 /// `ws` server, `/`.
+#[ws_controller(server = "ws", path = "/")]
 #[derive(Debug, Default)]
 pub struct WebSocketController;
 
