@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 type Slot = Arc<dyn Any + Send + Sync>;
+type Slots = Option<HashMap<Box<str>, Slot>>;
 
 /// A typed key/value store that lives exactly as long as one connection.
 ///
@@ -28,7 +29,7 @@ type Slot = Arc<dyn Any + Send + Sync>;
 #[derive(Default, Clone)]
 pub struct Context {
     // Most connections store nothing, so the map is only allocated on the first `set`.
-    slots: Arc<Mutex<Option<HashMap<Box<str>, Slot>>>>,
+    slots: Arc<Mutex<Slots>>,
 }
 
 impl Context {

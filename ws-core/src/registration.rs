@@ -62,6 +62,11 @@ pub(crate) fn join_path(prefix: &str, path: &str) -> String {
 }
 
 /// The server and prefix of an HTTP controller, set by `#[controller]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an HTTP controller",
+    label = "routes need a controller",
+    note = "add `#[controller]` (or `#[controller(prefix = \"/path\")]`) to the struct `{Self}`"
+)]
 pub trait HttpController: Construct {
     /// The HTTP server's name (`"http"` by default).
     const SERVER: &'static str;

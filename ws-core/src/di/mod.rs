@@ -210,19 +210,7 @@ pub fn config_value<T: serde::de::DeserializeOwned>(
 ) -> Result<T, BootError> {
     let config = &container.config;
     let field = format!("`{}.{}`", short(site.owner), site.field);
-    let mut current: Option<&toml::Value> = None;
-    if let Some(path) = key.strip_prefix("app.") {
-        for (i, part) in path.split('.').enumerate() {
-            current = if i == 0 {
-                config.app.get(part)
-            } else {
-                current
-                    .and_then(toml::Value::as_table)
-                    .and_then(|t| t.get(part))
-            };
-        }
-    }
-    match current {
+    match config.raw_value(key) {
         Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| {
             BootError::Inject(format!("{field} reads `{key}`: {}", e.message().trim_end()))
         }),
