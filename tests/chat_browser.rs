@@ -87,7 +87,12 @@ async fn enter(cdp: &support::browser::Cdp, url: &str, nickname: &str) -> Page {
         ),
     )
     .await;
-    expect(&page, nickname, &has_line("notice", &format!("{nickname} joined #lobby"))).await;
+    expect(
+        &page,
+        nickname,
+        &has_line("notice", &format!("{nickname} joined #lobby")),
+    )
+    .await;
     page
 }
 
@@ -106,6 +111,7 @@ async fn two_browsers_chat_through_the_app() {
     let chat = tokio::task::spawn_blocking(ChatProcess::start)
         .await
         .expect("the chat starts");
+    let started = std::time::Instant::now();
     let browser = Chromium::launch(&chromium);
     let scenario = tokio::time::timeout(Duration::from_secs(150), scenario(&browser, chat)).await;
     if scenario.is_err() {
@@ -114,6 +120,7 @@ async fn two_browsers_chat_through_the_app() {
             browser.stderr_text()
         );
     }
+    eprintln!("browser scenario: {:.1} s", started.elapsed().as_secs_f64());
 }
 
 async fn scenario(browser: &Chromium, chat: ChatProcess) {
@@ -135,7 +142,12 @@ async fn scenario(browser: &Chromium, chat: ChatProcess) {
                     l.querySelector('.from').textContent === 'bob' && \
                     l.querySelector('.text').textContent === 'hello from bob')";
     expect(&alice, "alice", from_bob).await;
-    expect(&bob, "bob", "!!document.querySelector('#log .line.message.mine')").await;
+    expect(
+        &bob,
+        "bob",
+        "!!document.querySelector('#log .line.message.mine')",
+    )
+    .await;
     alice.type_and_enter("#message-input", "ça va, bob?").await;
     expect(&bob, "bob", &has_line("message", "ça va, bob?")).await;
 
@@ -162,7 +174,12 @@ async fn scenario(browser: &Chromium, chat: ChatProcess) {
     expect(&alice, "alice", &has_line("notice", "bob joined #rust")).await;
     click(&bob, "#rooms li[data-room='rust'] .leave").await;
     expect(&alice, "alice", &has_line("notice", "bob left #rust")).await;
-    expect(&bob, "bob", "document.querySelector('#room-title').textContent === '#lobby'").await;
+    expect(
+        &bob,
+        "bob",
+        "document.querySelector('#room-title').textContent === '#lobby'",
+    )
+    .await;
     bob.type_and_enter("#message-input", "psst, lobby").await;
     expect(
         &alice,
@@ -201,10 +218,20 @@ async fn scenario(browser: &Chromium, chat: ChatProcess) {
     }
     // Rejoined every room: each page saw its own second join notices; then a message crosses.
     for (page, who) in [(&alice, "alice"), (&bob, "bob")] {
-        expect(page, who, &count_lines("notice", &format!("{who} joined #lobby"), 2)).await;
+        expect(
+            page,
+            who,
+            &count_lines("notice", &format!("{who} joined #lobby"), 2),
+        )
+        .await;
     }
     click(&alice, "#rooms li[data-room='rust'] .open").await;
-    expect(&alice, "alice", &count_lines("notice", "alice joined #rust", 2)).await;
+    expect(
+        &alice,
+        "alice",
+        &count_lines("notice", "alice joined #rust", 2),
+    )
+    .await;
     click(&alice, "#rooms li[data-room='lobby'] .open").await;
     bob.type_and_enter("#message-input", "back again").await;
     expect(&alice, "alice", &has_line("message", "back again")).await;

@@ -13,13 +13,17 @@ async fn two_nodes_behind_nginx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_ids_and_remote_calls() {
-    let Some(broker) = Broker::start(Kind::Nats) else { return };
+    let Some(broker) = Broker::start(Kind::Nats) else {
+        return;
+    };
     cluster::nodes_and_remote_calls(&broker.url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_and_broadcasts_span_nodes() {
-    let Some(broker) = Broker::start(Kind::Nats) else { return };
+    let Some(broker) = Broker::start(Kind::Nats) else {
+        return;
+    };
     cluster::rooms_across_nodes(&broker.url()).await;
 }
 

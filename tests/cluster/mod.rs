@@ -49,11 +49,18 @@ impl Kind {
 /// Finds `program` on the PATH; in CI its absence fails the test, elsewhere it is a loud skip.
 pub fn require(program: &str, why: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
     });
     if found.is_none() {
-        assert!(!in_ci(), "`{program}` is required for {why} but is not installed (CI=true: failing instead of skipping)");
-        eprintln!("\n!!!!!!!! SKIPPED: `{program}` is not installed; {why} was NOT tested !!!!!!!!\n");
+        assert!(
+            !in_ci(),
+            "`{program}` is required for {why} but is not installed (CI=true: failing instead of skipping)"
+        );
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: `{program}` is not installed; {why} was NOT tested !!!!!!!!\n"
+        );
     }
     found
 }
@@ -71,8 +78,15 @@ pub fn system_broker(kind: Kind) -> bool {
     };
     let up = listening(SocketAddr::from(([127, 0, 0, 1], port)));
     if !up {
-        assert!(!in_ci(), "the system {kind:?} broker at {} is not running (CI=true)", kind.system_url());
-        eprintln!("\n!!!!!!!! SKIPPED: no {kind:?} at {}; the system-broker test was NOT run !!!!!!!!\n", kind.system_url());
+        assert!(
+            !in_ci(),
+            "the system {kind:?} broker at {} is not running (CI=true)",
+            kind.system_url()
+        );
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: no {kind:?} at {}; the system-broker test was NOT run !!!!!!!!\n",
+            kind.system_url()
+        );
     }
     up
 }
@@ -81,7 +95,11 @@ static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 /// A prefix no other test run uses, so tests sharing a broker do not see each other.
 pub fn unique_prefix(tag: &str) -> String {
-    format!("wstest-{tag}-{}-{}", std::process::id(), UNIQUE.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "wstest-{tag}-{}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A directory under the system temp dir, removed on drop.
@@ -114,8 +132,13 @@ impl Broker {
     /// Starts a broker, or returns `None` (a loud skip) when its binary is missing outside CI.
     pub fn start(kind: Kind) -> Option<Self> {
         let program = require(kind.binary(), "the cluster suite")?;
-        let mut broker =
-            Self { kind, port: free_port(), program, dir: TempDir::new(kind.binary()), process: None };
+        let mut broker = Self {
+            kind,
+            port: free_port(),
+            program,
+            dir: TempDir::new(kind.binary()),
+            process: None,
+        };
         broker.restart();
         Some(broker)
     }
@@ -134,12 +157,23 @@ impl Broker {
         let mut command = Command::new(&self.program);
         let ready = match self.kind {
             Kind::Redis => {
-                command.args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+                command.args([
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ]);
                 "Ready to accept connections"
             }
             Kind::Nats => {
                 let store = self.dir.0.join("js");
-                command.args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"]).arg(store);
+                command
+                    .args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"])
+                    .arg(store);
                 "Server is ready"
             }
         };
@@ -161,7 +195,10 @@ impl Broker {
 
     fn signal(&self, signal: &str) {
         let pid = self.process.as_ref().expect("broker running").pid();
-        let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("run kill");
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
         assert!(status.success());
     }
 
@@ -203,17 +240,45 @@ impl Nginx {
         let dir = TempDir::new("nginx");
         let (ws_port, http_port) = (free_port(), free_port());
         let root = workspace_root();
-        let mut site = std::fs::read_to_string(root.join("docs/deploy/nginx.conf")).expect("docs/deploy/nginx.conf");
+        let mut site = std::fs::read_to_string(root.join("docs/deploy/nginx.conf"))
+            .expect("docs/deploy/nginx.conf");
         let replace = |site: &mut String, from: &str, to: String| {
-            assert!(site.contains(from), "docs/deploy/nginx.conf no longer contains `{from}`");
+            assert!(
+                site.contains(from),
+                "docs/deploy/nginx.conf no longer contains `{from}`"
+            );
             *site = site.replace(from, &to);
         };
-        replace(&mut site, "server ws1:9502;", format!("server {};", nodes[0].0));
-        replace(&mut site, "server ws2:9502;", format!("server {};", nodes[1].0));
-        replace(&mut site, "server ws1:9501;", format!("server {};", nodes[0].1));
-        replace(&mut site, "server ws2:9501;", format!("server {};", nodes[1].1));
-        replace(&mut site, "listen 9502;", format!("listen 127.0.0.1:{ws_port};"));
-        replace(&mut site, "listen 9501;", format!("listen 127.0.0.1:{http_port};"));
+        replace(
+            &mut site,
+            "server ws1:9502;",
+            format!("server {};", nodes[0].0),
+        );
+        replace(
+            &mut site,
+            "server ws2:9502;",
+            format!("server {};", nodes[1].0),
+        );
+        replace(
+            &mut site,
+            "server ws1:9501;",
+            format!("server {};", nodes[0].1),
+        );
+        replace(
+            &mut site,
+            "server ws2:9501;",
+            format!("server {};", nodes[1].1),
+        );
+        replace(
+            &mut site,
+            "listen 9502;",
+            format!("listen 127.0.0.1:{ws_port};"),
+        );
+        replace(
+            &mut site,
+            "listen 9501;",
+            format!("listen 127.0.0.1:{http_port};"),
+        );
         let site_path = dir.0.join("site.conf");
         std::fs::write(&site_path, site).expect("write site.conf");
         let main = std::fs::read_to_string(root.join("scripts/nginx-cluster.conf.template"))
@@ -224,17 +289,32 @@ impl Nginx {
         std::fs::write(&main_path, main).expect("write nginx.conf");
 
         let mut command = Command::new(program);
-        command.arg("-p").arg(format!("{}/", dir.0.display())).arg("-c").arg(&main_path).arg("-e").arg(dir.0.join("error.log"));
+        command
+            .arg("-p")
+            .arg(format!("{}/", dir.0.display()))
+            .arg("-c")
+            .arg(&main_path)
+            .arg("-e")
+            .arg(dir.0.join("error.log"));
         let process = Spawned::start(command);
         let ws = SocketAddr::from(([127, 0, 0, 1], ws_port));
         let http = SocketAddr::from(([127, 0, 0, 1], http_port));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !(listening(ws) && listening(http)) {
             let log = std::fs::read_to_string(dir.0.join("error.log")).unwrap_or_default();
-            assert!(Instant::now() < deadline, "nginx did not start:\n{}\n{log}", process.output());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start:\n{}\n{log}",
+                process.output()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Self { ws, http, process, dir })
+        Some(Self {
+            ws,
+            http,
+            process,
+            dir,
+        })
     }
 
     pub fn error_log(&self) -> String {
@@ -280,7 +360,11 @@ pub async fn http(addr: SocketAddr, path: &str) -> (u16, String, Duration) {
 pub async fn connections(http_addr: SocketAddr) -> Vec<Fd> {
     let (status, body, _) = http(http_addr, "/server/connections").await;
     assert_eq!(status, 200, "{body}");
-    serde_json::from_str::<Vec<u64>>(&body).expect("a JSON array of fds").into_iter().map(Fd).collect()
+    serde_json::from_str::<Vec<u64>>(&body)
+        .expect("a JSON array of fds")
+        .into_iter()
+        .map(Fd)
+        .collect()
 }
 
 /// The next data message within `wait`, or `None` (nothing came, or the connection ended).
@@ -339,24 +423,38 @@ pub struct Landed {
 
 /// Connects through nginx to `path` and finds which node took the connection and its fd, by
 /// diffing both nodes' `/server/connections`.
-pub async fn land(nginx: &Nginx, nodes: [SocketAddr; 2], path: &str, known: &mut Vec<Fd>) -> Landed {
+pub async fn land(
+    nginx: &Nginx,
+    nodes: [SocketAddr; 2],
+    path: &str,
+    known: &mut Vec<Fd>,
+) -> Landed {
     let client = TestClient::connect(&format!("ws://{}{path}", nginx.ws)).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         for (node, http_addr) in nodes.iter().enumerate() {
-            if let Some(fd) = connections(*http_addr).await.into_iter().find(|fd| !known.contains(fd)) {
+            if let Some(fd) = connections(*http_addr)
+                .await
+                .into_iter()
+                .find(|fd| !known.contains(fd))
+            {
                 known.push(fd);
                 return Landed { client, fd, node };
             }
         }
-        assert!(Instant::now() < deadline, "the connection through nginx never showed up on a node");
+        assert!(
+            Instant::now() < deadline,
+            "the connection through nginx never showed up on a node"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 /// The end-to-end suite: two seed processes on one broker, nginx in front, clients through it.
 pub async fn through_nginx(kind: Kind) {
-    let Some(mut broker) = Broker::start(kind) else { return };
+    let Some(mut broker) = Broker::start(kind) else {
+        return;
+    };
     let prefix = unique_prefix("e2e");
     // Node A reads the broker URL from its config file; node B's file says memory:// and
     // WS_CLUSTER_URL overrides it, so both ways of naming the broker are exercised.
@@ -367,8 +465,13 @@ pub async fn through_nginx(kind: Kind) {
     let config_a = dir_a.0.display().to_string();
     let config_b = dir_b.0.display().to_string();
     let a = SeedProcess::start(&[("WS_CONFIG_DIR", &config_a)]);
-    let b = SeedProcess::start(&[("WS_CONFIG_DIR", &config_b), ("WS_CLUSTER_URL", &broker.url())]);
-    let Some(nginx) = Nginx::start([(a.ws, a.http), (b.ws, b.http)]) else { return };
+    let b = SeedProcess::start(&[
+        ("WS_CONFIG_DIR", &config_b),
+        ("WS_CLUSTER_URL", &broker.url()),
+    ]);
+    let Some(nginx) = Nginx::start([(a.ws, a.http), (b.ws, b.http)]) else {
+        return;
+    };
     let https = [a.http, b.http];
 
     // Clients through nginx: round-robin lands them on both nodes.
@@ -384,27 +487,64 @@ pub async fn through_nginx(kind: Kind) {
         members.push(land(&nginx, https, "/room?name=lobby", &mut known).await);
     }
     for group in [&plain, &members] {
-        assert!(group.iter().any(|l| l.node == 0) && group.iter().any(|l| l.node == 1), "nginx sent every client to one node");
+        assert!(
+            group.iter().any(|l| l.node == 0) && group.iter().any(|l| l.node == 1),
+            "nginx sent every client to one node"
+        );
     }
-    let node_ids: Vec<NodeId> = [0, 1].map(|n| plain.iter().find(|l| l.node == n).expect("a client per node").fd.node()).to_vec();
+    let node_ids: Vec<NodeId> = [0, 1]
+        .map(|n| {
+            plain
+                .iter()
+                .find(|l| l.node == n)
+                .expect("a client per node")
+                .fd
+                .node()
+        })
+        .to_vec();
     assert_ne!(node_ids[0], node_ids[1], "both nodes have the same node id");
-    assert!(node_ids.iter().all(|id| id.0 != 0), "clustered nodes never use node id 0");
+    assert!(
+        node_ids.iter().all(|id| id.0 != 0),
+        "clustered nodes never use node id 0"
+    );
     for landed in plain.iter().chain(&members) {
-        assert_eq!(landed.fd.node(), node_ids[landed.node], "fd {} does not name its node", landed.fd);
+        assert_eq!(
+            landed.fd.node(),
+            node_ids[landed.node],
+            "fd {} does not name its node",
+            landed.fd
+        );
     }
 
     // `/server/send` on node A reaches a client held by node B, exactly once; and back.
     for (via, target) in [(0usize, 1usize), (1, 0)] {
-        let landed = plain.iter_mut().find(|l| l.node == target).expect("client on target");
+        let landed = plain
+            .iter_mut()
+            .find(|l| l.node == target)
+            .expect("client on target");
         let (status, body, _) = http(https[via], &format!("/server/send?fd={}", landed.fd)).await;
-        assert_eq!(status, 200, "send via node {via} to fd {} on node {target}: {body}", landed.fd);
-        assert_exactly_once(&mut landed.client, "Hello World.", &format!("client on node {target}")).await;
+        assert_eq!(
+            status, 200,
+            "send via node {via} to fd {} on node {target}: {body}",
+            landed.fd
+        );
+        assert_exactly_once(
+            &mut landed.client,
+            "Hello World.",
+            &format!("client on node {target}"),
+        )
+        .await;
     }
     // Through nginx's HTTP side too: whichever node answers, it finds the fd.
     for landed in plain.iter_mut() {
         let (status, body, _) = http(nginx.http, &format!("/server/send?fd={}", landed.fd)).await;
         assert_eq!(status, 200, "{body}");
-        assert_exactly_once(&mut landed.client, "Hello World.", "client (send through nginx)").await;
+        assert_exactly_once(
+            &mut landed.client,
+            "Hello World.",
+            "client (send through nginx)",
+        )
+        .await;
     }
 
     // A room push reaches members on both nodes, once each, and nobody else.
@@ -412,7 +552,10 @@ pub async fn through_nginx(kind: Kind) {
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let local_members = members.iter().filter(|l| l.node == 0).count();
-    assert_eq!(json["delivered"], local_members, "room push counts node A's members: {body}");
+    assert_eq!(
+        json["delivered"], local_members,
+        "room push counts node A's members: {body}"
+    );
     for landed in members.iter_mut() {
         assert_exactly_once(&mut landed.client, "hello-room", "room member").await;
     }
@@ -425,7 +568,10 @@ pub async fn through_nginx(kind: Kind) {
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let local_b = plain.iter().chain(&members).filter(|l| l.node == 1).count();
-    assert_eq!(json["delivered"], local_b, "broadcast counts node B's connections: {body}");
+    assert_eq!(
+        json["delivered"], local_b,
+        "broadcast counts node B's connections: {body}"
+    );
     for landed in plain.iter_mut().chain(members.iter_mut()) {
         assert_exactly_once(&mut landed.client, "hello-all", "client (broadcast)").await;
     }
@@ -436,60 +582,110 @@ pub async fn through_nginx(kind: Kind) {
     let (status, body, _) = http(https[1], &format!("/server/close?fd={}", closing.fd)).await;
     assert_eq!(status, 200, "{body}");
     closing.client.assert_closed(1000).await;
-    eventually(Duration::from_secs(5), "a closed fd is gone cluster-wide", || async {
-        http(https[1], &format!("/server/close?fd={}", closing.fd)).await.0 == 404
-    })
+    eventually(
+        Duration::from_secs(5),
+        "a closed fd is gone cluster-wide",
+        || async {
+            http(https[1], &format!("/server/close?fd={}", closing.fd))
+                .await
+                .0
+                == 404
+        },
+    )
     .await;
     // 404 only when no node holds it: an fd of a live node that never existed, and of no node.
     let never = Fd((u64::from(node_ids[0].0) << 48) | 0xffff_ffff);
-    assert_eq!(http(https[1], &format!("/server/close?fd={never}")).await.0, 404);
-    assert_eq!(http(https[1], &format!("/server/send?fd={never}")).await.0, 404);
-    let free_id = (1..=u16::MAX).find(|id| !node_ids.contains(&NodeId(*id))).expect("a free id");
+    assert_eq!(
+        http(https[1], &format!("/server/close?fd={never}")).await.0,
+        404
+    );
+    assert_eq!(
+        http(https[1], &format!("/server/send?fd={never}")).await.0,
+        404
+    );
+    let free_id = (1..=u16::MAX)
+        .find(|id| !node_ids.contains(&NodeId(*id)))
+        .expect("a free id");
     let nobody = Fd((u64::from(free_id) << 48) | 1);
     let (status, _, took) = http(https[0], &format!("/server/close?fd={nobody}")).await;
     assert_eq!(status, 404, "an fd of a node that does not exist");
-    assert!(took < Duration::from_millis(REQUEST_TIMEOUT_MS), "a dead node's fd was answered after {took:?}, not at once");
+    assert!(
+        took < Duration::from_millis(REQUEST_TIMEOUT_MS),
+        "a dead node's fd was answered after {took:?}, not at once"
+    );
 
     // The broker dies: local delivery goes on, remote calls fail fast, readiness says so.
     broker.kill();
     for http_addr in https {
-        eventually(Duration::from_secs(5), "/ready reports the lost broker", || async move {
-            http(http_addr, "/ready").await.0 == 503
-        })
+        eventually(
+            Duration::from_secs(5),
+            "/ready reports the lost broker",
+            || async move { http(http_addr, "/ready").await.0 == 503 },
+        )
         .await;
     }
     let on_b = plain.iter().position(|l| l.node == 1).expect("client on B");
     let (status, body, took) = http(https[0], &format!("/server/send?fd={}", plain[on_b].fd)).await;
     assert_eq!(status, 502, "remote send without a broker: {body}");
-    assert!(took < Duration::from_millis(300), "remote send without a broker took {took:?}: not fail-fast");
+    assert!(
+        took < Duration::from_millis(300),
+        "remote send without a broker took {took:?}: not fail-fast"
+    );
     let on_a = plain.iter_mut().find(|l| l.node == 0).expect("client on A");
     let (status, body, _) = http(https[0], &format!("/server/send?fd={}", on_a.fd)).await;
     assert_eq!(status, 200, "local send without a broker: {body}");
-    assert_exactly_once(&mut on_a.client, "Hello World.", "local client while the broker is down").await;
+    assert_exactly_once(
+        &mut on_a.client,
+        "Hello World.",
+        "local client while the broker is down",
+    )
+    .await;
 
     // The broker comes back: both nodes reconnect, re-subscribe and resume, without restarts.
     broker.restart();
     for http_addr in https {
-        eventually(Duration::from_secs(15), "node ready again after the broker came back", || async move {
-            http(http_addr, "/ready").await.0 == 200
-        })
+        eventually(
+            Duration::from_secs(15),
+            "node ready again after the broker came back",
+            || async move { http(http_addr, "/ready").await.0 == 200 },
+        )
         .await;
     }
     for (via, target) in [(0usize, 1usize), (1, 0)] {
-        let landed = plain.iter_mut().find(|l| l.node == target).expect("client on target");
+        let landed = plain
+            .iter_mut()
+            .find(|l| l.node == target)
+            .expect("client on target");
         let (status, body, _) = http(https[via], &format!("/server/send?fd={}", landed.fd)).await;
-        assert_eq!(status, 200, "send via node {via} after the broker restart: {body}");
-        assert_exactly_once(&mut landed.client, "Hello World.", "client after the broker restart").await;
+        assert_eq!(
+            status, 200,
+            "send via node {via} after the broker restart: {body}"
+        );
+        assert_exactly_once(
+            &mut landed.client,
+            "Hello World.",
+            "client after the broker restart",
+        )
+        .await;
     }
     let (status, body, _) = http(https[0], "/server/broadcast?msg=back").await;
     assert_eq!(status, 200, "{body}");
     for landed in plain.iter_mut().chain(members.iter_mut()) {
-        assert_exactly_once(&mut landed.client, "back", "client (broadcast after the broker restart)").await;
+        assert_exactly_once(
+            &mut landed.client,
+            "back",
+            "client (broadcast after the broker restart)",
+        )
+        .await;
     }
 
     // Node B dies: its fds stop existing cluster-wide within a bounded time (its lease).
     let b_fd = plain.iter().find(|l| l.node == 1).expect("client on B").fd;
-    assert_eq!(http(https[0], &format!("/server/close?fd={b_fd}")).await.0, 200, "B's fd exists before B dies");
+    assert_eq!(
+        http(https[0], &format!("/server/close?fd={b_fd}")).await.0,
+        200,
+        "B's fd exists before B dies"
+    );
     let killed_at = Instant::now();
     drop(b);
     let bound = Duration::from_millis(LEASE_MS + 2000);
@@ -497,15 +693,27 @@ pub async fn through_nginx(kind: Kind) {
         http(https[0], &format!("/server/close?fd={b_fd}")).await.0 == 404
     })
     .await;
-    eprintln!("killed node's fds gone after {:?} (lease {LEASE_MS} ms)", killed_at.elapsed());
+    eprintln!(
+        "killed node's fds gone after {:?} (lease {LEASE_MS} ms)",
+        killed_at.elapsed()
+    );
     // Node A and its clients carry on.
     let on_a = plain.iter_mut().find(|l| l.node == 0).expect("client on A");
     let (status, body, _) = http(https[0], &format!("/server/send?fd={}", on_a.fd)).await;
     assert_eq!(status, 200, "{body}");
-    assert_exactly_once(&mut on_a.client, "Hello World.", "client on the surviving node").await;
+    assert_exactly_once(
+        &mut on_a.client,
+        "Hello World.",
+        "client on the surviving node",
+    )
+    .await;
     let (status, _, _) = http(https[0], "/server/broadcast?msg=still-here").await;
     assert_eq!(status, 200);
-    assert!(!nginx.error_log().contains("upstream sent invalid"), "{}", nginx.error_log());
+    assert!(
+        !nginx.error_log().contains("upstream sent invalid"),
+        "{}",
+        nginx.error_log()
+    );
     drop(a);
 }
 
@@ -520,7 +728,9 @@ pub async fn seed_apps(url: &str, prefix: &str, count: usize) -> Vec<TestServer>
         async move {
             let mut app = App::new();
             seed::routes(&mut app);
-            TestServer::start(app, &config).await.expect("seed app boots on the cluster")
+            TestServer::start(app, &config)
+                .await
+                .expect("seed app boots on the cluster")
         }
     });
     // Booted at the same moment: node ids must still come out unique.
@@ -529,7 +739,12 @@ pub async fn seed_apps(url: &str, prefix: &str, count: usize) -> Vec<TestServer>
 
 /// The fd of the connection `server` accepted last.
 pub async fn newest_fd(server: &TestServer) -> Fd {
-    server.sender().local_fds().into_iter().max().expect("a connection")
+    server
+        .sender()
+        .local_fds()
+        .into_iter()
+        .max()
+        .expect("a connection")
 }
 
 /// Connects to `path` on `server` and returns the client and its fd.
@@ -537,11 +752,19 @@ pub async fn connect(server: &TestServer, path: &str) -> (TestClient, Fd) {
     let before = server.sender().local_fds();
     let client = server.connect("ws", path).await;
     let mut fd = None;
-    eventually(Duration::from_secs(5), "the connection is registered", || {
-        let found = server.sender().local_fds().into_iter().find(|fd| !before.contains(fd));
-        fd = found;
-        async move { found.is_some() }
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the connection is registered",
+        || {
+            let found = server
+                .sender()
+                .local_fds()
+                .into_iter()
+                .find(|fd| !before.contains(fd));
+            fd = found;
+            async move { found.is_some() }
+        },
+    )
     .await;
     (client, fd.expect("fd"))
 }
@@ -559,7 +782,11 @@ pub async fn nodes_and_remote_calls(url: &str) {
     assert!(ids.iter().all(|id| id.0 != 0), "{ids:?}");
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 6, "node ids collided when six nodes booted at once");
+    assert_eq!(
+        ids.len(),
+        6,
+        "node ids collided when six nodes booted at once"
+    );
     for extra in apps.drain(2..) {
         extra.shutdown().await;
     }
@@ -567,22 +794,55 @@ pub async fn nodes_and_remote_calls(url: &str) {
 
     let (mut client, fd) = connect(b, "/echo").await;
     assert_eq!(fd.node(), b.sender().node());
-    a.sender().push(fd, "text across nodes").await.expect("remote push");
-    assert_eq!(next_message(&mut client, Duration::from_secs(5)).await, Some(Message::text("text across nodes")));
-    a.sender().push(fd, vec![0u8, 159, 146, 150]).await.expect("remote binary push");
-    assert_eq!(next_message(&mut client, Duration::from_secs(5)).await, Some(Message::binary(vec![0u8, 159, 146, 150])));
+    a.sender()
+        .push(fd, "text across nodes")
+        .await
+        .expect("remote push");
+    assert_eq!(
+        next_message(&mut client, Duration::from_secs(5)).await,
+        Some(Message::text("text across nodes"))
+    );
+    a.sender()
+        .push(fd, vec![0u8, 159, 146, 150])
+        .await
+        .expect("remote binary push");
+    assert_eq!(
+        next_message(&mut client, Duration::from_secs(5)).await,
+        Some(Message::binary(vec![0u8, 159, 146, 150]))
+    );
     assert_eq!(a.sender().exists(fd).await, Ok(true));
     let missing = Fd(fd.0 + 1_000_000);
     assert_eq!(a.sender().exists(missing).await, Ok(false));
-    assert_eq!(a.sender().push(missing, "x").await, Err(ws_core::SendError::NotConnected(missing)));
-    let free = (1..=u16::MAX).map(NodeId).find(|id| *id != a.sender().node() && *id != b.sender().node()).expect("free id");
+    assert_eq!(
+        a.sender().push(missing, "x").await,
+        Err(ws_core::SendError::NotConnected(missing))
+    );
+    let free = (1..=u16::MAX)
+        .map(NodeId)
+        .find(|id| *id != a.sender().node() && *id != b.sender().node())
+        .expect("free id");
     let started = Instant::now();
-    assert_eq!(a.sender().exists(Fd((u64::from(free.0) << 48) | 1)).await, Ok(false));
-    assert!(started.elapsed() < Duration::from_millis(REQUEST_TIMEOUT_MS / 2), "a dead node's fd took {:?}", started.elapsed());
+    assert_eq!(
+        a.sender().exists(Fd((u64::from(free.0) << 48) | 1)).await,
+        Ok(false)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(REQUEST_TIMEOUT_MS / 2),
+        "a dead node's fd took {:?}",
+        started.elapsed()
+    );
 
-    a.sender().disconnect_with(fd, 4000, "bye from another node").await.expect("remote disconnect");
+    a.sender()
+        .disconnect_with(fd, 4000, "bye from another node")
+        .await
+        .expect("remote disconnect");
     client.assert_closed(4000).await;
-    eventually(Duration::from_secs(3), "closed fd gone cluster-wide", || async { a.sender().exists(fd).await == Ok(false) }).await;
+    eventually(
+        Duration::from_secs(3),
+        "closed fd gone cluster-wide",
+        || async { a.sender().exists(fd).await == Ok(false) },
+    )
+    .await;
 
     // A node that shuts down gives its id back: its fds are gone at once, not after the lease.
     let (_client, fd) = connect(b, "/").await;
@@ -608,16 +868,24 @@ pub async fn rooms_across_nodes(url: &str) {
     let (mut other, other_fd) = connect(b, "/room?name=other").await;
     let mut fds: Vec<Fd> = members.iter().map(|(_, fd)| *fd).collect();
     fds.sort_unstable();
-    eventually(Duration::from_secs(3), "every member listed from either node", || async {
-        a.sender().room_members("lobby").await.ok().as_ref() == Some(&fds)
-            && b.sender().room_members("lobby").await.ok().as_ref() == Some(&fds)
-    })
+    eventually(
+        Duration::from_secs(3),
+        "every member listed from either node",
+        || async {
+            a.sender().room_members("lobby").await.ok().as_ref() == Some(&fds)
+                && b.sender().room_members("lobby").await.ok().as_ref() == Some(&fds)
+        },
+    )
     .await;
     assert_eq!(a.sender().room_members("other").await, Ok(vec![other_fd]));
 
     // A push to the room from B, skipping one of A's members.
     let skipped = members[0].1;
-    let delivery = b.sender().to_room("lobby", "to the room", Some(skipped)).await.expect("room push");
+    let delivery = b
+        .sender()
+        .to_room("lobby", "to the room", Some(skipped))
+        .await
+        .expect("room push");
     assert_eq!(delivery.local, 2, "B's own members");
     for (client, fd) in members.iter_mut() {
         if *fd == skipped {
@@ -635,7 +903,11 @@ pub async fn rooms_across_nodes(url: &str) {
     }
 
     // A broadcast from A skipping B's `other` member.
-    let delivery = a.sender().broadcast("everyone", Some(other_fd)).await.expect("broadcast");
+    let delivery = a
+        .sender()
+        .broadcast("everyone", Some(other_fd))
+        .await
+        .expect("broadcast");
     assert_eq!(delivery.local, 2);
     for (client, _) in members.iter_mut() {
         assert_exactly_once(client, "everyone", "client (broadcast)").await;
@@ -647,10 +919,16 @@ pub async fn rooms_across_nodes(url: &str) {
     assert_eq!(b.sender().leave(left, "lobby").await, Ok(true));
     let (client, _) = members.remove(1);
     client.close().await;
-    let expected: Vec<Fd> = fds.iter().copied().filter(|fd| *fd != left && *fd != closed).collect();
-    eventually(Duration::from_secs(3), "left and closed members gone from the listing", || async {
-        a.sender().room_members("lobby").await.ok().as_ref() == Some(&expected)
-    })
+    let expected: Vec<Fd> = fds
+        .iter()
+        .copied()
+        .filter(|fd| *fd != left && *fd != closed)
+        .collect();
+    eventually(
+        Duration::from_secs(3),
+        "left and closed members gone from the listing",
+        || async { a.sender().room_members("lobby").await.ok().as_ref() == Some(&expected) },
+    )
     .await;
     for app in apps {
         app.shutdown().await;
@@ -660,7 +938,9 @@ pub async fn rooms_across_nodes(url: &str) {
 /// A paused (slow) broker and a killed one: nothing hangs, local delivery goes on, remote calls
 /// fail with a typed error, and the nodes come back by themselves.
 pub async fn broker_faults(kind: Kind) {
-    let Some(mut broker) = Broker::start(kind) else { return };
+    let Some(mut broker) = Broker::start(kind) else {
+        return;
+    };
     let prefix = unique_prefix("faults");
     let apps = seed_apps(&broker.url(), &prefix, 2).await;
     let (a, b) = (&apps[0], &apps[1]);
@@ -676,55 +956,118 @@ pub async fn broker_faults(kind: Kind) {
     let started = Instant::now();
     let result = a.sender().push(remote_fd, "lost").await;
     assert!(
-        matches!(result, Err(ws_core::SendError::Timeout { .. } | ws_core::SendError::BrokerUnavailable(_))),
+        matches!(
+            result,
+            Err(ws_core::SendError::Timeout { .. } | ws_core::SendError::BrokerUnavailable(_))
+        ),
         "{result:?}"
     );
-    assert!(started.elapsed() < bound, "a remote push on a paused broker took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < bound,
+        "a remote push on a paused broker took {:?}",
+        started.elapsed()
+    );
     let started = Instant::now();
     echo.send("still echoing").await;
-    assert_eq!(next_message(&mut echo, Duration::from_secs(1)).await, Some(Message::text("still echoing")));
+    assert_eq!(
+        next_message(&mut echo, Duration::from_secs(1)).await,
+        Some(Message::text("still echoing"))
+    );
     // The room controller publishes to the cluster from its read loop; the local members still
     // hear each other at once.
     room_1.send("room talk").await;
     assert_exactly_once(&mut room_1, "room talk", "room sender on a paused broker").await;
     assert_exactly_once(&mut room_2, "room talk", "room member on a paused broker").await;
-    assert!(started.elapsed() < Duration::from_secs(2), "local traffic waited on the broker: {:?}", started.elapsed());
-    eventually(Duration::from_millis(LEASE_MS * 3 + 3000), "a paused broker is noticed", || async {
-        !a.sender().cluster_ready()
-    })
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "local traffic waited on the broker: {:?}",
+        started.elapsed()
+    );
+    eventually(
+        Duration::from_millis(LEASE_MS * 3 + 3000),
+        "a paused broker is noticed",
+        || async { !a.sender().cluster_ready() },
+    )
     .await;
     let started = Instant::now();
     let result = a.sender().exists(remote_fd).await;
-    assert!(matches!(result, Err(ws_core::SendError::BrokerUnavailable(_))), "{result:?}");
-    assert!(started.elapsed() < Duration::from_millis(50), "not fail-fast: {:?}", started.elapsed());
+    assert!(
+        matches!(result, Err(ws_core::SendError::BrokerUnavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "not fail-fast: {:?}",
+        started.elapsed()
+    );
     broker.resume();
     for app in [a, b] {
-        eventually(Duration::from_secs(15), "ready after the broker resumed", || async { app.sender().cluster_ready() }).await;
+        eventually(
+            Duration::from_secs(15),
+            "ready after the broker resumed",
+            || async { app.sender().cluster_ready() },
+        )
+        .await;
     }
-    eventually(Duration::from_secs(5), "remote push after the pause", || async {
-        a.sender().push(remote_fd, "after pause").await.is_ok()
-    })
+    eventually(
+        Duration::from_secs(5),
+        "remote push after the pause",
+        || async { a.sender().push(remote_fd, "after pause").await.is_ok() },
+    )
     .await;
-    assert_eq!(next_message(&mut remote, Duration::from_secs(5)).await, Some(Message::text("after pause")));
+    assert_eq!(
+        next_message(&mut remote, Duration::from_secs(5)).await,
+        Some(Message::text("after pause"))
+    );
 
     // Killed broker: fail-fast while it is gone, back by itself when it returns.
     broker.kill();
-    eventually(Duration::from_secs(5), "a killed broker is noticed", || async { !a.sender().cluster_ready() }).await;
+    eventually(
+        Duration::from_secs(5),
+        "a killed broker is noticed",
+        || async { !a.sender().cluster_ready() },
+    )
+    .await;
     let started = Instant::now();
     let result = a.sender().push(remote_fd, "lost").await;
-    assert!(matches!(result, Err(ws_core::SendError::BrokerUnavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ws_core::SendError::BrokerUnavailable(_))),
+        "{result:?}"
+    );
     let broadcast = a.sender().broadcast("local only", None).await;
-    assert!(matches!(broadcast, Err(ws_core::SendError::BrokerUnavailable(_))), "{broadcast:?}");
-    assert!(started.elapsed() < Duration::from_millis(50), "not fail-fast: {:?}", started.elapsed());
+    assert!(
+        matches!(broadcast, Err(ws_core::SendError::BrokerUnavailable(_))),
+        "{broadcast:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "not fail-fast: {:?}",
+        started.elapsed()
+    );
     // The broadcast still reached this node's clients.
     assert_exactly_once(&mut echo, "local only", "local client").await;
     broker.restart();
     for app in [a, b] {
-        eventually(Duration::from_secs(15), "ready after the broker restarted", || async { app.sender().cluster_ready() }).await;
+        eventually(
+            Duration::from_secs(15),
+            "ready after the broker restarted",
+            || async { app.sender().cluster_ready() },
+        )
+        .await;
     }
-    assert_eq!((a.sender().node(), b.sender().node()), (id_a, id_b), "node ids survive a broker restart");
-    a.sender().push(remote_fd, "after restart").await.expect("remote push after the restart");
-    assert_eq!(next_message(&mut remote, Duration::from_secs(5)).await, Some(Message::text("after restart")));
+    assert_eq!(
+        (a.sender().node(), b.sender().node()),
+        (id_a, id_b),
+        "node ids survive a broker restart"
+    );
+    a.sender()
+        .push(remote_fd, "after restart")
+        .await
+        .expect("remote push after the restart");
+    assert_eq!(
+        next_message(&mut remote, Duration::from_secs(5)).await,
+        Some(Message::text("after restart"))
+    );
     assert_eq!(b.sender().exists(remote_fd).await, Ok(true));
     assert_eq!(a.sender().exists(remote_fd).await, Ok(true));
 
@@ -752,7 +1095,11 @@ pub async fn on_system_broker(kind: Kind) {
     let apps = seed_apps(kind.system_url(), "wstest-system", 2).await;
     let (mut client, fd) = connect(&apps[1], "/").await;
     client.assert_push("Opened").await;
-    apps[0].sender().push(fd, "via the system broker").await.expect("remote push");
+    apps[0]
+        .sender()
+        .push(fd, "via the system broker")
+        .await
+        .expect("remote push");
     assert_exactly_once(&mut client, "via the system broker", "client").await;
     for app in apps {
         app.shutdown().await;

@@ -30,10 +30,15 @@ pub fn find_chromium() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file())
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
 }
 
 /// A headless Chromium process with a throw-away profile; killed (with its helper processes)
@@ -194,7 +199,10 @@ impl Cdp {
                 };
                 match value.get("id").and_then(Value::as_u64) {
                     Some(id) => {
-                        let waiter = replies.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        let waiter = replies
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&id);
                         if let Some(waiter) = waiter {
                             let reply = match value.get("error") {
                                 Some(error) => Err(error.clone()),
@@ -302,9 +310,12 @@ impl Page {
         if let Some(error) = result.get("errorText").and_then(Value::as_str) {
             panic!("navigating to {url} failed: {error}");
         }
-        self.wait_for("document.readyState === 'complete'", Duration::from_secs(15))
-            .await
-            .unwrap_or_else(|e| panic!("{url} did not finish loading: {e}"));
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(15),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{url} did not finish loading: {e}"));
     }
 
     /// Evaluates `expression` (awaiting a promise) and returns its value as JSON.
@@ -347,9 +358,7 @@ impl Page {
                 return Ok(value);
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "`{expression}` still {value} after {timeout:?}"
-                ));
+                return Err(format!("`{expression}` still {value} after {timeout:?}"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

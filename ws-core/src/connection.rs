@@ -1,5 +1,7 @@
 //! [`Connection`]: the handle handlers get; and the task that owns each socket.
 
+mod utf8_guard;
+
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
@@ -9,6 +11,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
@@ -19,6 +22,12 @@ use crate::outbox::Outbound;
 use crate::registry::{ConnShared, Registry};
 use crate::transport::Transport;
 use crate::{Context, Fd, Request, SendError, Sender, WebSocketHandler};
+
+use utf8_guard::InvalidText;
+pub(crate) use utf8_guard::Utf8Guard;
+
+/// The WebSocket stream of one connection.
+pub(crate) type WsStream = WebSocketStream<Utf8Guard<Transport>>;
 
 /// One open WebSocket connection, as its handlers see it.
 ///
@@ -119,7 +128,7 @@ enum Event {
 /// is dispatched without boxing.
 pub(crate) async fn serve<H: WebSocketHandler>(
     handler: Arc<H>,
-    ws: WebSocketStream<Transport>,
+    ws: WsStream,
     conn: Connection,
     request: Request,
     registry: Arc<Registry>,
@@ -148,7 +157,7 @@ pub(crate) async fn serve<H: WebSocketHandler>(
     {
         Ok(Ok(())) => {}
         Ok(Err(error)) => handler_failed(&metrics, fd, "on_open", &error),
-        Err(panic) => first_close = Some(handler_panicked(&metrics, fd, "on_open", &panic)),
+        Err(panic) => first_close = Some(handler_panicked(&metrics, fd, "on_open", panic)),
     }
     drop(request);
 
@@ -167,7 +176,7 @@ pub(crate) async fn serve<H: WebSocketHandler>(
         .catch_unwind()
         .await
     {
-        handler_panicked(&metrics, fd, "on_close", &panic);
+        handler_panicked(&metrics, fd, "on_close", panic);
     }
     conn.shared.context.clear();
 }
@@ -176,29 +185,39 @@ fn handler_failed(metrics: &Metrics, fd: Fd, callback: &str, error: &crate::Erro
     metrics
         .handler_errors
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!(fd = %fd, callback, error = %error, "handler returned an error; the connection stays open");
+    // A refused push (a client not reading, a gone fd) is a normal outcome the handler chose to
+    // pass up; under a flood it happens per message, and a warning each time would be log spam.
+    if error.downcast_ref::<SendError>().is_some() {
+        tracing::debug!(fd = %fd, callback, error = %error, "handler returned an error; the connection stays open");
+    } else {
+        tracing::warn!(fd = %fd, callback, error = %error, "handler returned an error; the connection stays open");
+    }
 }
 
+/// Counts and logs a handler panic; the close frame that ends its connection.
+///
+/// Takes the payload as `catch_unwind` returns it: a `&Box<dyn Any>` passed where a `&dyn Any`
+/// is expected coerces to the box itself, and the panic message would be lost.
 fn handler_panicked(
     metrics: &Metrics,
     fd: Fd,
     callback: &str,
-    panic: &(dyn std::any::Any + Send),
+    panic: Box<dyn std::any::Any + Send>,
 ) -> CloseFrame {
     metrics
         .handler_panics
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".into());
-    tracing::error!(fd = %fd, callback, panic = %text, "handler panicked; closing the connection with 1011");
+    let text = crate::server::ws::panic_text(&*panic);
+    if callback == "on_close" {
+        tracing::error!(fd = %fd, callback, panic = %text, "handler panicked after its connection closed");
+    } else {
+        tracing::error!(fd = %fd, callback, panic = %text, "handler panicked; closing the connection with 1011");
+    }
     close_frame(1011, "internal error")
 }
 
 struct Session {
-    ws: WebSocketStream<Transport>,
+    ws: WsStream,
     /// Items taken from the outbox that the socket has not accepted yet.
     pending: VecDeque<Outbound>,
     /// Whether frames were written since the last flush.
@@ -231,12 +250,8 @@ impl Session {
                                 handler_failed(&self.metrics, conn.fd(), "on_message", &error)
                             }
                             Err(panic) => {
-                                let frame = handler_panicked(
-                                    &self.metrics,
-                                    conn.fd(),
-                                    "on_message",
-                                    &panic,
-                                );
+                                let frame =
+                                    handler_panicked(&self.metrics, conn.fd(), "on_message", panic);
                                 conn.shared.outbox.shut();
                                 return self.close_with(frame).await;
                             }
@@ -274,7 +289,7 @@ impl Session {
                 }
                 Event::CloseRequested(frame) => return self.close_with(frame).await,
                 Event::Heartbeat => {
-                    if let Some(info) = self.heartbeat().await {
+                    if let Some(info) = self.heartbeat() {
                         return info;
                     }
                 }
@@ -343,7 +358,7 @@ impl Session {
     }
 
     /// A heartbeat tick: ping a silent client, give up on one that stayed silent after a ping.
-    async fn heartbeat(&mut self) -> Option<CloseInfo> {
+    fn heartbeat(&mut self) -> Option<CloseInfo> {
         let (timer, interval) = self.heartbeat.as_mut()?;
         timer.as_mut().reset(Instant::now() + *interval);
         let interval = *interval;
@@ -360,8 +375,13 @@ impl Session {
             ));
         }
         self.ping_outstanding = true;
-        match self.ws.send(Message::Ping(Default::default())).await {
-            Ok(()) => None,
+        // Queued, not awaited: a peer that stopped reading would otherwise stall the loop on
+        // a flush that never completes. The next tick decides whether it answered.
+        match Pin::new(&mut self.ws).start_send(Message::Ping(Default::default())) {
+            Ok(()) => {
+                self.dirty = true;
+                None
+            }
             Err(e) => Some(CloseInfo::new(
                 1006,
                 format!("ping failed: {e}"),
@@ -402,18 +422,40 @@ impl Session {
         info
     }
 
+    /// Reads until the closing handshake is complete, then closes the socket's write side
+    /// (which also sends TLS's close_notify): RFC 6455 §7.1.1 wants the server to close the TCP
+    /// connection first, so the client does not have to.
     async fn drain_until_closed(&mut self) {
         let drain = async {
             let _ = self.ws.flush().await;
             while let Some(Ok(_)) = self.ws.next().await {}
+            let _ = self.ws.get_mut().shutdown().await;
         };
         let _ = tokio::time::timeout(self.close_timeout, drain).await;
+    }
+
+    /// After failing the connection: no more frames are parsed (RFC 6455 §7.1.7; after a bad
+    /// frame the stream may not even be framed right any more), but what the client still sends
+    /// is read and discarded until it closes too, bounded by the close timeout. Closing a socket
+    /// with unread data makes the kernel send a reset, which can destroy the close frame still
+    /// on its way to the client.
+    async fn linger(&mut self) {
+        let raw = self.ws.get_mut().raw_mut();
+        let discard = async {
+            let _ = raw.shutdown().await;
+            let mut scratch = vec![0u8; 4096];
+            while let Ok(1..) = raw.read(&mut scratch).await {}
+        };
+        let _ = tokio::time::timeout(self.close_timeout, discard).await;
     }
 
     /// A read error: a protocol violation is answered with the matching close code (RFC 6455
     /// §7.4.1); a lost socket ends the connection as 1006.
     async fn fail(&mut self, error: WsError) -> CloseInfo {
         let (code, reason) = match &error {
+            WsError::Io(e) if InvalidText::is(e) => {
+                (1007, "invalid UTF-8 in a text message".to_string())
+            }
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) | WsError::Io(_) => {
                 return CloseInfo::new(
                     1006,
@@ -434,6 +476,10 @@ impl Session {
             _ => (1011, error.to_string()),
         };
         tracing::debug!(code, reason = %reason, "closing a connection that broke the protocol");
-        self.close_with(close_frame(code, &reason)).await
+        let frame = close_frame(code, &reason);
+        let info = CloseInfo::new(code, frame.reason.as_str(), CloseInitiator::Server);
+        let _ = tokio::time::timeout(self.close_timeout, self.ws.close(Some(frame))).await;
+        self.linger().await;
+        info
     }
 }

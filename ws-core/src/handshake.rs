@@ -28,7 +28,9 @@ const MAX_HEADERS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Rejection {
     status: StatusCode,
-    headers: HeaderMap,
+    /// Boxed: a `HeaderMap` is ~100 bytes, and a rejection travels in the `Err` of every
+    /// handshake step's `Result`, which should stay small on the accepted path.
+    headers: Box<HeaderMap>,
     body: String,
 }
 
@@ -37,7 +39,7 @@ impl Rejection {
     pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
         Self {
             status,
-            headers: HeaderMap::new(),
+            headers: Box::default(),
             body: body.into(),
         }
     }
@@ -82,8 +84,10 @@ impl Rejection {
             401 => "unauthorized",
             403 => "forbidden",
             404 => "not_found",
+            408 => "timeout",
             426 => "upgrade_required",
             431 => "header_too_large",
+            500 => "internal_error",
             503 => "over_capacity",
             _ => "rejected",
         }
@@ -304,9 +308,11 @@ fn check(
 }
 
 impl Upgrade {
-    /// Picks the first protocol the client offered that the route supports. A client offering
-    /// only protocols the route does not speak is refused here with a clear 400, rather than
-    /// accepted without the header and left to fail on its own (RFC 6455 §4.2.2 allows both).
+    /// Picks exactly one of the offered protocols: the first of the route's list (the server's
+    /// order of preference, as `WsRoute::protocols` documents) that the client offered. A client
+    /// offering only protocols the route does not speak is refused here with a clear 400, rather
+    /// than accepted without the header and left to fail on its own (RFC 6455 §4.2.2 allows
+    /// both).
     pub(crate) fn select_protocol(
         &self,
         supported: &[String],
@@ -314,9 +320,9 @@ impl Upgrade {
         if self.offered_protocols.is_empty() || supported.is_empty() {
             return Ok(None);
         }
-        self.offered_protocols
+        supported
             .iter()
-            .find(|p| supported.iter().any(|s| s == *p))
+            .find(|s| self.offered_protocols.iter().any(|p| p == *s))
             .cloned()
             .map(Some)
             .ok_or_else(|| {

@@ -130,8 +130,8 @@ impl Drop for LatencyTimer<'_> {
 /// Upper bounds of the latency buckets, in seconds: from a local queue hand-off (microseconds)
 /// up to a broker round trip that nears the default 2 s `request_timeout_ms`.
 pub(crate) const LATENCY_BUCKETS: [f64; 16] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 1.0, 2.5,
 ];
 
 /// A Prometheus histogram over [`LATENCY_BUCKETS`], lock-free: one counter per bucket (not

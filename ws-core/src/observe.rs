@@ -156,10 +156,8 @@ fn render(app: &AppShared, ws_routes: &[(Arc<str>, Arc<str>)]) -> String {
         out,
         "# HELP ws_open_connections Open WebSocket connections, by server and route.\n# TYPE ws_open_connections gauge"
     );
-    let mut open: BTreeMap<(Arc<str>, Arc<str>), usize> = ws_routes
-        .iter()
-        .map(|route| (route.clone(), 0))
-        .collect();
+    let mut open: BTreeMap<(Arc<str>, Arc<str>), usize> =
+        ws_routes.iter().map(|route| (route.clone(), 0)).collect();
     open.extend(app.registry.count_by_route());
     for ((server, route), count) in &open {
         let _ = writeln!(

@@ -149,18 +149,24 @@ mod tests {
     #[test]
     fn a_full_queue_rejects_then_accepts_after_drain() {
         let outbox = Outbox::new(10, BackpressurePolicy::Reject);
-        outbox.push(Message::text("123456")).unwrap();
+        outbox
+            .push(Message::text("123456"))
+            .expect("room in the queue");
         assert_eq!(outbox.push(Message::text("123456")), Err(Refusal::Full));
         let mut drained = VecDeque::new();
         assert!(outbox.take(&mut drained));
         assert_eq!(drained.len(), 1);
-        outbox.push(Message::text("123456")).unwrap();
+        outbox
+            .push(Message::text("123456"))
+            .expect("room in the queue");
     }
 
     #[test]
     fn the_close_policy_discards_and_queues_1008() {
         let outbox = Outbox::new(4, BackpressurePolicy::Close);
-        outbox.push(Message::text("abcd")).unwrap();
+        outbox
+            .push(Message::text("abcd"))
+            .expect("room in the queue");
         assert_eq!(outbox.push(Message::text("e")), Err(Refusal::Full));
         assert_eq!(outbox.push(Message::text("f")), Err(Refusal::Closed));
         let mut drained = VecDeque::new();

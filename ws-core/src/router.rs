@@ -53,7 +53,7 @@ pub(crate) trait WsEndpoint: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), Rejection>>;
     fn serve(
         &self,
-        ws: tokio_tungstenite::WebSocketStream<crate::transport::Transport>,
+        ws: crate::connection::WsStream,
         conn: Connection,
         request: Request,
         server: Arc<ServerShared>,
@@ -73,7 +73,7 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
 
     fn serve(
         &self,
-        ws: tokio_tungstenite::WebSocketStream<crate::transport::Transport>,
+        ws: crate::connection::WsStream,
         conn: Connection,
         request: Request,
         server: Arc<ServerShared>,

@@ -87,10 +87,7 @@ mod tests {
             .into_iter()
             .map(|l| (l.id, l.text))
             .collect();
-        assert_eq!(
-            a,
-            [(3, "m3".into()), (4, "m4".into()), (5, "m5".into())]
-        );
+        assert_eq!(a, [(3, "m3".into()), (4, "m4".into()), (5, "m5".into())]);
         assert_eq!(history.lines("b")[0].id, 1);
         assert!(history.lines("c").is_empty());
     }

@@ -72,9 +72,10 @@ pub(crate) enum Outbound<'a> {
         text: String,
         ts: u64,
     },
+    /// The room's last lines, oldest first, each exactly as `message` sent it.
     History {
         room: &'a str,
-        messages: Vec<ChatLine>,
+        messages: Vec<Outbound<'a>>,
     },
     Error {
         text: String,
@@ -163,7 +164,10 @@ mod tests {
         assert_eq!(nickname("  alice ").as_deref(), Some("alice"));
         assert_eq!(nickname("Zoë 🙂").as_deref(), Some("Zoë 🙂"));
         assert_eq!(nickname("a\u{7}b").as_deref(), Some("ab"));
-        assert_eq!(nickname(&"x".repeat(40)).map(|n| n.len()), Some(MAX_NICKNAME));
+        assert_eq!(
+            nickname(&"x".repeat(40)).map(|n| n.len()),
+            Some(MAX_NICKNAME)
+        );
         assert_eq!(nickname("   "), None);
         assert_eq!(nickname("System"), None);
     }
@@ -190,7 +194,8 @@ mod tests {
             Outbound::Message(&line).to_json(),
             r#"{"type":"message","id":3,"room":"lobby","from":"bob","text":"hi","ts":1,"system":false}"#
         );
-        let join: Inbound = serde_json::from_str(r#"{"type":"join","room":"lobby"}"#).unwrap();
+        let join: Inbound =
+            serde_json::from_str(r#"{"type":"join","room":"lobby"}"#).expect("a join");
         assert!(matches!(join, Inbound::Join { room } if room == "lobby"));
         assert!(serde_json::from_str::<Inbound>(r#"{"type":"shout"}"#).is_err());
     }

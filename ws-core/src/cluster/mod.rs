@@ -78,14 +78,19 @@ impl LocalNode {
     pub(crate) fn apply(&self, command: Command) -> Reply {
         match command {
             Command::Push { fd, message } => Reply::from(self.registry.push(fd, message)),
-            Command::Disconnect { fd, code, reason } => {
-                Reply::from(self.registry.close(fd, crate::message::close_frame(code, &reason)))
-            }
+            Command::Disconnect { fd, code, reason } => Reply::from(
+                self.registry
+                    .close(fd, crate::message::close_frame(code, &reason)),
+            ),
             Command::Exists { fd } => Reply::Exists(self.registry.contains(fd)),
-            Command::Broadcast { message, except } => Reply::Delivered(self.registry.broadcast(&message, except).local),
-            Command::RoomPush { room, message, except } => {
-                Reply::Delivered(self.registry.push_room(&room, &message, except).local)
+            Command::Broadcast { message, except } => {
+                Reply::Delivered(self.registry.broadcast(&message, except).local)
             }
+            Command::RoomPush {
+                room,
+                message,
+                except,
+            } => Reply::Delivered(self.registry.push_room(&room, &message, except).local),
             Command::RoomMembers { room } => Reply::Members(self.registry.room_members(&room)),
         }
     }
@@ -93,13 +98,18 @@ impl LocalNode {
     /// Counts a failed backplane operation; failures are typed results, not log lines.
     #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
     pub(crate) fn count_error(&self) {
-        self.metrics.backplane_errors.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .backplane_errors
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts `result` if it is a broker-side failure (a gone fd is a normal answer).
     #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
     pub(crate) fn counted<T>(&self, result: Result<T, SendError>) -> Result<T, SendError> {
-        if matches!(result, Err(SendError::BrokerUnavailable(_) | SendError::Timeout { .. })) {
+        if matches!(
+            result,
+            Err(SendError::BrokerUnavailable(_) | SendError::Timeout { .. })
+        ) {
             self.count_error();
         }
         result
@@ -109,7 +119,9 @@ impl LocalNode {
 /// What a node that holds no connections answers: the reply for a node known to be dead.
 pub(crate) fn dead_reply(command: &Command) -> Reply {
     match command {
-        Command::Push { fd, .. } | Command::Disconnect { fd, .. } => Reply::Failed(SendError::NotConnected(*fd)),
+        Command::Push { fd, .. } | Command::Disconnect { fd, .. } => {
+            Reply::Failed(SendError::NotConnected(*fd))
+        }
         Command::Exists { .. } => Reply::Exists(false),
         Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
         Command::RoomMembers { .. } => Reply::Members(Vec::new()),
@@ -117,13 +129,20 @@ pub(crate) fn dead_reply(command: &Command) -> Reply {
 }
 
 /// The members of `room` on every live node but this one, asked concurrently.
-pub(crate) async fn remote_room_members(backplane: &dyn Backplane, room: &str) -> Result<Vec<Fd>, SendError> {
+pub(crate) async fn remote_room_members(
+    backplane: &dyn Backplane,
+    room: &str,
+) -> Result<Vec<Fd>, SendError> {
     let me = backplane.node();
     let nodes = backplane.live_nodes().await?;
-    let asks = nodes
-        .into_iter()
-        .filter(|node| *node != me)
-        .map(|node| backplane.request(node, Command::RoomMembers { room: room.to_string() }));
+    let asks = nodes.into_iter().filter(|node| *node != me).map(|node| {
+        backplane.request(
+            node,
+            Command::RoomMembers {
+                room: room.to_string(),
+            },
+        )
+    });
     let mut members = Vec::new();
     for reply in futures_util::future::join_all(asks).await {
         if let Reply::Members(fds) = reply? {
@@ -142,12 +161,16 @@ pub(crate) async fn connect(
     match scheme {
         "memory" => Ok(Arc::new(MemoryBackplane)),
         #[cfg(feature = "redis")]
-        "redis" | "rediss" => Ok(Arc::new(redis::RedisBackplane::connect(config, local).await?)),
+        "redis" | "rediss" => Ok(Arc::new(
+            redis::RedisBackplane::connect(config, local).await?,
+        )),
         #[cfg(feature = "nats")]
         "nats" => Ok(Arc::new(nats::NatsBackplane::connect(config, local).await?)),
         other => {
             let _ = local;
-            Err(crate::BootError::Cluster(format!("backplane `{other}://` is not available in this build")))
+            Err(crate::BootError::Cluster(format!(
+                "backplane `{other}://` is not available in this build"
+            )))
         }
     }
 }
@@ -207,7 +230,9 @@ pub(crate) fn random_u64() -> u64 {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     hasher.write_u128(now.as_nanos());
     hasher.write_u32(std::process::id());
     hasher.finish()
@@ -235,7 +260,9 @@ pub(crate) fn renew_every(lease: Duration) -> Duration {
 /// `url` with any password replaced, for log lines and errors.
 #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
 pub(crate) fn masked(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     match rest.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
@@ -253,7 +280,10 @@ mod tests {
     fn backoff_doubles_to_the_cap() {
         let mut backoff = Backoff::new();
         let first = backoff.next_delay();
-        assert!(first >= Backoff::FIRST && first <= Backoff::FIRST.mul_f64(1.25), "{first:?}");
+        assert!(
+            first >= Backoff::FIRST && first <= Backoff::FIRST.mul_f64(1.25),
+            "{first:?}"
+        );
         for _ in 0..20 {
             assert!(backoff.next_delay() <= Backoff::CAP);
         }

@@ -37,9 +37,21 @@ use crate::{BootError, NodeId, SendError};
 /// Subject tokens and bucket names allow fewer characters than a Redis prefix; anything else
 /// becomes `_`.
 fn sanitize(prefix: &str) -> String {
-    let cleaned: String =
-        prefix.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if cleaned.is_empty() { "ws".into() } else { cleaned }
+    let cleaned: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "ws".into()
+    } else {
+        cleaned
+    }
 }
 
 fn key(node: NodeId) -> String {
@@ -71,7 +83,11 @@ pub(crate) struct NatsBackplane {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn options(events: mpsc::UnboundedSender<Event>, timeout: Duration, lease: Duration) -> ConnectOptions {
+fn options(
+    events: mpsc::UnboundedSender<Event>,
+    timeout: Duration,
+    lease: Duration,
+) -> ConnectOptions {
     ConnectOptions::new()
         .connection_timeout(timeout)
         .request_timeout(Some(timeout))
@@ -111,15 +127,24 @@ fn bucket_stream(bucket: &str, lease: Duration) -> jetstream::stream::Config {
     }
 }
 
-async fn ensure_bucket(js: &jetstream::Context, bucket: &str, lease: Duration) -> Result<kv::Store, String> {
+async fn ensure_bucket(
+    js: &jetstream::Context,
+    bucket: &str,
+    lease: Duration,
+) -> Result<kv::Store, String> {
     // An existing bucket is used as it is, even if another node made it with another lease_ms.
-    js.get_or_create_stream(bucket_stream(bucket, lease)).await.map_err(|e| e.to_string())?;
+    js.get_or_create_stream(bucket_stream(bucket, lease))
+        .await
+        .map_err(|e| e.to_string())?;
     js.get_key_value(bucket).await.map_err(|e| e.to_string())
 }
 
 impl NatsBackplane {
     /// Connects (retrying within [`super::BOOT_WINDOW`]), claims a node id, subscribes.
-    pub(crate) async fn connect(config: &ClusterConfig, local: LocalNode) -> Result<Self, BootError> {
+    pub(crate) async fn connect(
+        config: &ClusterConfig,
+        local: LocalNode,
+    ) -> Result<Self, BootError> {
         let url = super::masked(&config.url);
         let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
         // Below ~100 ms a lease cannot be renewed reliably over a real network.
@@ -134,15 +159,21 @@ impl NatsBackplane {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut backoff = Backoff::new();
         let client = loop {
-            let attempt = async_nats::connect_with_options(config.url.as_str(), options(events_tx.clone(), timeout, lease));
-            let error = match tokio::time::timeout(timeout.max(Duration::from_secs(1)), attempt).await {
-                Ok(Ok(client)) => break client,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "connecting timed out".to_string(),
-            };
+            let attempt = async_nats::connect_with_options(
+                config.url.as_str(),
+                options(events_tx.clone(), timeout, lease),
+            );
+            let error =
+                match tokio::time::timeout(timeout.max(Duration::from_secs(1)), attempt).await {
+                    Ok(Ok(client)) => break client,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "connecting timed out".to_string(),
+                };
             let delay = backoff.next_delay();
             if Instant::now() + delay >= boot_deadline {
-                return Err(BootError::Cluster(format!("cannot reach NATS at {url}: {error}")));
+                return Err(BootError::Cluster(format!(
+                    "cannot reach NATS at {url}: {error}"
+                )));
             }
             tracing::warn!(url = %url, %error, "cluster broker not reachable yet; retrying");
             tokio::time::sleep(delay).await;
@@ -177,26 +208,34 @@ impl NatsBackplane {
                     break;
                 }
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(BootError::Cluster(format!("claiming a node id at {url} failed: {e}"))),
+                Err(e) => {
+                    return Err(BootError::Cluster(format!(
+                        "claiming a node id at {url} failed: {e}"
+                    )));
+                }
             }
         }
         let Some((node, revision)) = claimed else {
-            return Err(BootError::Cluster(format!("every node id of prefix `{prefix}` at {url} is taken")));
+            return Err(BootError::Cluster(format!(
+                "every node id of prefix `{prefix}` at {url} is taken"
+            )));
         };
 
         let subscribe = |subject: String| {
             let client = client.clone();
             async move {
-                client
-                    .subscribe(subject.clone())
-                    .await
-                    .map_err(|e| BootError::Cluster(format!("cannot subscribe to `{subject}`: {e}")))
+                client.subscribe(subject.clone()).await.map_err(|e| {
+                    BootError::Cluster(format!("cannot subscribe to `{subject}`: {e}"))
+                })
             }
         };
         let requests = subscribe(format!("{prefix}.node.{}", node.0)).await?;
         let casts = subscribe(format!("{prefix}.all")).await?;
         // The server has the subscriptions once it answered a round trip after them.
-        client.flush().await.map_err(|e| BootError::Cluster(format!("NATS at {url}: {e}")))?;
+        client
+            .flush()
+            .await
+            .map_err(|e| BootError::Cluster(format!("NATS at {url}: {e}")))?;
 
         let shared = Arc::new(Shared {
             client,
@@ -220,7 +259,11 @@ impl NatsBackplane {
             tokio::spawn(supervise(shared.clone(), events, stop_rx)),
         ];
         tracing::info!(node = %node, url = %shared.url, prefix = %shared.prefix, "cluster backplane ready (nats)");
-        Ok(Self { shared, stop, tasks: Mutex::new(tasks) })
+        Ok(Self {
+            shared,
+            stop,
+            tasks: Mutex::new(tasks),
+        })
     }
 
     async fn request_inner(&self, node: NodeId, command: Command) -> Result<Reply, SendError> {
@@ -230,14 +273,22 @@ impl NatsBackplane {
         }
         let started = Instant::now();
         let dead = dead_reply(&command);
-        let frame = wire::encode(&Frame::Request { origin: s.node, id: 0, command })?;
+        let frame = wire::encode(&Frame::Request {
+            origin: s.node,
+            id: 0,
+            command,
+        })?;
         let subject = format!("{}.node.{}", s.prefix, node.0);
         let kind = match tokio::time::timeout(s.timeout, s.client.request(subject, frame)).await {
             Ok(Ok(message)) => {
                 return match wire::decode(message.payload) {
                     Ok(Frame::Reply { reply, .. }) => Ok(reply),
-                    Ok(_) => Err(SendError::BrokerUnavailable(format!("node {node} answered with a non-reply frame"))),
-                    Err(e) => Err(SendError::BrokerUnavailable(format!("node {node} answered a malformed frame: {e}"))),
+                    Ok(_) => Err(SendError::BrokerUnavailable(format!(
+                        "node {node} answered with a non-reply frame"
+                    ))),
+                    Err(e) => Err(SendError::BrokerUnavailable(format!(
+                        "node {node} answered a malformed frame: {e}"
+                    ))),
                 };
             }
             Ok(Err(e)) => e.kind(),
@@ -254,7 +305,9 @@ impl NatsBackplane {
                 }
             }
             RequestErrorKind::TimedOut => Err(timed_out(node, started)),
-            other => Err(SendError::BrokerUnavailable(format!("request to node {node} failed: {other:?}"))),
+            other => Err(SendError::BrokerUnavailable(format!(
+                "request to node {node} failed: {other:?}"
+            ))),
         }
     }
 
@@ -266,18 +319,32 @@ impl NatsBackplane {
         let store = s.store.read().clone();
         let keys = async {
             let keys = store.keys().await.map_err(|e| e.to_string())?;
-            keys.try_collect::<Vec<String>>().await.map_err(|e| e.to_string())
+            keys.try_collect::<Vec<String>>()
+                .await
+                .map_err(|e| e.to_string())
         };
         let keys = tokio::time::timeout(s.timeout, keys)
             .await
-            .map_err(|_| SendError::BrokerUnavailable(format!("listing nodes took over {} ms", s.timeout.as_millis())))?
+            .map_err(|_| {
+                SendError::BrokerUnavailable(format!(
+                    "listing nodes took over {} ms",
+                    s.timeout.as_millis()
+                ))
+            })?
             .map_err(SendError::BrokerUnavailable)?;
-        Ok(keys.iter().filter_map(|k| k.strip_prefix('n')?.parse().ok()).map(NodeId).collect())
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.strip_prefix('n')?.parse().ok())
+            .map(NodeId)
+            .collect())
     }
 }
 
 fn timed_out(node: NodeId, started: Instant) -> SendError {
-    SendError::Timeout { node, millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX) }
+    SendError::Timeout {
+        node,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
 }
 
 impl Shared {
@@ -299,8 +366,13 @@ impl Shared {
         let store = self.store.read().clone();
         match tokio::time::timeout(self.timeout, store.entry(key(node))).await {
             Ok(Ok(entry)) => Ok(entry.is_some_and(|e| e.operation == kv::Operation::Put)),
-            Ok(Err(e)) => Err(SendError::BrokerUnavailable(format!("reading node {node}'s lease failed: {e}"))),
-            Err(_) => Err(SendError::BrokerUnavailable(format!("reading node {node}'s lease took over {} ms", self.timeout.as_millis()))),
+            Ok(Err(e)) => Err(SendError::BrokerUnavailable(format!(
+                "reading node {node}'s lease failed: {e}"
+            ))),
+            Err(_) => Err(SendError::BrokerUnavailable(format!(
+                "reading node {node}'s lease took over {} ms",
+                self.timeout.as_millis()
+            ))),
         }
     }
 
@@ -309,15 +381,24 @@ impl Shared {
     async fn renew(&self) -> Result<(), String> {
         let store = self.store.read().clone();
         let revision = self.revision.load(Ordering::Acquire);
-        let update = tokio::time::timeout(self.timeout, store.update(key(self.node), self.token.clone(), revision)).await;
+        let update = tokio::time::timeout(
+            self.timeout,
+            store.update(key(self.node), self.token.clone(), revision),
+        )
+        .await;
         match update {
             Ok(Ok(revision)) => {
                 self.revision.store(revision, Ordering::Release);
                 Ok(())
             }
-            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => self.reassert().await,
+            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                self.reassert().await
+            }
             Ok(Err(e)) => Err(format!("renewing the lease failed: {e}")),
-            Err(_) => Err(format!("renewing the lease took over {} ms", self.timeout.as_millis())),
+            Err(_) => Err(format!(
+                "renewing the lease took over {} ms",
+                self.timeout.as_millis()
+            )),
         }
     }
 
@@ -328,17 +409,23 @@ impl Shared {
             *self.store.write() = store.clone();
             let key = key(self.node);
             let revision = match store.entry(key.clone()).await.map_err(|e| e.to_string())? {
-                Some(entry) if entry.operation == kv::Operation::Put && entry.value != self.token => {
+                Some(entry)
+                    if entry.operation == kv::Operation::Put && entry.value != self.token =>
+                {
                     return Err(format!(
                         "node id {} was taken by another process while this node could not renew its lease",
                         self.node
                     ));
                 }
-                Some(entry) if entry.operation == kv::Operation::Put => {
-                    store.update(key, self.token.clone(), entry.revision).await.map_err(|e| e.to_string())?
-                }
+                Some(entry) if entry.operation == kv::Operation::Put => store
+                    .update(key, self.token.clone(), entry.revision)
+                    .await
+                    .map_err(|e| e.to_string())?,
                 _ => {
-                    let revision = store.create(key, self.token.clone()).await.map_err(|e| e.to_string())?;
+                    let revision = store
+                        .create(key, self.token.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
                     tracing::info!(node = %self.node, "re-took the node lease (it had expired or the broker restarted)");
                     revision
                 }
@@ -348,7 +435,12 @@ impl Shared {
         };
         tokio::time::timeout(self.timeout * 2, work)
             .await
-            .unwrap_or_else(|_| Err(format!("re-asserting the lease took over {} ms", (self.timeout * 2).as_millis())))
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "re-asserting the lease took over {} ms",
+                    (self.timeout * 2).as_millis()
+                ))
+            })
     }
 
     async fn release(&self) {
@@ -365,11 +457,17 @@ impl Shared {
 /// client never holds up the others, and pushes to one connection stay in order.
 async fn answer_requests(s: Arc<Shared>, mut requests: async_nats::Subscriber) {
     while let Some(message) = requests.next().await {
-        let Some(reply_to) = message.reply else { continue };
+        let Some(reply_to) = message.reply else {
+            continue;
+        };
         let frame = match wire::decode(message.payload) {
             Ok(Frame::Request { id, command, .. }) => {
                 let reply = s.local.apply(command);
-                wire::encode(&Frame::Reply { origin: s.node, id, reply })
+                wire::encode(&Frame::Reply {
+                    origin: s.node,
+                    id,
+                    reply,
+                })
             }
             Ok(_) | Err(_) => {
                 s.local.count_error();
@@ -400,7 +498,11 @@ async fn apply_casts(s: Arc<Shared>, mut casts: async_nats::Subscriber) {
     }
 }
 
-async fn supervise(s: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Event>, mut stop: watch::Receiver<bool>) {
+async fn supervise(
+    s: Arc<Shared>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(super::renew_every(s.lease));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -446,8 +548,6 @@ async fn supervise(s: Arc<Shared>, mut events: mpsc::UnboundedReceiver<Event>, m
             }
             () = super::stopped(&mut stop) => {
                 s.set_ready(false);
-                s.release().await;
-                let _ = tokio::time::timeout(s.timeout, s.client.drain()).await;
                 return;
             }
         }
@@ -459,7 +559,10 @@ async fn come_back(s: &Shared, lost_at: &mut Option<Instant>) {
     match s.reassert().await {
         Ok(()) => {
             s.set_ready(true);
-            let down_ms = lost_at.take().map(|t| t.elapsed().as_millis() as u64).unwrap_or(0);
+            let down_ms = lost_at
+                .take()
+                .map(|t| t.elapsed().as_millis() as u64)
+                .unwrap_or(0);
             tracing::info!(node = %s.node, url = %s.url, down_ms, "reconnected to the cluster broker and re-subscribed");
         }
         Err(reason) => {
@@ -475,19 +578,35 @@ impl Backplane for NatsBackplane {
     }
 
     fn request(&self, node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
-        async move { self.shared.local.counted(self.request_inner(node, command).await) }.boxed()
+        async move {
+            self.shared
+                .local
+                .counted(self.request_inner(node, command).await)
+        }
+        .boxed()
     }
 
     fn publish(&self, command: Command) -> BoxFuture<'_, Result<(), SendError>> {
         let s = &*self.shared;
         let result = if s.is_connected() {
-            wire::encode(&Frame::Cast { origin: s.node, command }).map_err(SendError::from).and_then(|frame| {
+            wire::encode(&Frame::Cast {
+                origin: s.node,
+                command,
+            })
+            .map_err(SendError::from)
+            .and_then(|frame| {
                 // Polled once: the client queues or refuses at once, so a handler broadcasting
                 // never waits on a slow broker.
-                match s.client.publish(format!("{}.all", s.prefix), frame).now_or_never() {
+                match s
+                    .client
+                    .publish(format!("{}.all", s.prefix), frame)
+                    .now_or_never()
+                {
                     Some(Ok(())) => Ok(()),
                     Some(Err(e)) => Err(SendError::BrokerUnavailable(e.to_string())),
-                    None => Err(SendError::BrokerUnavailable("the NATS client's outbound queue is full".into())),
+                    None => Err(SendError::BrokerUnavailable(
+                        "the NATS client's outbound queue is full".into(),
+                    )),
                 }
             })
         } else {
@@ -507,15 +626,38 @@ impl Backplane for NatsBackplane {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         async move {
+            let s = &*self.shared;
             let _ = self.stop.send(true);
-            let tasks = std::mem::take(&mut *self.tasks.lock());
+            let mut tasks = std::mem::take(&mut *self.tasks.lock());
+            let supervisor = tasks.pop();
+            // Dropping the subscribers unsubscribes; the flush returns once the server has
+            // processed that, so from here on a request to this node gets "no responders"
+            // and, with the lease deleted next, is answered as for a dead node at once.
             for task in tasks {
-                let abort = task.abort_handle();
-                if tokio::time::timeout(self.shared.timeout * 2, task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
+            let _ = tokio::time::timeout(s.timeout, s.client.flush()).await;
+            if let Some(supervisor) = supervisor {
+                let abort = supervisor.abort_handle();
+                if tokio::time::timeout(s.timeout, supervisor).await.is_err() {
                     abort.abort();
                 }
             }
+            s.release().await;
+            let _ = tokio::time::timeout(s.timeout, s.client.drain()).await;
         }
         .boxed()
+    }
+}
+
+impl Drop for NatsBackplane {
+    fn drop(&mut self) {
+        // An app dropped without `shutdown` still leaves the cluster: no more answers, no more
+        // renewals, and its lease expires by itself.
+        let _ = self.stop.send(true);
+        for task in self.tasks.lock().drain(..) {
+            task.abort();
+        }
     }
 }

@@ -114,9 +114,18 @@ impl Names {
 
 enum Outgoing {
     /// Published only if the target's lease is alive; `sent` gets the script's answer.
-    Request { node: NodeId, frame: Bytes, deadline: Instant, sent: oneshot::Sender<Result<i64, SendError>> },
+    Request {
+        node: NodeId,
+        frame: Bytes,
+        deadline: Instant,
+        sent: oneshot::Sender<Result<i64, SendError>>,
+    },
     /// A cast or a reply.
-    Publish { channel: String, frame: Bytes, deadline: Instant },
+    Publish {
+        channel: String,
+        frame: Bytes,
+        deadline: Instant,
+    },
 }
 
 impl Outgoing {
@@ -173,14 +182,19 @@ pub(crate) struct RedisBackplane {
 impl RedisBackplane {
     /// Claims a node id (retrying within [`super::BOOT_WINDOW`] while the broker is unreachable),
     /// then starts the supervisor and waits until it is subscribed.
-    pub(crate) async fn connect(config: &ClusterConfig, local: LocalNode) -> Result<Self, BootError> {
+    pub(crate) async fn connect(
+        config: &ClusterConfig,
+        local: LocalNode,
+    ) -> Result<Self, BootError> {
         let url = super::masked(&config.url);
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| BootError::Cluster(format!("`{url}` is not a usable Redis URL: {e}")))?;
         let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
         // Below ~100 ms a lease cannot be renewed reliably over a real network.
         let lease = Duration::from_millis(config.lease_ms.max(100));
-        let names = Names { prefix: config.prefix.clone() };
+        let names = Names {
+            prefix: config.prefix.clone(),
+        };
         let token = super::lease_token();
         let boot_deadline = Instant::now() + super::BOOT_WINDOW;
 
@@ -197,7 +211,9 @@ impl RedisBackplane {
                 Err(reason) => {
                     let delay = backoff.next_delay();
                     if Instant::now() + delay >= boot_deadline {
-                        return Err(BootError::Cluster(format!("cannot reach Redis at {url}: {reason}")));
+                        return Err(BootError::Cluster(format!(
+                            "cannot reach Redis at {url}: {reason}"
+                        )));
                     }
                     tracing::warn!(url = %url, %reason, "cluster broker not reachable yet; retrying");
                     tokio::time::sleep(delay).await;
@@ -224,7 +240,11 @@ impl RedisBackplane {
         });
         let (stop, stop_rx) = watch::channel(false);
         let supervisor = tokio::spawn(supervise(shared.clone(), queue, stop_rx));
-        let backplane = Self { shared, stop, supervisor: Mutex::new(Some(supervisor)) };
+        let backplane = Self {
+            shared,
+            stop,
+            supervisor: Mutex::new(Some(supervisor)),
+        };
 
         let ready = async {
             loop {
@@ -238,7 +258,9 @@ impl RedisBackplane {
         if tokio::time::timeout_at(boot_deadline, ready).await.is_err() {
             let url = backplane.shared.url.clone();
             backplane.shutdown().await;
-            return Err(BootError::Cluster(format!("claimed node {node} at {url} but could not subscribe in time")));
+            return Err(BootError::Cluster(format!(
+                "claimed node {node} at {url} but could not subscribe in time"
+            )));
         }
         tracing::info!(node = %node, url = %backplane.shared.url, prefix = %config.prefix, "cluster backplane ready (redis)");
         Ok(backplane)
@@ -253,12 +275,24 @@ impl RedisBackplane {
         }
         let dead = dead_reply(&command);
         let id = s.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = wire::encode(&Frame::Request { origin: s.node, id, command })?;
+        let frame = wire::encode(&Frame::Request {
+            origin: s.node,
+            id,
+            command,
+        })?;
         let (reply_tx, reply_rx) = oneshot::channel();
         s.pending.insert(id, reply_tx);
-        let _guard = PendingGuard { pending: &s.pending, id };
+        let _guard = PendingGuard {
+            pending: &s.pending,
+            id,
+        };
         let (sent_tx, sent_rx) = oneshot::channel();
-        let item = Outgoing::Request { node, frame, deadline, sent: sent_tx };
+        let item = Outgoing::Request {
+            node,
+            frame,
+            deadline,
+            sent: sent_tx,
+        };
         match tokio::time::timeout_at(deadline, s.outbox.send(item)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(s.unavailable()),
@@ -291,16 +325,35 @@ impl RedisBackplane {
         let Some(mut conn) = conn.filter(|_| s.ready.load(Ordering::Acquire)) else {
             return Err(s.unavailable());
         };
-        let ids: Vec<String> = tokio::time::timeout(s.timeout, redis::cmd("EVAL").arg(LIVE).arg(1).arg(s.names.index()).query_async(&mut conn))
-            .await
-            .map_err(|_| SendError::BrokerUnavailable(format!("Redis did not answer within {} ms", s.timeout.as_millis())))?
-            .map_err(|e| SendError::BrokerUnavailable(e.to_string()))?;
-        Ok(ids.iter().filter_map(|id| id.parse().ok()).map(NodeId).collect())
+        let ids: Vec<String> = tokio::time::timeout(
+            s.timeout,
+            redis::cmd("EVAL")
+                .arg(LIVE)
+                .arg(1)
+                .arg(s.names.index())
+                .query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| {
+            SendError::BrokerUnavailable(format!(
+                "Redis did not answer within {} ms",
+                s.timeout.as_millis()
+            ))
+        })?
+        .map_err(|e| SendError::BrokerUnavailable(e.to_string()))?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| id.parse().ok())
+            .map(NodeId)
+            .collect())
     }
 }
 
 fn timed_out(node: NodeId, started: Instant) -> SendError {
-    SendError::Timeout { node, millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX) }
+    SendError::Timeout {
+        node,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
 }
 
 impl Shared {
@@ -318,12 +371,28 @@ impl Shared {
     /// connection is read by one loop, and applying a command only queues into local outboxes.
     fn handle(&self, frame: Frame) {
         match frame {
-            Frame::Request { origin, id, command } => {
+            Frame::Request {
+                origin,
+                id,
+                command,
+            } => {
                 let reply = self.local.apply(command);
-                let sent = wire::encode(&Frame::Reply { origin: self.node, id, reply }).ok().and_then(|frame| {
+                let sent = wire::encode(&Frame::Reply {
+                    origin: self.node,
+                    id,
+                    reply,
+                })
+                .ok()
+                .and_then(|frame| {
                     let channel = self.names.node_channel(origin);
                     let deadline = Instant::now() + self.timeout;
-                    self.outbox.try_send(Outgoing::Publish { channel, frame, deadline }).ok()
+                    self.outbox
+                        .try_send(Outgoing::Publish {
+                            channel,
+                            frame,
+                            deadline,
+                        })
+                        .ok()
                 });
                 if sent.is_none() {
                     // The requester times out; counted here, where the cause is known.
@@ -346,8 +415,7 @@ impl Shared {
 
     async fn renew(&self, conn: &mut MultiplexedConnection) -> Result<(), String> {
         let mut cmd = redis::cmd("EVAL");
-        cmd
-            .arg(LEASE)
+        cmd.arg(LEASE)
             .arg(2)
             .arg(self.names.lease(self.node))
             .arg(self.names.index())
@@ -366,14 +434,16 @@ impl Shared {
             }
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("renewing the lease failed: {e}")),
-            Err(_) => Err(format!("Redis did not answer within {} ms", self.timeout.as_millis())),
+            Err(_) => Err(format!(
+                "Redis did not answer within {} ms",
+                self.timeout.as_millis()
+            )),
         }
     }
 
     async fn release(&self, conn: &mut MultiplexedConnection) {
         let mut cmd = redis::cmd("EVAL");
-        cmd
-            .arg(RELEASE)
+        cmd.arg(RELEASE)
             .arg(2)
             .arg(self.names.lease(self.node))
             .arg(self.names.index())
@@ -389,11 +459,17 @@ impl Shared {
     }
 }
 
-async fn connect_command(client: &redis::Client, timeout: Duration) -> Result<MultiplexedConnection, String> {
+async fn connect_command(
+    client: &redis::Client,
+    timeout: Duration,
+) -> Result<MultiplexedConnection, String> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout));
-    client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn claim(
@@ -405,14 +481,13 @@ async fn claim(
 ) -> Result<Option<NodeId>, String> {
     let mut conn = connect_command(client, timeout).await?;
     let mut cmd = redis::cmd("EVAL");
-        cmd
-        .arg(CLAIM)
+    cmd.arg(CLAIM)
         .arg(0)
         .arg(&names.prefix)
         .arg(token)
         .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
         .arg(super::random_start());
-        let call = cmd.query_async::<i64>(&mut conn);
+    let call = cmd.query_async::<i64>(&mut conn);
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(id)) => Ok(u16::try_from(id).ok().filter(|id| *id != 0).map(NodeId)),
         Ok(Err(e)) => Err(e.to_string()),
@@ -420,7 +495,11 @@ async fn claim(
     }
 }
 
-async fn supervise(s: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>, mut stop: watch::Receiver<bool>) {
+async fn supervise(
+    s: Arc<Shared>,
+    mut queue: mpsc::Receiver<Outgoing>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = Backoff::new();
     let mut lost_at: Option<Instant> = None;
     loop {
@@ -448,7 +527,6 @@ async fn supervise(s: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>, mut stop
         }
     }
 }
-
 
 async fn session(
     s: &Shared,
@@ -513,7 +591,11 @@ async fn read_loop(s: &Shared, mut stream: PubSubStream) -> String {
     "the pub/sub connection closed".into()
 }
 
-async fn write_loop(s: &Shared, queue: &mut mpsc::Receiver<Outgoing>, mut conn: MultiplexedConnection) -> String {
+async fn write_loop(
+    s: &Shared,
+    queue: &mut mpsc::Receiver<Outgoing>,
+    mut conn: MultiplexedConnection,
+) -> String {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         if queue.recv_many(&mut batch, BATCH).await == 0 {
@@ -530,25 +612,34 @@ async fn write_loop(s: &Shared, queue: &mut mpsc::Receiver<Outgoing>, mut conn: 
         for item in &batch {
             match item {
                 Outgoing::Request { node, frame, .. } => {
-                    pipe.cmd("EVAL").arg(SEND).arg(1).arg(s.names.lease(*node)).arg(s.names.node_channel(*node)).arg(&frame[..]);
+                    pipe.cmd("EVAL")
+                        .arg(SEND)
+                        .arg(1)
+                        .arg(s.names.lease(*node))
+                        .arg(s.names.node_channel(*node))
+                        .arg(&frame[..]);
                 }
                 Outgoing::Publish { channel, frame, .. } => {
                     pipe.cmd("PUBLISH").arg(channel).arg(&frame[..]);
                 }
             }
         }
-        let failure = match tokio::time::timeout(s.timeout, pipe.query_async::<Vec<i64>>(&mut conn)).await {
-            Ok(Ok(results)) => {
-                for (item, receivers) in batch.drain(..).zip(results) {
-                    if let Outgoing::Request { sent, .. } = item {
-                        let _ = sent.send(Ok(receivers));
+        let failure =
+            match tokio::time::timeout(s.timeout, pipe.query_async::<Vec<i64>>(&mut conn)).await {
+                Ok(Ok(results)) => {
+                    for (item, receivers) in batch.drain(..).zip(results) {
+                        if let Outgoing::Request { sent, .. } = item {
+                            let _ = sent.send(Ok(receivers));
+                        }
                     }
+                    continue;
                 }
-                continue;
-            }
-            Ok(Err(e)) => format!("publishing failed: {e}"),
-            Err(_) => format!("Redis did not answer a publish within {} ms", s.timeout.as_millis()),
-        };
+                Ok(Err(e)) => format!("publishing failed: {e}"),
+                Err(_) => format!(
+                    "Redis did not answer a publish within {} ms",
+                    s.timeout.as_millis()
+                ),
+            };
         for item in batch.drain(..) {
             if let Outgoing::Request { sent, .. } = item {
                 let _ = sent.send(Err(SendError::BrokerUnavailable(failure.clone())));
@@ -577,14 +668,28 @@ impl Backplane for RedisBackplane {
     }
 
     fn request(&self, node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
-        async move { self.shared.local.counted(self.request_inner(node, command).await) }.boxed()
+        async move {
+            self.shared
+                .local
+                .counted(self.request_inner(node, command).await)
+        }
+        .boxed()
     }
 
     fn publish(&self, command: Command) -> BoxFuture<'_, Result<(), SendError>> {
         let s = &*self.shared;
         let result = if s.ready.load(Ordering::Acquire) {
-            wire::encode(&Frame::Cast { origin: s.node, command }).map_err(SendError::from).and_then(|frame| {
-                let item = Outgoing::Publish { channel: s.names.all_channel(), frame, deadline: Instant::now() + s.timeout };
+            wire::encode(&Frame::Cast {
+                origin: s.node,
+                command,
+            })
+            .map_err(SendError::from)
+            .and_then(|frame| {
+                let item = Outgoing::Publish {
+                    channel: s.names.all_channel(),
+                    frame,
+                    deadline: Instant::now() + s.timeout,
+                };
                 // Never waits: a handler broadcasting must not stall on a slow broker.
                 s.outbox.try_send(item).map_err(|e| match e {
                     mpsc::error::TrySendError::Full(_) => {
@@ -615,11 +720,21 @@ impl Backplane for RedisBackplane {
             if let Some(handle) = handle {
                 // Releasing the lease is one bounded call; the supervisor is aborted past that.
                 let abort = handle.abort_handle();
-                if tokio::time::timeout(self.shared.timeout * 2, handle).await.is_err() {
+                if tokio::time::timeout(self.shared.timeout * 2, handle)
+                    .await
+                    .is_err()
+                {
                     abort.abort();
                 }
             }
         }
         .boxed()
+    }
+}
+
+impl Drop for RedisBackplane {
+    fn drop(&mut self) {
+        // An app dropped without `shutdown` still stops renewing its lease and lets it expire.
+        let _ = self.stop.send(true);
     }
 }

@@ -40,9 +40,17 @@ const VERSION: u8 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Frame {
     /// A command that expects a [`Frame::Reply`] with the same `id`.
-    Request { origin: NodeId, id: u64, command: Command },
+    Request {
+        origin: NodeId,
+        id: u64,
+        command: Command,
+    },
     /// The answer to a request.
-    Reply { origin: NodeId, id: u64, reply: Reply },
+    Reply {
+        origin: NodeId,
+        id: u64,
+        reply: Reply,
+    },
     /// A command for every node, answered by nobody (broadcast, room push).
     Cast { origin: NodeId, command: Command },
 }
@@ -85,7 +93,11 @@ pub(crate) fn encode(frame: &Frame) -> Result<Bytes, EncodeError> {
     let mut out = BytesMut::with_capacity(64);
     out.put_u8(VERSION);
     match frame {
-        Frame::Request { origin, id, command } => {
+        Frame::Request {
+            origin,
+            id,
+            command,
+        } => {
             out.put_u8(1);
             out.put_u16(origin.0);
             out.put_u64(*id);
@@ -118,9 +130,20 @@ pub(crate) fn decode(bytes: Bytes) -> Result<Frame, DecodeError> {
     let origin = NodeId(r.u16()?);
     let id = r.u64()?;
     let frame = match kind {
-        1 => Frame::Request { origin, id, command: r.command()? },
-        2 => Frame::Reply { origin, id, reply: r.reply()? },
-        3 => Frame::Cast { origin, command: r.command()? },
+        1 => Frame::Request {
+            origin,
+            id,
+            command: r.command()?,
+        },
+        2 => Frame::Reply {
+            origin,
+            id,
+            reply: r.reply()?,
+        },
+        3 => Frame::Cast {
+            origin,
+            command: r.command()?,
+        },
         tag => return Err(DecodeError::Tag { what: "frame", tag }),
     };
     if r.0.has_remaining() {
@@ -208,7 +231,11 @@ fn put_command(out: &mut BytesMut, command: &Command) -> Result<(), EncodeError>
             put_message(out, message)?;
             put_except(out, *except);
         }
-        Command::RoomPush { room, message, except } => {
+        Command::RoomPush {
+            room,
+            message,
+            except,
+        } => {
             out.put_u8(5);
             put_bytes(out, room.as_bytes())?;
             put_message(out, message)?;
@@ -270,7 +297,11 @@ struct Reader(Bytes);
 
 impl Reader {
     fn need(&self, n: usize) -> Result<(), DecodeError> {
-        if self.0.remaining() < n { Err(DecodeError::Truncated) } else { Ok(()) }
+        if self.0.remaining() < n {
+            Err(DecodeError::Truncated)
+        } else {
+            Ok(())
+        }
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -311,7 +342,10 @@ impl Reader {
         match self.u8()? {
             0 => Ok(None),
             1 => Ok(Some(Fd(self.u64()?))),
-            tag => Err(DecodeError::Tag { what: "except", tag }),
+            tag => Err(DecodeError::Tag {
+                what: "except",
+                tag,
+            }),
         }
     }
 
@@ -325,23 +359,54 @@ impl Reader {
                 0 => Message::Close(None),
                 1 => {
                     let code = CloseCode::from(self.u16()?);
-                    Message::Close(Some(CloseFrame { code, reason: self.text()? }))
+                    Message::Close(Some(CloseFrame {
+                        code,
+                        reason: self.text()?,
+                    }))
                 }
                 tag => return Err(DecodeError::Tag { what: "close", tag }),
             },
-            tag => return Err(DecodeError::Tag { what: "message", tag }),
+            tag => {
+                return Err(DecodeError::Tag {
+                    what: "message",
+                    tag,
+                });
+            }
         })
     }
 
     fn command(&mut self) -> Result<Command, DecodeError> {
         Ok(match self.u8()? {
-            1 => Command::Push { fd: Fd(self.u64()?), message: self.message()? },
-            2 => Command::Disconnect { fd: Fd(self.u64()?), code: self.u16()?, reason: self.string()? },
-            3 => Command::Exists { fd: Fd(self.u64()?) },
-            4 => Command::Broadcast { message: self.message()?, except: self.except()? },
-            5 => Command::RoomPush { room: self.string()?, message: self.message()?, except: self.except()? },
-            6 => Command::RoomMembers { room: self.string()? },
-            tag => return Err(DecodeError::Tag { what: "command", tag }),
+            1 => Command::Push {
+                fd: Fd(self.u64()?),
+                message: self.message()?,
+            },
+            2 => Command::Disconnect {
+                fd: Fd(self.u64()?),
+                code: self.u16()?,
+                reason: self.string()?,
+            },
+            3 => Command::Exists {
+                fd: Fd(self.u64()?),
+            },
+            4 => Command::Broadcast {
+                message: self.message()?,
+                except: self.except()?,
+            },
+            5 => Command::RoomPush {
+                room: self.string()?,
+                message: self.message()?,
+                except: self.except()?,
+            },
+            6 => Command::RoomMembers {
+                room: self.string()?,
+            },
+            tag => {
+                return Err(DecodeError::Tag {
+                    what: "command",
+                    tag,
+                });
+            }
         })
     }
 
@@ -354,7 +419,10 @@ impl Reader {
                 1 => SendError::NotConnected(Fd(self.u64()?)),
                 2 => SendError::Backpressure(Fd(self.u64()?)),
                 3 => SendError::BrokerUnavailable(self.string()?),
-                4 => SendError::Timeout { node: NodeId(self.u16()?), millis: self.u64()? },
+                4 => SendError::Timeout {
+                    node: NodeId(self.u16()?),
+                    millis: self.u64()?,
+                },
                 tag => return Err(DecodeError::Tag { what: "error", tag }),
             }),
             5 => {
@@ -388,35 +456,87 @@ mod tests {
             Message::Ping(Bytes::from_static(b"p")),
             Message::Pong(Bytes::new()),
             Message::Close(None),
-            Message::Close(Some(CloseFrame { code: CloseCode::from(4000), reason: "bye".into() })),
+            Message::Close(Some(CloseFrame {
+                code: CloseCode::from(4000),
+                reason: "bye".into(),
+            })),
         ];
         for message in messages {
-            round_trip(Frame::Request { origin, id: 7, command: Command::Push { fd: Fd(1 << 48 | 9), message: message.clone() } });
-            round_trip(Frame::Cast { origin, command: Command::Broadcast { message: message.clone(), except: Some(Fd(3)) } });
+            round_trip(Frame::Request {
+                origin,
+                id: 7,
+                command: Command::Push {
+                    fd: Fd(1 << 48 | 9),
+                    message: message.clone(),
+                },
+            });
             round_trip(Frame::Cast {
                 origin,
-                command: Command::RoomPush { room: "lobby ☕".into(), message, except: None },
+                command: Command::Broadcast {
+                    message: message.clone(),
+                    except: Some(Fd(3)),
+                },
+            });
+            round_trip(Frame::Cast {
+                origin,
+                command: Command::RoomPush {
+                    room: "lobby ☕".into(),
+                    message,
+                    except: None,
+                },
             });
         }
         round_trip(Frame::Request {
             origin,
             id: u64::MAX,
-            command: Command::Disconnect { fd: Fd(5), code: 1000, reason: "done".into() },
+            command: Command::Disconnect {
+                fd: Fd(5),
+                code: 1000,
+                reason: "done".into(),
+            },
         });
-        round_trip(Frame::Request { origin, id: 1, command: Command::Exists { fd: Fd(5) } });
-        round_trip(Frame::Request { origin, id: 1, command: Command::RoomMembers { room: String::new() } });
+        round_trip(Frame::Request {
+            origin,
+            id: 1,
+            command: Command::Exists { fd: Fd(5) },
+        });
+        round_trip(Frame::Request {
+            origin,
+            id: 1,
+            command: Command::RoomMembers {
+                room: String::new(),
+            },
+        });
     }
 
     #[test]
     fn text_and_binary_keep_their_opcode() {
-        let text = encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::text("ab"), except: None } })
-            .expect("encodes");
-        let binary =
-            encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::binary(b"ab".to_vec()), except: None } })
-                .expect("encodes");
+        let text = encode(&Frame::Cast {
+            origin: NodeId(1),
+            command: Command::Broadcast {
+                message: Message::text("ab"),
+                except: None,
+            },
+        })
+        .expect("encodes");
+        let binary = encode(&Frame::Cast {
+            origin: NodeId(1),
+            command: Command::Broadcast {
+                message: Message::binary(b"ab".to_vec()),
+                except: None,
+            },
+        })
+        .expect("encodes");
         assert_ne!(text, binary);
         match decode(binary).expect("decodes") {
-            Frame::Cast { command: Command::Broadcast { message: Message::Binary(b), .. }, .. } => assert_eq!(&b[..], b"ab"),
+            Frame::Cast {
+                command:
+                    Command::Broadcast {
+                        message: Message::Binary(b),
+                        ..
+                    },
+                ..
+            } => assert_eq!(&b[..], b"ab"),
             other => panic!("binary came back as {other:?}"),
         }
     }
@@ -433,10 +553,17 @@ mod tests {
             Reply::Failed(SendError::NotConnected(Fd(4))),
             Reply::Failed(SendError::Backpressure(Fd(4))),
             Reply::Failed(SendError::BrokerUnavailable("down".into())),
-            Reply::Failed(SendError::Timeout { node: NodeId(2), millis: 2000 }),
+            Reply::Failed(SendError::Timeout {
+                node: NodeId(2),
+                millis: 2000,
+            }),
         ];
         for reply in replies {
-            round_trip(Frame::Reply { origin: NodeId(2), id: 99, reply });
+            round_trip(Frame::Reply {
+                origin: NodeId(2),
+                id: 99,
+                reply,
+            });
         }
     }
 
@@ -445,19 +572,33 @@ mod tests {
         let good = encode(&Frame::Request {
             origin: NodeId(1),
             id: 1,
-            command: Command::Push { fd: Fd(1), message: Message::text("hello") },
+            command: Command::Push {
+                fd: Fd(1),
+                message: Message::text("hello"),
+            },
         })
         .expect("encodes");
         for len in 0..good.len() {
-            assert!(decode(good.slice(..len)).is_err(), "a {len}-byte prefix decoded");
+            assert!(
+                decode(good.slice(..len)).is_err(),
+                "a {len}-byte prefix decoded"
+            );
         }
         let mut trailing = good.to_vec();
         trailing.push(0);
         assert_eq!(decode(Bytes::from(trailing)), Err(DecodeError::Trailing(1)));
-        assert_eq!(decode(Bytes::from_static(&[9, 1])), Err(DecodeError::Version(9)));
+        assert_eq!(
+            decode(Bytes::from_static(&[9, 1])),
+            Err(DecodeError::Version(9))
+        );
         // A members reply claiming four billion fds in a tiny frame.
-        let forged = [VERSION, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0xff, 0xff, 0xff, 0xff];
-        assert_eq!(decode(Bytes::copy_from_slice(&forged)), Err(DecodeError::Truncated));
+        let forged = [
+            VERSION, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(
+            decode(Bytes::copy_from_slice(&forged)),
+            Err(DecodeError::Truncated)
+        );
         // Invalid UTF-8 in a text message.
         let mut bad_text = good.to_vec();
         let n = bad_text.len();
@@ -468,7 +609,13 @@ mod tests {
     #[test]
     fn raw_frames_are_refused() {
         let frame = tungstenite::protocol::frame::Frame::ping(Vec::new());
-        let result = encode(&Frame::Cast { origin: NodeId(1), command: Command::Broadcast { message: Message::Frame(frame), except: None } });
+        let result = encode(&Frame::Cast {
+            origin: NodeId(1),
+            command: Command::Broadcast {
+                message: Message::Frame(frame),
+                except: None,
+            },
+        });
         assert_eq!(result, Err(EncodeError::RawFrame));
     }
 }

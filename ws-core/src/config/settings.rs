@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// | `max_message_size` | 1 MiB | a reassembled message; over it the connection closes with 1009 |
 /// | `max_frame_size` | 1 MiB | one frame's payload; over it: 1009 |
 /// | `max_connections` | 50,000 | open WebSocket connections; over it the handshake answers 503 |
-/// | `handshake_timeout_ms` | 10,000 | time to send the whole upgrade request (slowloris) |
+/// | `handshake_timeout_ms` | 10,000 | time for the TLS handshake and the whole upgrade request (slowloris); over it: 408 |
 /// | `max_header_bytes` | 16 KiB | the HTTP request head; over it: 431 |
 /// | `ping_interval_ms` | 30,000 | a silent connection is pinged after this long, and dropped (1006) if it stays silent as long again; `0` disables |
 /// | `outbound_queue_bytes` | 1 MiB | bytes queued for one client that it has not read yet |

@@ -109,7 +109,11 @@ mod tests {
             ("favicon.ico", "image/x-icon"),
             ("README", "application/octet-stream"),
         ] {
-            assert_eq!(StaticFile::named(name, b"").content_type(), expected, "{name}");
+            assert_eq!(
+                StaticFile::named(name, b"").content_type(),
+                expected,
+                "{name}"
+            );
         }
     }
 

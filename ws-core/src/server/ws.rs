@@ -1,10 +1,12 @@
 //! The WebSocket server: accept, upgrade, route, then hand the socket to its connection task.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -14,7 +16,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::app::AppShared;
 use crate::config::ServerSettings;
-use crate::connection::{Connection, LoopSettings};
+use crate::connection::{Connection, LoopSettings, Utf8Guard};
 use crate::handshake::{self, HeadError, Rejection};
 use crate::outbox::Outbox;
 use crate::registry::ConnShared;
@@ -92,6 +94,9 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
+    // One budget for the TLS handshake and the upgrade request together: a slowloris client
+    // must not get it twice.
+    let started = tokio::time::Instant::now();
     let Some(mut transport) = secure(&server, stream, timeout).await else {
         return;
     };
@@ -100,7 +105,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         &mut transport,
         Some(peer),
         server.settings.max_header_bytes,
-        timeout,
+        timeout.saturating_sub(started.elapsed()),
     )
     .await
     {
@@ -158,8 +163,22 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     let mut request = upgrade.request.clone();
     request.set_params(params);
     let mut accepted = upgrade.handshake(protocol);
-    if let Err(rejection) = route.endpoint.handshake(&request, &mut accepted).await {
-        return reject(&server, &mut transport, rejection).await;
+    let hook = AssertUnwindSafe(route.endpoint.handshake(&request, &mut accepted)).catch_unwind();
+    match hook.await {
+        Ok(Ok(())) => {}
+        Ok(Err(rejection)) => return reject(&server, &mut transport, rejection).await,
+        Err(panic) => {
+            // No connection exists yet to close with 1011; the client gets a 500 instead and
+            // the server goes on.
+            tracing::error!(
+                server = %server.name,
+                path = request.path(),
+                panic = %panic_text(&*panic),
+                "on_handshake panicked; answering 500"
+            );
+            let rejection = Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+            return reject(&server, &mut transport, rejection).await;
+        }
     }
     let response = upgrade.accept_response(&accepted);
     if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
@@ -172,8 +191,9 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         .handshakes_accepted
         .fetch_add(1, Ordering::Relaxed);
 
+    let guarded = Utf8Guard::new(transport, &upgrade.leftover);
     let ws = WebSocketStream::from_partially_read(
-        transport,
+        guarded,
         upgrade.leftover,
         Role::Server,
         Some(server.ws_config),
@@ -241,4 +261,13 @@ fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejectio
         }
         _ => Ok(()),
     }
+}
+
+/// The message of a panic payload, for the log.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
 }

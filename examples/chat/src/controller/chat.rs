@@ -97,9 +97,10 @@ impl ChatController {
             rooms.insert(room.to_string());
             conn.context().set(ROOMS, rooms);
         }
+        let lines = self.history.lines(room);
         let history = Outbound::History {
             room,
-            messages: self.history.lines(room),
+            messages: lines.iter().map(Outbound::Message).collect(),
         };
         conn.push(history.to_json()).await?;
         if added {
