@@ -230,12 +230,12 @@ async fn the_origin_allow_list_refuses_other_pages_with_403() {
 }
 
 #[tokio::test]
-async fn exactly_one_offered_subprotocol_is_selected_in_the_servers_order() {
+async fn exactly_one_offered_subprotocol_is_selected_in_the_clients_order() {
     let (server, addr) = start().await;
     let mut client = RawClient::connect_with(
         addr,
         "/chat",
-        "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n",
+        "Sec-WebSocket-Protocol: mqtt, chat.v1, chat.v2\r\n",
     )
     .await
     .unwrap_or_else(|r| panic!("refused: {r:?}"));
@@ -243,11 +243,11 @@ async fn exactly_one_offered_subprotocol_is_selected_in_the_servers_order() {
         client
             .response
             .to_ascii_lowercase()
-            .contains("sec-websocket-protocol: chat.v2\r\n"),
+            .contains("sec-websocket-protocol: chat.v1\r\n"),
         "{}",
         client.response
     );
-    assert_eq!(client.read_data().await.payload, b"chat.v2");
+    assert_eq!(client.read_data().await.payload, b"chat.v1");
 
     // Offered in two header lines, only one supported.
     let mut client = RawClient::connect_with(

@@ -16,7 +16,22 @@ use support::{Spawned, binary, free_port, workspace_root};
 use ws_core::prelude::*;
 use ws_core::testing::TestServer;
 
-const CLIENTS: usize = 2000;
+/// Connections per storm: 2000, fewer if the open-file limit would not hold both ends.
+fn storm_size() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft: usize = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let clients = 2000.min(soft.saturating_sub(256) / 2);
+    assert!(
+        clients >= 400,
+        "an open-file limit of {soft} is too low for a disconnect storm; raise `ulimit -n`"
+    );
+    clients
+}
 
 /// Joins every connection to a room and counts the `on_close` calls.
 struct Lobby {
@@ -85,6 +100,7 @@ async fn eventually(what: &str, timeout: Duration, mut check: impl AsyncFnMut() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnect_storm_leaves_nothing_behind() {
+    let size = storm_size();
     let closed = Arc::new(AtomicUsize::new(0));
     let mut app = App::new();
     app.router("ws").ws(
@@ -102,16 +118,16 @@ async fn a_disconnect_storm_leaves_nothing_behind() {
     let tasks_before = metrics.num_alive_tasks();
 
     for round in 0..2 {
-        let clients = open_clients(addr, "/", CLIENTS, false).await;
-        assert_eq!(sender.local_count(), CLIENTS);
+        let conns = open_clients(addr, "/", size, false).await;
+        assert_eq!(sender.local_count(), size);
         let fds = sender.local_fds();
         assert_eq!(
             sender.room_members("lobby").await.expect("members").len(),
-            CLIENTS
+            size
         );
-        assert!(metrics.num_alive_tasks() >= tasks_before + CLIENTS);
+        assert!(metrics.num_alive_tasks() >= tasks_before + size);
 
-        drop_abruptly(clients);
+        drop_abruptly(conns);
         eventually(
             "every connection leaving the registry",
             Duration::from_secs(20),
@@ -120,7 +136,7 @@ async fn a_disconnect_storm_leaves_nothing_behind() {
         .await;
         assert_eq!(
             closed.load(Ordering::Relaxed),
-            CLIENTS * (round + 1),
+            size * (round + 1),
             "on_close calls"
         );
         for fd in &fds {
@@ -159,6 +175,7 @@ async fn a_disconnect_storm_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_memory_returns_near_its_baseline_after_storms() {
+    let size = storm_size();
     let port = free_port();
     let mut command = Command::new(binary("echo-server", "echo-server"));
     command
@@ -181,7 +198,7 @@ async fn echo_server_memory_returns_near_its_baseline_after_storms() {
     }
 
     // A first storm warms the allocator and the runtime up; the baseline is taken after it.
-    drop_abruptly(open_clients(addr, "/", CLIENTS, true).await);
+    drop_abruptly(open_clients(addr, "/", size, true).await);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let baseline = rss_kib(pid);
     let mut peaks = Vec::new();
@@ -191,15 +208,15 @@ async fn echo_server_memory_returns_near_its_baseline_after_storms() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     for _ in 0..storms {
-        let clients = open_clients(addr, "/", CLIENTS, true).await;
+        let conns = open_clients(addr, "/", size, true).await;
         peaks.push(rss_kib(pid));
-        drop_abruptly(clients);
+        drop_abruptly(conns);
         tokio::time::sleep(Duration::from_secs(1)).await;
         afters.push(rss_kib(pid));
     }
     let peak = peaks.iter().copied().max().unwrap_or(baseline);
     eprintln!(
-        "storm: {CLIENTS} connections x {storms}, echo-server RSS baseline {baseline} KiB, with the \
+        "storm: {size} connections x {storms}, echo-server RSS baseline {baseline} KiB, with the \
          connections open {peaks:?} KiB, after each storm {afters:?} KiB"
     );
     // Open connections cost memory; dropped ones give it back to the allocator, which keeps and

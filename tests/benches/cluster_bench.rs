@@ -18,7 +18,6 @@
 //! floor for separate machines, not a ceiling.
 
 #[path = "../cluster/mod.rs"]
-#[allow(dead_code)]
 mod cluster;
 
 use std::sync::Arc;

@@ -452,6 +452,13 @@ pub async fn land(
 
 /// The end-to-end suite: two seed processes on one broker, nginx in front, clients through it.
 pub async fn through_nginx(kind: Kind) {
+    let started = Instant::now();
+    let phase = |what: &str| {
+        eprintln!(
+            "[{kind:?} e2e +{:>6} ms] {what}",
+            started.elapsed().as_millis()
+        )
+    };
     let Some(mut broker) = Broker::start(kind) else {
         return;
     };
@@ -473,6 +480,7 @@ pub async fn through_nginx(kind: Kind) {
         return;
     };
     let https = [a.http, b.http];
+    phase("nodes and nginx up");
 
     // Clients through nginx: round-robin lands them on both nodes.
     let mut known = Vec::new();
@@ -516,6 +524,7 @@ pub async fn through_nginx(kind: Kind) {
         );
     }
 
+    phase("clients landed");
     // `/server/send` on node A reaches a client held by node B, exactly once; and back.
     for (via, target) in [(0usize, 1usize), (1, 0)] {
         let landed = plain
@@ -547,6 +556,7 @@ pub async fn through_nginx(kind: Kind) {
         .await;
     }
 
+    phase("sends checked");
     // A room push reaches members on both nodes, once each, and nobody else.
     let (status, body, _) = http(https[0], "/server/room?name=lobby&msg=hello-room").await;
     assert_eq!(status, 200, "{body}");
@@ -614,6 +624,7 @@ pub async fn through_nginx(kind: Kind) {
         "a dead node's fd was answered after {took:?}, not at once"
     );
 
+    phase("rooms, broadcast, close checked");
     // The broker dies: local delivery goes on, remote calls fail fast, readiness says so.
     broker.kill();
     for http_addr in https {
@@ -641,6 +652,7 @@ pub async fn through_nginx(kind: Kind) {
     )
     .await;
 
+    phase("outage checked");
     // The broker comes back: both nodes reconnect, re-subscribe and resume, without restarts.
     broker.restart();
     for http_addr in https {
@@ -679,6 +691,7 @@ pub async fn through_nginx(kind: Kind) {
         .await;
     }
 
+    phase("recovered after the broker restart");
     // Node B dies: its fds stop existing cluster-wide within a bounded time (its lease).
     let b_fd = plain.iter().find(|l| l.node == 1).expect("client on B").fd;
     assert_eq!(
@@ -693,10 +706,10 @@ pub async fn through_nginx(kind: Kind) {
         http(https[0], &format!("/server/close?fd={b_fd}")).await.0 == 404
     })
     .await;
-    eprintln!(
+    phase(&format!(
         "killed node's fds gone after {:?} (lease {LEASE_MS} ms)",
         killed_at.elapsed()
-    );
+    ));
     // Node A and its clients carry on.
     let on_a = plain.iter_mut().find(|l| l.node == 0).expect("client on A");
     let (status, body, _) = http(https[0], &format!("/server/send?fd={}", on_a.fd)).await;

@@ -308,11 +308,10 @@ fn check(
 }
 
 impl Upgrade {
-    /// Picks exactly one of the offered protocols: the first of the route's list (the server's
-    /// order of preference, as `WsRoute::protocols` documents) that the client offered. A client
-    /// offering only protocols the route does not speak is refused here with a clear 400, rather
-    /// than accepted without the header and left to fail on its own (RFC 6455 §4.2.2 allows
-    /// both).
+    /// Picks exactly one protocol: the first the client offered (RFC 6455 §4.1 lists them in
+    /// the client's order of preference) that the route supports. A client offering only
+    /// protocols the route does not speak is refused here with a clear 400, rather than
+    /// accepted without the header and left to fail on its own (RFC 6455 §4.2.2 allows both).
     pub(crate) fn select_protocol(
         &self,
         supported: &[String],
@@ -320,9 +319,9 @@ impl Upgrade {
         if self.offered_protocols.is_empty() || supported.is_empty() {
             return Ok(None);
         }
-        supported
+        self.offered_protocols
             .iter()
-            .find(|s| self.offered_protocols.iter().any(|p| p == *s))
+            .find(|p| supported.iter().any(|s| s == *p))
             .cloned()
             .map(Some)
             .ok_or_else(|| {

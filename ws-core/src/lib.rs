@@ -27,6 +27,8 @@
 //! async fn main() {}
 //! ```
 #![deny(missing_docs)]
+// Library code does not unwrap on input; tests may.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 extern crate self as ws_core;
 

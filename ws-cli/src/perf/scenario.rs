@@ -397,8 +397,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
-    let mut out = format!(
-        "| scenario | metric | reference | framework | ratio |\n|---|---|---:|---:|---:|\n"
+    let mut out = String::from(
+        "| scenario | metric | reference | framework | ratio |\n|---|---|---:|---:|---:|\n",
     );
     for row in rows {
         let better = if row.higher_is_better {

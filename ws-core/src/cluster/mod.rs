@@ -17,8 +17,9 @@
 //!
 //! **Delivery** across nodes is at-most-once: a request in flight when a broker connection drops
 //! is lost and its caller gets [`SendError::BrokerUnavailable`] or [`SendError::Timeout`]; nothing
-//! is retried, so nothing is delivered twice. Messages from one node to one connection keep their
-//! order (one broker connection per direction, applied in arrival order).
+//! is retried, so nothing is delivered twice. Pushes from one node to one connection keep their
+//! order: they leave through one broker connection and are applied in arrival order; and a
+//! `push` returns only after the owning node applied it, so sequential calls are ordered too.
 //!
 //! **Faults**: while the broker is away every remote call fails at once with
 //! [`SendError::BrokerUnavailable`] (the backplane tracks its connection state instead of waiting

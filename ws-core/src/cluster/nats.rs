@@ -304,7 +304,16 @@ impl NatsBackplane {
                     Ok(dead)
                 }
             }
-            RequestErrorKind::TimedOut => Err(timed_out(node, started)),
+            // Subscribed but silent: partitioned from the broker, or overloaded. A lease that is
+            // gone settles it (dead); the check is bounded by a quarter of the timeout, so the
+            // whole call stays within 1.25 × request_timeout_ms.
+            RequestErrorKind::TimedOut => {
+                let check = tokio::time::timeout(s.timeout / 4, s.lease_alive(node)).await;
+                match check {
+                    Ok(Ok(false)) => Ok(dead),
+                    _ => Err(timed_out(node, started)),
+                }
+            }
             other => Err(SendError::BrokerUnavailable(format!(
                 "request to node {node} failed: {other:?}"
             ))),

@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 /// | `handshake_timeout_ms` | 10,000 | time for the TLS handshake and the whole upgrade request (slowloris); over it: 408 |
 /// | `max_header_bytes` | 16 KiB | the HTTP request head; over it: 431 |
 /// | `ping_interval_ms` | 30,000 | a silent connection is pinged after this long, and dropped (1006) if it stays silent as long again; `0` disables |
-/// | `outbound_queue_bytes` | 1 MiB | bytes queued for one client that it has not read yet |
+/// | `outbound_queue_bytes` | 1 MiB | bytes queued for one client that it has not read yet; a client that stops reading holds at most about twice this |
 /// | `backpressure` | `reject` | what a push to a full queue does: `reject` fails it with `Backpressure`, `close` closes the connection with 1008 |
 /// | `close_timeout_ms` | 3,000 | how long a closing handshake may take before the socket is dropped |
 /// | `read_buffer_size` | 4 KiB | read buffer per connection |
 /// | `write_buffer_size` | 16 KiB | bytes gathered before a socket write |
 /// | `allowed_origins` | `[]` (any) | `Origin` values that may connect; others get 403 |
 /// | `max_body_bytes` | 2 MiB | an HTTP request body (HTTP servers); over it: 413 |
-/// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://` |
+/// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://`; an unreadable or mismatched file fails the boot |
 ///
 /// Browsers send every message as a single frame, so a frame limit below the message limit would
 /// refuse ordinary large messages from browsers; both default to 1 MiB.
