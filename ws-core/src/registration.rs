@@ -14,7 +14,7 @@ pub struct WsControllerRegistration {
     pub path: &'static str,
     /// The controller's type name.
     pub controller: &'static str,
-    /// Supported subprotocols, in order of preference.
+    /// Supported subprotocols; the handshake picks the first one the client offers.
     pub protocols: &'static [&'static str],
     /// Builds the controller singleton and its route.
     pub build: fn(&mut Container) -> Result<WsRoute, BootError>,

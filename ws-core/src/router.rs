@@ -38,7 +38,7 @@ impl WsRoute {
         }
     }
 
-    /// The subprotocols this route speaks, in the server's order of preference.
+    /// The subprotocols this route speaks; the handshake picks the first one the client offers.
     pub fn protocols<I: IntoIterator<Item = S>, S: Into<String>>(mut self, protocols: I) -> Self {
         self.protocols = protocols.into_iter().map(Into::into).collect();
         self
