@@ -69,12 +69,14 @@ pub(crate) trait Backplane: Send + Sync + 'static {
 
 /// Applies commands that arrive from other nodes to this node's connections.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
 pub(crate) struct LocalNode {
     pub(crate) registry: Arc<Registry>,
     /// Where backplane failures are counted (`ws_backplane_errors_total`).
     pub(crate) metrics: Arc<Metrics>,
 }
 
+#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
 impl LocalNode {
     pub(crate) fn apply(&self, command: Command) -> Reply {
         match command {

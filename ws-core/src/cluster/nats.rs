@@ -231,11 +231,6 @@ impl NatsBackplane {
         };
         let requests = subscribe(format!("{prefix}.node.{}", node.0)).await?;
         let casts = subscribe(format!("{prefix}.all")).await?;
-        // The server has the subscriptions once it answered a round trip after them.
-        client
-            .flush()
-            .await
-            .map_err(|e| BootError::Cluster(format!("NATS at {url}: {e}")))?;
 
         let shared = Arc::new(Shared {
             client,
@@ -252,6 +247,14 @@ impl NatsBackplane {
             local,
             ready: AtomicBool::new(true),
         });
+        // `flush` only writes the socket; it is not a round trip. The server handles one
+        // connection's messages in order, so once this renewal (a JetStream publish on the same
+        // connection) is acknowledged, the subscriptions are in place: no other node can get
+        // "no responders" for this one after boot returns.
+        shared
+            .renew()
+            .await
+            .map_err(|e| BootError::Cluster(format!("NATS at {}: {e}", shared.url)))?;
         let (stop, stop_rx) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(answer_requests(shared.clone(), requests)),
@@ -439,8 +442,9 @@ impl Shared {
                     revision
                 }
             };
+            // Those were round trips after the client's re-subscriptions, so the server has them.
             self.revision.store(revision, Ordering::Release);
-            self.client.flush().await.map_err(|e| e.to_string())
+            Ok(())
         };
         tokio::time::timeout(self.timeout * 2, work)
             .await
@@ -639,14 +643,14 @@ impl Backplane for NatsBackplane {
             let _ = self.stop.send(true);
             let mut tasks = std::mem::take(&mut *self.tasks.lock());
             let supervisor = tasks.pop();
-            // Dropping the subscribers unsubscribes; the flush returns once the server has
-            // processed that, so from here on a request to this node gets "no responders"
-            // and, with the lease deleted next, is answered as for a dead node at once.
+            // Dropping the subscribers queues their unsubscribes ahead of the lease deletion
+            // on the same connection; once the deletion is acknowledged the server has both,
+            // so from then on a request to this node gets "no responders", finds no lease,
+            // and is answered as for a dead node at once.
             for task in tasks {
                 task.abort();
                 let _ = task.await;
             }
-            let _ = tokio::time::timeout(s.timeout, s.client.flush()).await;
             if let Some(supervisor) = supervisor {
                 let abort = supervisor.abort_handle();
                 if tokio::time::timeout(s.timeout, supervisor).await.is_err() {
