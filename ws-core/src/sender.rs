@@ -130,7 +130,9 @@ impl Sender {
         .map(drop)
     }
 
-    /// Whether any node holds `fd` (Hyperf's `Sender::check`).
+    /// Whether any node holds `fd` (Hyperf's `Sender::check`). A remote fd costs one request to
+    /// its node only; an fd of a node whose lease is gone is `false` at once, without asking.
+    /// For up to `lease_ms` after a node crashed, its fds answer [`SendError::Timeout`].
     pub async fn exists(&self, fd: Fd) -> Result<bool, SendError> {
         if self.is_local(fd) {
             return Ok(self.inner.registry.contains(fd));
@@ -222,7 +224,9 @@ impl Sender {
         self.inner.registry.len()
     }
 
-    /// Whether the cluster backplane is connected (always true on a single node).
+    /// Whether the cluster backplane is connected, subscribed and holds its lease (always true on
+    /// a single node). While it is false, remote calls fail at once with
+    /// [`SendError::BrokerUnavailable`]; local ones work as usual.
     pub fn cluster_ready(&self) -> bool {
         self.inner.backplane.is_ready()
     }

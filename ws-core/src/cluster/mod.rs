@@ -206,6 +206,8 @@ impl Backoff {
         Self { attempt: 0 }
     }
 
+    // Only the Redis supervisor runs its own reconnect loop; NATS's client has one.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
