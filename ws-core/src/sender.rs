@@ -13,7 +13,7 @@ use crate::{Fd, NodeId, SendError};
 /// cluster backplane — and reports whether each call was delivered.
 ///
 /// Inject it into a controller with `#[inject] sender: Sender`, or get it from
-/// [`App::sender`](crate::App::sender) / [`Connection::sender`](crate::Connection::sender).
+/// [`RunningApp::sender`](crate::RunningApp::sender) / [`Connection::sender`](crate::Connection::sender).
 ///
 /// Guarantees: pushes to one connection arrive in the order they were made; across nodes
 /// delivery is at-most-once (a message in flight when a broker connection drops is lost, and the
