@@ -142,83 +142,38 @@ impl Scenario {
 
     fn targets(self, bins: &Binaries, settings: &Settings) -> anyhow::Result<(Target, Target)> {
         let pin = settings.pin;
-        if let Scenario::SeedController = self {
-            let port = free_port()?;
-            let mut command = pin.command(pin.server_core, &bins.seed);
-            command
-                .env("WS_SERVER_WS_PORT", port.to_string())
-                .env("WS_SERVER_WS_HOST", "127.0.0.1")
-                .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
-                .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
-            let seed = Server::start(command, port)?;
-            // Both sides must be one server: a second seed would need another HTTP port.
-            let echo = Target {
-                server: seed,
-                path: "/echo",
-                extra: Vec::new(),
-            };
-            let port2 = free_port()?;
-            let mut command = pin.command(pin.server_core, &bins.seed);
-            command
-                .env("WS_SERVER_WS_PORT", port2.to_string())
-                .env("WS_SERVER_WS_HOST", "127.0.0.1")
-                .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
-                .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
-            let seed_root = Server::start(command, port2)?;
-            let root = Target {
-                server: seed_root,
-                path: "/",
-                extra: vec![
-                    "--expect-prefix".into(),
-                    "Recv: ".into(),
-                    "--skip-first".into(),
-                    "1".into(),
-                ],
-            };
-            return Ok((echo, root));
-        }
-        if let Scenario::Fanout = self {
-            let port = free_port()?;
-            let mut command = pin.command(pin.server_core, &bins.cli);
-            command.args(["bench-baseline-fanout-server", "--port", &port.to_string()]);
-            let baseline = Target {
-                server: Server::start(command, port)?,
-                path: "/",
-                extra: Vec::new(),
-            };
-            let port = free_port()?;
-            let mut command = pin.command(pin.server_core, &bins.seed);
-            command
-                .env("WS_SERVER_WS_PORT", port.to_string())
-                .env("WS_SERVER_WS_HOST", "127.0.0.1")
-                .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
-                .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
-            let room = Target {
-                server: Server::start(command, port)?,
-                path: "/room?name=bench",
-                extra: Vec::new(),
-            };
-            return Ok((baseline, room));
-        }
-        let port = free_port()?;
-        let mut command = pin.command(pin.server_core, &bins.cli);
-        command.args(["bench-baseline-server", "--port", &port.to_string()]);
-        let baseline = Target {
-            server: Server::start(command, port)?,
-            path: "/",
+        let target = |server, path| Target {
+            server,
+            path,
             extra: Vec::new(),
         };
-        let port = free_port()?;
-        let mut command = pin.command(pin.server_core, &bins.echo_server);
-        command
-            .env("WS_SERVER_WS_PORT", port.to_string())
-            .env("WS_SERVER_WS_HOST", "127.0.0.1");
-        let framework = Target {
-            server: Server::start(command, port)?,
-            path: "/",
-            extra: Vec::new(),
-        };
-        Ok((baseline, framework))
+        Ok(match self {
+            // Each side gets its own seed process, so neither route shares a core's work with
+            // the other.
+            Scenario::SeedController => (
+                target(start_app(pin, &bins.seed)?, "/echo"),
+                Target {
+                    extra: ["--expect-prefix", "Recv: ", "--skip-first", "1"]
+                        .map(String::from)
+                        .into(),
+                    ..target(start_app(pin, &bins.seed)?, "/")
+                },
+            ),
+            Scenario::Fanout => (
+                target(
+                    start_baseline(pin, &bins.cli, "bench-baseline-fanout-server")?,
+                    "/",
+                ),
+                target(start_app(pin, &bins.seed)?, "/room?name=bench"),
+            ),
+            _ => (
+                target(
+                    start_baseline(pin, &bins.cli, "bench-baseline-server")?,
+                    "/",
+                ),
+                target(start_app(pin, &bins.echo_server)?, "/"),
+            ),
+        })
     }
 
     fn measure(
@@ -352,6 +307,27 @@ impl Scenario {
             }
         })
     }
+}
+
+/// A framework app (`seed`, `echo-server`) on free ports; the HTTP override is ignored by apps
+/// without an `http` server.
+fn start_app(pin: Pinning, binary: &std::path::Path) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut command = pin.command(pin.server_core, binary);
+    command
+        .env("WS_SERVER_WS_PORT", port.to_string())
+        .env("WS_SERVER_WS_HOST", "127.0.0.1")
+        .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
+        .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
+    Server::start(command, port)
+}
+
+/// One of `ws-cli`'s hidden reference servers on a free port.
+fn start_baseline(pin: Pinning, cli: &std::path::Path, subcommand: &str) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut command = pin.command(pin.server_core, cli);
+    command.args([subcommand, "--port", &port.to_string()]);
+    Server::start(command, port)
 }
 
 fn per(amount: f64, count: f64, unit: f64) -> f64 {
