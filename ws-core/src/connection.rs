@@ -1,21 +1,19 @@
 //! [`Connection`]: the handle handlers get; and the task that owns each socket.
 
-mod utf8_guard;
-
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
+use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, Sleep};
-use tokio_tungstenite::WebSocketStream;
-use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 
+use crate::codec::{Decoder, Encoder, Limits, Violation};
 use crate::message::{CloseFrame, CloseInfo, CloseInitiator, Message, close_frame};
 use crate::metrics::{Metrics, Traffic};
 use crate::outbox::Outbound;
@@ -23,11 +21,13 @@ use crate::registry::{ConnShared, Registry};
 use crate::transport::Transport;
 use crate::{Context, Fd, Request, SendError, Sender, WebSocketHandler};
 
-use utf8_guard::InvalidText;
-pub(crate) use utf8_guard::Utf8Guard;
-
-/// The WebSocket stream of one connection.
-pub(crate) type WsStream = WebSocketStream<Utf8Guard<Transport>>;
+/// A socket whose upgrade was just accepted.
+#[derive(Debug)]
+pub(crate) struct Upgraded {
+    pub(crate) transport: Transport,
+    /// Bytes the client sent after its upgrade request, read with it.
+    pub(crate) already_read: Vec<u8>,
+}
 
 /// One open WebSocket connection, as its handlers see it.
 ///
@@ -113,13 +113,17 @@ impl Connection {
 pub(crate) struct LoopSettings {
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) close_timeout: Duration,
+    pub(crate) limits: Limits,
+    /// Bytes gathered for the socket before the outbound queue is left alone until they drain.
+    pub(crate) write_buffer_size: usize,
 }
 
 enum Event {
     Inbound(Message),
-    ReadFailed(WsError),
+    Violation(Violation),
+    ReadFailed(io::Error),
     Eof,
-    WriteFailed(WsError),
+    WriteFailed(io::Error),
     CloseRequested(CloseFrame),
     Heartbeat,
 }
@@ -128,7 +132,7 @@ enum Event {
 /// is dispatched without boxing.
 pub(crate) async fn serve<H: WebSocketHandler>(
     handler: Arc<H>,
-    ws: WsStream,
+    socket: Upgraded,
     conn: Connection,
     request: Request,
     registry: Arc<Registry>,
@@ -137,9 +141,12 @@ pub(crate) async fn serve<H: WebSocketHandler>(
 ) {
     let fd = conn.fd();
     let mut session = Session {
-        ws,
+        io: socket.transport,
+        decoder: Decoder::new(settings.limits, socket.already_read),
+        encoder: Encoder::default(),
         pending: VecDeque::new(),
-        dirty: false,
+        outbox_armed: false,
+        write_buffer_size: settings.write_buffer_size,
         traffic: Traffic::default(),
         heartbeat: settings
             .ping_interval
@@ -217,11 +224,14 @@ fn handler_panicked(
 }
 
 struct Session {
-    ws: WsStream,
-    /// Items taken from the outbox that the socket has not accepted yet.
+    io: Transport,
+    decoder: Decoder,
+    encoder: Encoder,
+    /// Items just taken from the outbox, on their way into the encoder.
     pending: VecDeque<Outbound>,
-    /// Whether frames were written since the last flush.
-    dirty: bool,
+    /// Whether the outbox will wake the task on its next push: it was found empty.
+    outbox_armed: bool,
+    write_buffer_size: usize,
     traffic: Traffic,
     heartbeat: Option<(Pin<Box<Sleep>>, Duration)>,
     /// Whether anything arrived since the last heartbeat tick.
@@ -257,10 +267,10 @@ impl Session {
                             }
                         }
                     }
-                    // tungstenite has queued the pong; it goes out with the next flush.
-                    Message::Ping(_) => {
+                    // RFC 6455 §5.5.2: a pong with the ping's payload, with the next write.
+                    Message::Ping(payload) => {
                         self.activity = true;
-                        self.dirty = true;
+                        self.encoder.message(Message::Pong(payload));
                     }
                     Message::Pong(_) => self.activity = true,
                     Message::Close(frame) => {
@@ -269,9 +279,19 @@ impl Session {
                     }
                     Message::Frame(_) => {}
                 },
-                Event::ReadFailed(error) => {
+                Event::Violation(violation) => {
+                    // Answers to the messages before the bad frame still go out, ahead of the
+                    // close frame.
+                    self.encode_queued(&conn.shared);
                     conn.shared.outbox.shut();
-                    return self.fail(error).await;
+                    return self.fail(violation).await;
+                }
+                Event::ReadFailed(error) => {
+                    return CloseInfo::new(
+                        1006,
+                        format!("connection lost: {error}"),
+                        CloseInitiator::Transport,
+                    );
                 }
                 Event::Eof => {
                     return CloseInfo::new(
@@ -297,56 +317,38 @@ impl Session {
         }
     }
 
-    /// One step of the connection: queued pushes go into the socket first, then a read, then a
-    /// flush when nothing else is ready, so a burst of messages costs one write syscall.
+    /// One step of the connection. Messages already read are handed out first; before the
+    /// socket is read again, what the handlers queued meanwhile moves into the encoder; the
+    /// socket is written once nothing more can be read, so a burst of messages costs one read
+    /// and one write syscall.
     fn poll_event(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> Poll<Event> {
         loop {
-            if self.pending.is_empty()
-                && shared.outbox.poll_take(cx, &mut self.pending).is_pending()
-            {
-                break;
-            }
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Event::WriteFailed(e)),
-                Poll::Pending => break,
-            }
-            while let Some(item) = self.pending.pop_front() {
-                match item {
-                    Outbound::Message(message) => {
-                        self.traffic.messages_out += 1;
-                        self.traffic.bytes_out += message.len() as u64;
-                        if let Err(e) = Pin::new(&mut self.ws).start_send(message) {
-                            return Poll::Ready(Event::WriteFailed(e));
-                        }
-                        self.dirty = true;
-                    }
-                    Outbound::Close(frame) => return Poll::Ready(Event::CloseRequested(frame)),
+            loop {
+                match self.decoder.next_buffered() {
+                    Ok(Some(message)) => return Poll::Ready(Event::Inbound(message)),
+                    Ok(None) => {}
+                    Err(violation) => return Poll::Ready(Event::Violation(violation)),
                 }
-                // `start_send` may have filled the write buffer; the socket must drain first.
-                match Pin::new(&mut self.ws).poll_ready(cx) {
+                if let Some(frame) = self.take_outbox(cx, shared) {
+                    return Poll::Ready(Event::CloseRequested(frame));
+                }
+                match self.decoder.poll_fill(cx, &mut self.io) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Event::Eof),
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Event::ReadFailed(e)),
+                    Poll::Pending => break,
+                }
+            }
+            if !self.encoder.is_empty() {
+                match self.encoder.poll_write(cx, &mut self.io) {
+                    // The outbox was left alone while the encoder was full: take the rest now.
+                    Poll::Ready(Ok(())) if !self.outbox_armed => continue,
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Event::WriteFailed(e)),
-                    Poll::Pending => return self.poll_read_or_flush(cx),
+                    Poll::Pending => {}
                 }
             }
-        }
-        self.poll_read_or_flush(cx)
-    }
-
-    fn poll_read_or_flush(&mut self, cx: &mut TaskContext<'_>) -> Poll<Event> {
-        match Pin::new(&mut self.ws).poll_next(cx) {
-            Poll::Ready(Some(Ok(message))) => return Poll::Ready(Event::Inbound(message)),
-            Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::ReadFailed(e)),
-            Poll::Ready(None) => return Poll::Ready(Event::Eof),
-            Poll::Pending => {}
-        }
-        if self.dirty {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.dirty = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Event::WriteFailed(e)),
-                Poll::Pending => {}
-            }
+            break;
         }
         if let Some((timer, _)) = &mut self.heartbeat
             && timer.as_mut().poll(cx).is_ready()
@@ -354,7 +356,50 @@ impl Session {
             return Poll::Ready(Event::Heartbeat);
         }
         self.traffic.report(&self.metrics);
+        // Nothing half-read and nothing unsent: an idle connection holds no buffers.
+        self.decoder.release();
+        self.encoder.release();
         Poll::Pending
+    }
+
+    /// Moves queued pushes into the encoder until it holds `write_buffer_size` bytes; a close
+    /// request ends the move and is returned.
+    fn take_outbox(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> Option<CloseFrame> {
+        self.outbox_armed = false;
+        while self.encoder.queued() < self.write_buffer_size {
+            if shared.outbox.poll_take(cx, &mut self.pending).is_pending() {
+                self.outbox_armed = true;
+                return None;
+            }
+            while let Some(item) = self.pending.pop_front() {
+                match item {
+                    Outbound::Message(message) => {
+                        self.traffic.messages_out += 1;
+                        self.traffic.bytes_out += message.len() as u64;
+                        self.encoder.message(message);
+                    }
+                    Outbound::Close(frame) => {
+                        // A close request comes last: the outbox accepts nothing after it.
+                        self.pending.clear();
+                        return Some(frame);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Moves every queued message into the encoder, whatever its size; a queued close request
+    /// is dropped (the caller is closing anyway).
+    fn encode_queued(&mut self, shared: &ConnShared) {
+        shared.outbox.take(&mut self.pending);
+        for item in self.pending.drain(..) {
+            if let Outbound::Message(message) = item {
+                self.traffic.messages_out += 1;
+                self.traffic.bytes_out += message.len() as u64;
+                self.encoder.message(message);
+            }
+        }
     }
 
     /// A heartbeat tick: ping a silent client, give up on one that stayed silent after a ping.
@@ -376,24 +421,40 @@ impl Session {
         }
         self.ping_outstanding = true;
         // Queued, not awaited: a peer that stopped reading would otherwise stall the loop on
-        // a flush that never completes. The next tick decides whether it answered.
-        match Pin::new(&mut self.ws).start_send(Message::Ping(Default::default())) {
-            Ok(()) => {
-                self.dirty = true;
-                None
-            }
-            Err(e) => Some(CloseInfo::new(
-                1006,
-                format!("ping failed: {e}"),
-                CloseInitiator::Transport,
-            )),
-        }
+        // a write that never completes. The next tick decides whether it answered.
+        self.encoder.message(Message::Ping(Default::default()));
+        None
     }
 
-    /// The client sent a close frame; tungstenite has queued the echo. Flush it and let the
-    /// client close, bounded by the close timeout.
+    /// Writes everything queued.
+    async fn write_out(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.encoder.poll_write(cx, &mut self.io)).await
+    }
+
+    /// The next frame the client sends: `None` at the end of the stream or on any error, which
+    /// only matters here while a closing handshake is finishing.
+    async fn next_inbound(&mut self) -> Option<Message> {
+        poll_fn(|cx| {
+            loop {
+                match self.decoder.next_buffered() {
+                    Ok(Some(message)) => return Poll::Ready(Some(message)),
+                    Ok(None) => {}
+                    Err(_) => return Poll::Ready(None),
+                }
+                match self.decoder.poll_fill(cx, &mut self.io) {
+                    Poll::Ready(Ok(1..)) => {}
+                    Poll::Ready(_) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    /// The client sent a close frame: echo it (RFC 6455 §5.5.1), then close
+    /// the TCP connection, bounded by the close timeout.
     async fn finish_peer_close(&mut self, frame: Option<CloseFrame>) -> CloseInfo {
-        let info = match frame {
+        let info = match &frame {
             Some(frame) => CloseInfo::new(
                 u16::from(frame.code),
                 frame.reason.as_str(),
@@ -402,84 +463,73 @@ impl Session {
             // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
             None => CloseInfo::new(1005, "", CloseInitiator::Client),
         };
-        self.drain_until_closed().await;
+        self.encoder.close(frame.as_ref());
+        let close_timeout = self.close_timeout;
+        let finish = async {
+            if self.write_out().await.is_ok() {
+                let _ = self.io.shutdown().await;
+            }
+        };
+        let _ = tokio::time::timeout(close_timeout, finish).await;
         info
     }
 
-    /// Sends `frame` and waits (bounded) for the client's close frame.
+    /// Sends `frame` after what is already queued and waits (bounded) for the client's close
+    /// frame; data messages arriving meanwhile are dropped (RFC 6455 §5.5.1).
     async fn close_with(&mut self, frame: CloseFrame) -> CloseInfo {
         let info = CloseInfo::new(
             u16::from(frame.code),
             frame.reason.as_str(),
             CloseInitiator::Server,
         );
-        if tokio::time::timeout(self.close_timeout, self.ws.close(Some(frame)))
-            .await
-            .is_ok()
-        {
-            self.drain_until_closed().await;
-        }
+        self.encoder.close(Some(&frame));
+        let close_timeout = self.close_timeout;
+        let finish = async {
+            if self.write_out().await.is_err() {
+                return;
+            }
+            while let Some(message) = self.next_inbound().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+            // RFC 6455 §7.1.1: the server closes the TCP connection first, so the client
+            // does not have to; this also sends TLS's close_notify.
+            let _ = self.io.shutdown().await;
+        };
+        let _ = tokio::time::timeout(close_timeout, finish).await;
         info
     }
 
-    /// Reads until the closing handshake is complete, then closes the socket's write side
-    /// (which also sends TLS's close_notify): RFC 6455 §7.1.1 wants the server to close the TCP
-    /// connection first, so the client does not have to.
-    async fn drain_until_closed(&mut self) {
-        let drain = async {
-            let _ = self.ws.flush().await;
-            while let Some(Ok(_)) = self.ws.next().await {}
-            let _ = self.ws.get_mut().shutdown().await;
-        };
-        let _ = tokio::time::timeout(self.close_timeout, drain).await;
+    /// After failing a connection: the write side is shut, then whatever the client still sends
+    /// is read and discarded until it closes too. Closing a socket with unread data makes the
+    /// kernel send a reset, which can destroy the close frame still on its way to the client.
+    /// Callers bound this with the close timeout.
+    async fn shutdown_and_drain(&mut self) {
+        let _ = self.io.shutdown().await;
+        let mut scratch = [0u8; 512];
+        while let Ok(1..) = self.io.read(&mut scratch).await {}
     }
 
-    /// After failing the connection: no more frames are parsed (RFC 6455 §7.1.7; after a bad
-    /// frame the stream may not even be framed right any more), but what the client still sends
-    /// is read and discarded until it closes too, bounded by the close timeout. Closing a socket
-    /// with unread data makes the kernel send a reset, which can destroy the close frame still
-    /// on its way to the client.
-    async fn linger(&mut self) {
-        let raw = self.ws.get_mut().raw_mut();
-        let discard = async {
-            let _ = raw.shutdown().await;
-            let mut scratch = vec![0u8; 4096];
-            while let Ok(1..) = raw.read(&mut scratch).await {}
+    /// The client broke the protocol: answer with the matching close code (RFC 6455 §7.4.1),
+    /// parse nothing more (§7.1.7: the stream may not even be framed right any more), and
+    /// linger until the client closes, bounded by the close timeout.
+    async fn fail(&mut self, violation: Violation) -> CloseInfo {
+        tracing::debug!(code = violation.code, reason = %violation.reason, "closing a connection that broke the protocol");
+        let frame = close_frame(violation.code, &violation.reason);
+        let info = CloseInfo::new(
+            violation.code,
+            frame.reason.as_str(),
+            CloseInitiator::Server,
+        );
+        self.encoder.close(Some(&frame));
+        let close_timeout = self.close_timeout;
+        let finish = async {
+            if self.write_out().await.is_ok() {
+                self.shutdown_and_drain().await;
+            }
         };
-        let _ = tokio::time::timeout(self.close_timeout, discard).await;
-    }
-
-    /// A read error: a protocol violation is answered with the matching close code (RFC 6455
-    /// §7.4.1); a lost socket ends the connection as 1006.
-    async fn fail(&mut self, error: WsError) -> CloseInfo {
-        let (code, reason) = match &error {
-            WsError::Io(e) if InvalidText::is(e) => {
-                (1007, "invalid UTF-8 in a text message".to_string())
-            }
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) | WsError::Io(_) => {
-                return CloseInfo::new(
-                    1006,
-                    format!("connection lost: {error}"),
-                    CloseInitiator::Transport,
-                );
-            }
-            WsError::ConnectionClosed | WsError::AlreadyClosed => {
-                return CloseInfo::new(1006, "connection closed", CloseInitiator::Transport);
-            }
-            WsError::Protocol(_) => (1002, error.to_string()),
-            WsError::Utf8(_) => (1007, "invalid UTF-8 in a text message".to_string()),
-            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
-                1009,
-                format!("message of {size} bytes exceeds the limit of {max_size}"),
-            ),
-            WsError::Capacity(e) => (1009, e.to_string()),
-            _ => (1011, error.to_string()),
-        };
-        tracing::debug!(code, reason = %reason, "closing a connection that broke the protocol");
-        let frame = close_frame(code, &reason);
-        let info = CloseInfo::new(code, frame.reason.as_str(), CloseInitiator::Server);
-        let _ = tokio::time::timeout(self.close_timeout, self.ws.close(Some(frame))).await;
-        self.linger().await;
+        let _ = tokio::time::timeout(close_timeout, finish).await;
         info
     }
 }

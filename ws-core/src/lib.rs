@@ -34,6 +34,7 @@ extern crate self as ws_core;
 
 mod app;
 mod cluster;
+mod codec;
 mod config;
 mod connection;
 mod context;

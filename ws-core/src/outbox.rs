@@ -127,7 +127,8 @@ impl Outbox {
         }
     }
 
-    fn take(&self, into: &mut VecDeque<Outbound>) -> bool {
+    /// Moves everything queued into `into`; whether there was anything.
+    pub(crate) fn take(&self, into: &mut VecDeque<Outbound>) -> bool {
         let mut state = self.state.lock();
         if state.queue.is_empty() {
             return false;

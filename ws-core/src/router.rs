@@ -53,7 +53,7 @@ pub(crate) trait WsEndpoint: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), Rejection>>;
     fn serve(
         &self,
-        ws: crate::connection::WsStream,
+        socket: crate::connection::Upgraded,
         conn: Connection,
         request: Request,
         server: Arc<ServerShared>,
@@ -73,7 +73,7 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
 
     fn serve(
         &self,
-        ws: crate::connection::WsStream,
+        socket: crate::connection::Upgraded,
         conn: Connection,
         request: Request,
         server: Arc<ServerShared>,
@@ -90,7 +90,7 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
             async move {
                 connection::serve(
                     handler,
-                    ws,
+                    socket,
                     conn,
                     request,
                     server.app.registry.clone(),

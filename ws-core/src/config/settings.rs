@@ -109,16 +109,13 @@ impl ServerSettings {
         Ok(())
     }
 
-    /// The tungstenite configuration these settings imply.
-    pub(crate) fn websocket_config(&self) -> tungstenite::protocol::WebSocketConfig {
-        tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(self.read_buffer_size)
-            .write_buffer_size(self.write_buffer_size)
-            // The outbound queue bounds memory; tungstenite's buffer only holds what one flush
-            // could not write, plus one message.
-            .max_write_buffer_size(usize::MAX)
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_frame_size))
+    /// The bounds of the frame decoder.
+    pub(crate) fn limits(&self) -> crate::codec::Limits {
+        crate::codec::Limits {
+            max_frame: self.max_frame_size,
+            max_message: self.max_message_size,
+            read_size: self.read_buffer_size,
+        }
     }
 }
 

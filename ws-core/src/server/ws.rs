@@ -11,12 +11,10 @@ use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::WebSocketStream;
-use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::app::AppShared;
 use crate::config::ServerSettings;
-use crate::connection::{Connection, LoopSettings, Utf8Guard};
+use crate::connection::{Connection, LoopSettings, Upgraded};
 use crate::handshake::{self, HeadError, Rejection};
 use crate::outbox::Outbox;
 use crate::registry::ConnShared;
@@ -28,7 +26,6 @@ pub(crate) struct ServerShared {
     pub(crate) app: Arc<AppShared>,
     pub(crate) name: Arc<str>,
     pub(crate) settings: ServerSettings,
-    pub(crate) ws_config: WebSocketConfig,
     pub(crate) loop_settings: LoopSettings,
     pub(crate) table: WsTable,
     pub(crate) open: AtomicUsize,
@@ -48,10 +45,11 @@ impl ServerShared {
         Self {
             app,
             name: Arc::from(name),
-            ws_config: settings.websocket_config(),
             loop_settings: LoopSettings {
                 ping_interval,
                 close_timeout: Duration::from_millis(settings.close_timeout_ms),
+                limits: settings.limits(),
+                write_buffer_size: settings.write_buffer_size,
             },
             settings,
             table,
@@ -101,7 +99,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         return;
     };
 
-    let upgrade = match handshake::read_upgrade(
+    let mut upgrade = match handshake::read_upgrade(
         &mut transport,
         Some(peer),
         server.settings.max_header_bytes,
@@ -191,14 +189,13 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         .handshakes_accepted
         .fetch_add(1, Ordering::Relaxed);
 
-    let guarded = Utf8Guard::new(transport, &upgrade.leftover);
-    let ws = WebSocketStream::from_partially_read(
-        guarded,
-        upgrade.leftover,
-        Role::Server,
-        Some(server.ws_config),
-    )
-    .await;
+    // Only the bytes read past the request outlive the handshake: the parsed request lives on
+    // in `request`, which the connection drops after `on_open`.
+    let socket = Upgraded {
+        transport,
+        already_read: std::mem::take(&mut upgrade.leftover),
+    };
+    drop(upgrade);
     let fd = server.app.fds.next();
     let shared = Arc::new(ConnShared::new(
         fd,
@@ -219,7 +216,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     let conn = Connection::new(shared, server.app.sender.clone());
     route
         .endpoint
-        .serve(ws, conn, request, server.clone())
+        .serve(socket, conn, request, server.clone())
         .await;
 }
 

@@ -1,0 +1,181 @@
+//! Messages in, server frames out.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::AsyncWrite;
+
+use super::head::{self, opcode};
+use crate::message::{CloseFrame, Message};
+
+/// Payloads shorter than this are copied next to their header, so a burst of small messages
+/// leaves in one contiguous write; longer ones are written from their own buffer, uncopied.
+const COPY_BELOW: usize = 1024;
+
+/// The first allocation of the staging buffer: a burst of small frames fits without growing it.
+const STAGING_SIZE: usize = 4096;
+
+/// Most buffers handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// Frames waiting for the socket.
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    /// Headers and small payloads not sealed into a segment yet.
+    staging: BytesMut,
+    /// What goes out next, in order.
+    segments: VecDeque<Bytes>,
+    /// Bytes in `staging` and `segments`.
+    queued: usize,
+}
+
+impl Encoder {
+    /// Bytes waiting to be written.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Queues one message as a single final frame.
+    pub(crate) fn message(&mut self, message: Message) {
+        match message {
+            Message::Text(text) => self.frame(opcode::TEXT, text.into()),
+            Message::Binary(data) => self.frame(opcode::BINARY, data),
+            Message::Ping(data) => self.frame(opcode::PING, data),
+            Message::Pong(data) => self.frame(opcode::PONG, data),
+            Message::Close(frame) => self.close(frame.as_ref()),
+            Message::Frame(frame) => {
+                // A raw frame is written as the caller built it.
+                let mut raw = Vec::with_capacity(frame.len());
+                if frame.format(&mut raw).is_ok() {
+                    self.seal();
+                    self.queued += raw.len();
+                    self.segments.push_back(raw.into());
+                }
+            }
+        }
+    }
+
+    /// Queues a close frame: the code and reason, or an empty payload.
+    pub(crate) fn close(&mut self, frame: Option<&CloseFrame>) {
+        let mut payload = BytesMut::new();
+        if let Some(frame) = frame {
+            payload.extend_from_slice(&u16::from(frame.code).to_be_bytes());
+            payload.extend_from_slice(frame.reason.as_bytes());
+        }
+        self.frame(opcode::CLOSE, payload.freeze());
+    }
+
+    fn frame(&mut self, opcode: u8, payload: Bytes) {
+        if self.staging.capacity() == 0 {
+            self.staging.reserve(STAGING_SIZE);
+        }
+        let before = self.staging.len();
+        head::encode(opcode, payload.len(), &mut self.staging);
+        self.queued += self.staging.len() - before + payload.len();
+        if payload.len() < COPY_BELOW {
+            self.staging.extend_from_slice(&payload);
+        } else {
+            self.seal();
+            self.segments.push_back(payload);
+        }
+    }
+
+    /// Moves what is staged into a segment of its own.
+    fn seal(&mut self) {
+        if !self.staging.is_empty() {
+            self.segments.push_back(self.staging.split().freeze());
+        }
+    }
+
+    /// Writes everything queued; `Pending` while the socket is full.
+    pub(crate) fn poll_write<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut W,
+    ) -> Poll<io::Result<()>> {
+        self.seal();
+        while !self.segments.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (slot, segment) in slices.iter_mut().zip(&self.segments) {
+                *slot = IoSlice::new(segment);
+                count += 1;
+            }
+            let mut written = ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.queued -= written;
+            while written > 0 {
+                let Some(front) = self.segments.front_mut() else {
+                    break;
+                };
+                if front.len() <= written {
+                    written -= front.len();
+                    self.segments.pop_front();
+                } else {
+                    front.advance(written);
+                    written = 0;
+                }
+            }
+        }
+        Pin::new(io).poll_flush(cx)
+    }
+
+    /// Frees the buffers of an encoder with nothing queued.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() && (self.staging.capacity() > 0 || self.segments.capacity() > 0) {
+            self.staging = BytesMut::new();
+            self.segments = VecDeque::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::head::Head;
+
+    /// The frames in `wire`: opcode and payload.
+    fn frames(mut wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        while let Some(head) = Head::parse(wire) {
+            let end = head.size + head.len as usize;
+            out.push((head.opcode, wire[head.size..end].to_vec()));
+            wire = &wire[end..];
+        }
+        assert!(wire.is_empty(), "trailing bytes");
+        out
+    }
+
+    #[tokio::test]
+    async fn small_and_large_payloads_go_out_in_order() {
+        let large = Bytes::from(vec![9u8; 20_000]);
+        let mut encoder = Encoder::default();
+        encoder.message(Message::text("a"));
+        encoder.message(Message::Binary(large.clone()));
+        encoder.message(Message::Pong(Bytes::from_static(b"p")));
+        encoder.close(Some(&crate::message::close_frame(1000, "bye")));
+        let queued = encoder.queued();
+        let mut wire = Vec::new();
+        std::future::poll_fn(|cx| encoder.poll_write(cx, &mut wire))
+            .await
+            .expect("a Vec accepts every write");
+        assert_eq!(wire.len(), queued);
+        assert!(encoder.is_empty());
+        let decoded = frames(&wire);
+        assert_eq!(decoded[0], (opcode::TEXT, b"a".to_vec()));
+        assert_eq!(decoded[1], (opcode::BINARY, large.to_vec()));
+        assert_eq!(decoded[2], (opcode::PONG, b"p".to_vec()));
+        assert_eq!(decoded[3], (opcode::CLOSE, b"\x03\xe8bye".to_vec()));
+        encoder.release();
+        assert_eq!(encoder.staging.capacity(), 0);
+    }
+}
