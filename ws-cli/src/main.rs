@@ -44,6 +44,9 @@ enum Command {
     /// Plain tokio broadcast-channel fan-out server used as the room benchmark baseline
     #[command(name = "bench-baseline-fanout-server", hide = true)]
     BenchBaselineFanoutServer(bench::echo_server::ServerArgs),
+    /// Bare hyper HTTP/1.1 server answering `hello`, the HTTP route benchmark baseline
+    #[command(name = "bench-baseline-http-server", hide = true)]
+    BenchBaselineHttpServer(bench::echo_server::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Perf(args) => perf::run(args),
         Command::BenchBaselineServer(args) => bench::echo_server::run(args),
         Command::BenchBaselineFanoutServer(args) => bench::echo_server::run_fanout(args),
+        Command::BenchBaselineHttpServer(args) => bench::http_server::run(args),
     };
     match outcome {
         Ok(code) => code,

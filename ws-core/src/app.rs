@@ -239,6 +239,13 @@ impl App {
             None => Config::load(None)?,
         };
         let config = Arc::new(config);
+        // Every connection holds a descriptor, and distributions default the soft limit to
+        // 1,024, far below `max_connections`; the hard limit is as far as a process may raise
+        // it itself. Failing to raise it is not fatal: accepts then fail one by one, logged.
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => tracing::debug!(limit, "open file limit"),
+            Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+        }
         let registry = Arc::new(Registry::default());
         // Created before the backplane, which counts its failures in it.
         let metrics = Arc::new(Metrics::default());

@@ -17,7 +17,8 @@ use crate::codec::{Decoder, Encoder, Limits, Violation};
 use crate::message::{CloseFrame, CloseInfo, CloseInitiator, Message, close_frame};
 use crate::metrics::{Metrics, Traffic};
 use crate::outbox::Outbound;
-use crate::registry::{ConnShared, Registry};
+use crate::registry::ConnShared;
+use crate::server::ws::ServerShared;
 use crate::transport::Transport;
 use crate::{Context, Fd, Request, SendError, Sender, WebSocketHandler};
 
@@ -130,15 +131,19 @@ enum Event {
 
 /// Runs one connection from `on_open` to `on_close`. Generic over the handler so each message
 /// is dispatched without boxing.
+///
+/// This future lives as long as the connection, and rustc stores every argument of an async fn
+/// for its whole life: the request is boxed so it costs a pointer once `on_open` has seen it.
 pub(crate) async fn serve<H: WebSocketHandler>(
     handler: Arc<H>,
     socket: Upgraded,
     conn: Connection,
-    request: Request,
-    registry: Arc<Registry>,
-    metrics: Arc<Metrics>,
-    settings: &LoopSettings,
+    request: Box<Request>,
+    server: Arc<ServerShared>,
 ) {
+    let registry = &server.app.registry;
+    let metrics = &server.app.metrics;
+    let settings = &server.loop_settings;
     let fd = conn.fd();
     let mut session = Session {
         io: socket.transport,
@@ -157,33 +162,40 @@ pub(crate) async fn serve<H: WebSocketHandler>(
         close_timeout: settings.close_timeout,
     };
 
-    let mut first_close = None;
-    match AssertUnwindSafe(handler.on_open(&conn, &request))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => handler_failed(&metrics, fd, "on_open", &error),
-        Err(panic) => first_close = Some(handler_panicked(&metrics, fd, "on_open", panic)),
-    }
-    drop(request);
+    // The future's size is that of its largest state: what runs once (on_open, the closing
+    // handshakes, on_close) is boxed, so an idle connection only pays for the message loop.
+    let opened = Box::pin(async {
+        let outcome = AssertUnwindSafe(handler.on_open(&conn, &request))
+            .catch_unwind()
+            .await;
+        drop(request);
+        outcome
+    })
+    .await;
+    let first_close = match opened {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => {
+            handler_failed(metrics, fd, "on_open", &error);
+            None
+        }
+        Err(panic) => Some(handler_panicked(metrics, fd, "on_open", panic)),
+    };
 
     let info = match first_close {
-        Some(frame) => session.close_with(frame).await,
+        Some(frame) => Box::pin(session.close_with(frame)).await,
         None => session.run(&*handler, &conn).await,
     };
-    session.traffic.report(&metrics);
+    session.traffic.report(metrics);
     metrics.closed(info.code);
     registry.remove(fd);
     conn.shared.outbox.shut();
     // Dropping the socket before `on_close` frees it at once, whatever the handler does next.
     drop(session);
     tracing::debug!(fd = %fd, code = info.code, reason = %info.reason, "connection closed");
-    if let Err(panic) = AssertUnwindSafe(handler.on_close(&conn, info))
-        .catch_unwind()
-        .await
+    if let Err(panic) =
+        Box::pin(AssertUnwindSafe(handler.on_close(&conn, info)).catch_unwind()).await
     {
-        handler_panicked(&metrics, fd, "on_close", panic);
+        handler_panicked(metrics, fd, "on_close", panic);
     }
     conn.shared.context.clear();
 }
@@ -263,7 +275,7 @@ impl Session {
                                 let frame =
                                     handler_panicked(&self.metrics, conn.fd(), "on_message", panic);
                                 conn.shared.outbox.shut();
-                                return self.close_with(frame).await;
+                                return Box::pin(self.close_with(frame)).await;
                             }
                         }
                     }
@@ -275,7 +287,7 @@ impl Session {
                     Message::Pong(_) => self.activity = true,
                     Message::Close(frame) => {
                         conn.shared.outbox.shut();
-                        return self.finish_peer_close(frame).await;
+                        return Box::pin(self.finish_peer_close(frame)).await;
                     }
                     Message::Frame(_) => {}
                 },
@@ -284,7 +296,7 @@ impl Session {
                     // close frame.
                     self.encode_queued(&conn.shared);
                     conn.shared.outbox.shut();
-                    return self.fail(violation).await;
+                    return Box::pin(self.fail(violation)).await;
                 }
                 Event::ReadFailed(error) => {
                     return CloseInfo::new(
@@ -307,7 +319,7 @@ impl Session {
                         CloseInitiator::Transport,
                     );
                 }
-                Event::CloseRequested(frame) => return self.close_with(frame).await,
+                Event::CloseRequested(frame) => return Box::pin(self.close_with(frame)).await,
                 Event::Heartbeat => {
                     if let Some(info) = self.heartbeat() {
                         return info;

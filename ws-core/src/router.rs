@@ -55,7 +55,7 @@ pub(crate) trait WsEndpoint: Send + Sync + 'static {
         &self,
         socket: crate::connection::Upgraded,
         conn: Connection,
-        request: Request,
+        request: Box<Request>,
         server: Arc<ServerShared>,
     ) -> BoxFuture<'static, ()>;
 }
@@ -75,10 +75,9 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
         &self,
         socket: crate::connection::Upgraded,
         conn: Connection,
-        request: Request,
+        request: Box<Request>,
         server: Arc<ServerShared>,
     ) -> BoxFuture<'static, ()> {
-        let handler = self.0.clone();
         // Every event of the connection — the framework's and its handlers' — carries its fd.
         let span = tracing::info_span!(
             "connection",
@@ -86,21 +85,7 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
             server = %conn.server(),
             route = %conn.route()
         );
-        Box::pin(
-            async move {
-                connection::serve(
-                    handler,
-                    socket,
-                    conn,
-                    request,
-                    server.app.registry.clone(),
-                    server.app.metrics.clone(),
-                    &server.loop_settings,
-                )
-                .await;
-            }
-            .instrument(span),
-        )
+        Box::pin(connection::serve(self.0.clone(), socket, conn, request, server).instrument(span))
     }
 }
 

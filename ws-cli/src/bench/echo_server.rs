@@ -19,19 +19,20 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 const BUFFER_SIZE: usize = 4 << 10;
 /// Back-off when accept fails (e.g. out of descriptors during an idle test),
 /// so the loop does not spin while connections drain.
-const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+pub(super) const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
     /// Port on 127.0.0.1; 0 picks a free one (printed as `listening on ADDR`)
     #[arg(long, default_value_t = 0)]
-    port: u16,
+    pub(super) port: u16,
     /// Runtime worker threads; 1 keeps the server on the calling thread
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-    threads: u32,
+    pub(super) threads: u32,
 }
 
 pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    super::raise_open_files_limit();
     let runtime = super::build_runtime(args.threads)?;
     runtime.block_on(serve(args.port))?;
     Ok(ExitCode::SUCCESS)
@@ -41,13 +42,7 @@ async fn serve(port: u16) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    let addr = listener.local_addr()?;
-    // Scripts and tests wait for this line to learn the port, so it must not
-    // sit in a buffer.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {addr}")?;
-    stdout.flush()?;
-    drop(stdout);
+    announce(listener.local_addr()?)?;
 
     loop {
         match listener.accept().await {
@@ -62,6 +57,14 @@ async fn serve(port: u16) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Prints `listening on ADDR`. Scripts and tests wait for this line to learn the port, so it
+/// must not sit in a buffer.
+pub(super) fn announce(addr: std::net::SocketAddr) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {addr}")?;
+    stdout.flush()
 }
 
 async fn echo(stream: TcpStream) -> Result<(), WsError> {
@@ -84,6 +87,7 @@ async fn echo(stream: TcpStream) -> Result<(), WsError> {
 /// `tokio::sync::broadcast` channel — the hand-written fan-out the framework's rooms are
 /// measured against.
 pub(crate) fn run_fanout(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    super::raise_open_files_limit();
     let runtime = super::build_runtime(args.threads)?;
     runtime.block_on(serve_fanout(args.port))?;
     Ok(ExitCode::SUCCESS)
@@ -97,7 +101,7 @@ async fn serve_fanout(port: u16) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    println!("listening on {}", listener.local_addr()?);
+    announce(listener.local_addr()?)?;
     // Capacity covers a burst of broadcasts while a member is briefly behind.
     let (hub, _) = broadcast::channel::<Message>(1024);
     loop {

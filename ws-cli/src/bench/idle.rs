@@ -23,12 +23,13 @@ pub(super) async fn run(
     count: u32,
     progress: &Progress,
 ) -> anyhow::Result<Report> {
-    if let Some(limit) = open_files_limit()
+    // `bench::run` already raised the soft limit as far as the hard limit allows.
+    if let Some(limit) = super::raise_open_files_limit()
         && u64::from(count) + RESERVED_FDS > limit
     {
         progress.println(&format!(
             "warning: {count} connections need more descriptors than the limit of {limit} \
-             (ulimit -n); some will fail"
+             (ulimit -Hn, the most this process may raise itself to); some will fail"
         ));
     }
     let connecting = Instant::now();
@@ -37,10 +38,9 @@ pub(super) async fn run(
     opened.require_any()?;
     opened.warn_failures(count, progress);
     let established = opened.streams.len() as u64;
-    progress.println(&format!(
-        "holding {established} connections for {} s",
-        args.secs
-    ));
+    // Printed even with --json: `ws-cli perf` waits for this line to sample the server's memory
+    // while every connection is open.
+    progress.println(&holding_line(established, args.secs));
 
     let schedule = Schedule::starting_now(0.0, args.secs);
     let counters = Arc::new(Counters::default());
@@ -84,10 +84,34 @@ pub(super) async fn run(
     }))
 }
 
-/// The soft RLIMIT_NOFILE, read from procfs because querying it directly needs
-/// `unsafe` (forbidden in this workspace) or another dependency.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// The stderr line announcing that every connection is open and the hold has begun.
+fn holding_line(established: u64, secs: f64) -> String {
+    format!("{HOLDING} {established} connections for {secs} s")
+}
+
+const HOLDING: &str = "holding";
+
+/// The connection count of a [`holding_line`], for callers watching `ws-cli bench --idle`'s
+/// stderr for the moment all its connections are open.
+pub(crate) fn parse_holding_line(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix(HOLDING)?.trim_start();
+    let (count, rest) = rest.split_once(' ')?;
+    rest.starts_with("connections")
+        .then(|| count.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holding_line_round_trips() {
+        assert_eq!(parse_holding_line(&holding_line(19_000, 3.0)), Some(19_000));
+        assert_eq!(
+            parse_holding_line("warning: 3 of 10 connections failed"),
+            None
+        );
+        assert_eq!(parse_holding_line("holding many connections"), None);
+    }
 }

@@ -3,7 +3,8 @@
 pub(crate) mod echo_server;
 mod fanout;
 mod handshake;
-mod idle;
+pub(crate) mod http_server;
+pub(crate) mod idle;
 mod progress;
 mod report;
 mod throughput;
@@ -147,6 +148,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         subprotocols: args.subprotocols.clone(),
     };
     let request = connect::build_request(&args.url, &opts)?;
+    raise_open_files_limit();
     if args.secs <= 0.0 && args.idle.is_none() && args.fanout.is_none() {
         bail!("--secs must be greater than 0");
     }
@@ -178,6 +180,15 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the soft limit now in force.
+///
+/// Every connection costs a descriptor and distributions default the soft limit to 1,024, far
+/// below what idle and fan-out runs open; the hard limit is the ceiling an unprivileged process
+/// may lift itself to. Failure is not fatal: the run then warns or fails per connection.
+pub(crate) fn raise_open_files_limit() -> Option<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).ok()
 }
 
 fn build_runtime(threads: u32) -> anyhow::Result<tokio::runtime::Runtime> {

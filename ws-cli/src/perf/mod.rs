@@ -3,8 +3,8 @@
 //! Every scenario runs against both servers in interleaved rounds (so drift on a noisy machine
 //! hits both alike), the servers pinned to one core and the load generator to another. The
 //! load generator is `ws-cli bench` itself, run as a child process, so each measurement is the
-//! same program a user would run by hand. Server CPU time comes from `/proc/<pid>/stat`, memory
-//! from `/proc/<pid>/status`.
+//! same program a user would run by hand; the HTTP scenario uses wrk. Server CPU time comes
+//! from `/proc/<pid>/stat`, memory from `/proc/<pid>/status`.
 
 mod process;
 mod scenario;
@@ -17,6 +17,10 @@ use clap::Args;
 
 use self::scenario::{Row, Scenario};
 
+/// Descriptors a process of the idle scenario needs besides its connections (stdio, listeners,
+/// the runtime's epoll and wakers).
+const IDLE_SPARE_FDS: u64 = 64;
+
 #[derive(Debug, Args)]
 pub(crate) struct PerfArgs {
     /// Rounds per scenario; figures are medians over rounds
@@ -28,6 +32,10 @@ pub(crate) struct PerfArgs {
     /// A short smoke run for CI: one round of one second, no memory scenario
     #[arg(long)]
     quick: bool,
+    /// Run only these scenarios, comma-separated (e.g. `--only idle,http`); an explicitly named
+    /// scenario runs even where --quick would skip it
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
+    only: Vec<Scenario>,
     /// Idle connections for the memory scenario (each process may hold at most ~20,000 descriptors here)
     #[arg(long, default_value_t = 19_000)]
     idle_conns: u32,
@@ -80,6 +88,48 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         echo_server: sibling("echo-server", &args.echo_server)?,
         seed: sibling("seed", &args.seed)?,
     };
+    let mut scenarios: Vec<Scenario> = if args.only.is_empty() {
+        Scenario::ALL
+            .into_iter()
+            .filter(|scenario| !(args.quick && *scenario == Scenario::IdleMemory))
+            .collect()
+    } else {
+        let mut chosen = Vec::new();
+        for scenario in &args.only {
+            if !chosen.contains(scenario) {
+                chosen.push(*scenario);
+            }
+        }
+        chosen
+    };
+    if scenarios.contains(&Scenario::HttpSend) && !scenario::wrk_available() {
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            bail!(
+                "`{}` not found; CI must run the HTTP scenario (apt-get install wrk)",
+                scenario::WRK
+            );
+        }
+        eprintln!(
+            "\n!!! NOTE: `{}` not found, so the HTTP scenario is SKIPPED. \
+             Install it (Debian: apt-get install wrk) to measure it. !!!\n",
+            scenario::WRK
+        );
+        scenarios.retain(|scenario| *scenario != Scenario::HttpSend);
+    }
+    // Children inherit the limit, which is how the framework's servers get enough descriptors
+    // for the idle scenario: they do not raise their own.
+    let open_files = crate::bench::raise_open_files_limit();
+    if scenarios.contains(&Scenario::IdleMemory)
+        && let Some(limit) = open_files
+        && u64::from(args.idle_conns) + IDLE_SPARE_FDS > limit
+    {
+        bail!(
+            "--idle-conns {} needs about {} descriptors per process, above the limit of {limit} \
+             (ulimit -Hn); lower --idle-conns",
+            args.idle_conns,
+            u64::from(args.idle_conns) + IDLE_SPARE_FDS
+        );
+    }
     let pin = process::Pinning::detect(args.server_core, args.client_core);
     if !pin.enabled {
         eprintln!("note: `taskset` not found; servers and load generator are not pinned");
@@ -92,17 +142,6 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         broadcasts: args.broadcasts,
         pin,
     };
-    let mut scenarios = vec![
-        Scenario::TextThroughput,
-        Scenario::BinaryThroughput,
-        Scenario::Latency,
-        Scenario::Handshakes,
-        Scenario::SeedController,
-        Scenario::Fanout,
-    ];
-    if !args.quick {
-        scenarios.push(Scenario::IdleMemory);
-    }
     let mut rows: Vec<Row> = Vec::new();
     for scenario in scenarios {
         eprintln!("running {} ...", scenario.title());

@@ -1,13 +1,26 @@
 //! The benchmark scenarios and the table they produce.
 
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use super::process::{Pinning, Server, free_port};
+use super::process::{HeldClient, Pinning, Server, free_port, wait_for_port};
+
+/// How long a server's memory gets to settle, after start-up and after the last connection.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `ws-cli bench --idle` gets to open its connections; 19,000 take a few seconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The HTTP load generator, looked up on `PATH` (Debian package `wrk`).
+pub(super) const WRK: &str = "wrk";
+/// Share of its core a server must keep busy for its requests/s to measure the server rather
+/// than the load generator.
+const SATURATED: f64 = 0.9;
+/// The idle-memory metric, also projected to a million connections under the table.
+const IDLE_METRIC: &str = "server RSS bytes per idle connection";
 
 pub(super) struct Binaries {
     pub(super) cli: PathBuf,
@@ -24,15 +37,32 @@ pub(super) struct Settings {
     pub(super) pin: Pinning,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A comparison of the framework with a reference; the value names are what `--only` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(super) enum Scenario {
+    #[value(name = "text")]
     TextThroughput,
+    #[value(name = "binary")]
     BinaryThroughput,
+    #[value(name = "latency")]
     Latency,
+    #[value(name = "handshakes")]
     Handshakes,
+    #[value(name = "seed")]
     SeedController,
-    IdleMemory,
+    #[value(name = "fanout")]
     Fanout,
+    #[value(name = "http")]
+    HttpSend,
+    #[value(name = "idle")]
+    IdleMemory,
+}
+
+/// Which server of a comparison a target is.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Reference,
+    Framework,
 }
 
 /// One line of the result table: a metric measured on the reference and on the framework.
@@ -61,8 +91,19 @@ impl Row {
 /// One side of a comparison.
 struct Target {
     server: Server,
+    /// The WebSocket path the load generator connects to.
     path: &'static str,
     extra: Vec<String>,
+    /// Where wrk sends its requests, in the HTTP scenario.
+    http: Option<HttpEndpoint>,
+}
+
+struct HttpEndpoint {
+    port: u16,
+    path: &'static str,
+    /// Whether the route pushes to a connection (`/server/send?fd=N`), so that a WebSocket
+    /// client has to be connected at [`Target::path`] and reading for the run's duration.
+    pushes: bool,
 }
 
 impl Target {
@@ -72,6 +113,18 @@ impl Target {
 }
 
 impl Scenario {
+    /// Every scenario, in the order a full run takes them.
+    pub(super) const ALL: [Scenario; 8] = [
+        Scenario::TextThroughput,
+        Scenario::BinaryThroughput,
+        Scenario::Latency,
+        Scenario::Handshakes,
+        Scenario::SeedController,
+        Scenario::Fanout,
+        Scenario::HttpSend,
+        Scenario::IdleMemory,
+    ];
+
     pub(super) fn title(self) -> &'static str {
         match self {
             Scenario::TextThroughput => "64 B text echo, 50 conns x 16 in flight",
@@ -81,25 +134,44 @@ impl Scenario {
             Scenario::SeedController => "seed controller `/` (Recv: prefix) vs `/echo`",
             Scenario::IdleMemory => "idle connections, server RSS",
             Scenario::Fanout => "room broadcast, time to the last member",
+            Scenario::HttpSend => "HTTP `/server/send` push (wrk, 50 conns) vs bare hyper `hello`",
         }
     }
 
     pub(super) fn run(self, bins: &Binaries, settings: &Settings) -> anyhow::Result<Vec<Row>> {
-        let (reference, framework) = self.targets(bins, settings)?;
+        // Idle memory needs servers that have held nothing yet: one that ran other load reuses
+        // the heap it freed for new connections, so its RSS barely grows. The other scenarios
+        // keep one server per side for all rounds.
+        let shared = match self {
+            Scenario::IdleMemory => None,
+            _ => Some([
+                self.target(Side::Reference, bins, settings)?,
+                self.target(Side::Framework, bins, settings)?,
+            ]),
+        };
         let (ref_name, fw_name) = match self {
             Scenario::SeedController => ("seed /echo", "seed /"),
             Scenario::Fanout => ("tokio broadcast channel", "seed /room"),
+            Scenario::HttpSend => ("bare hyper", "seed /server/send"),
             _ => ("tokio-tungstenite", "echo-server"),
         };
         let mut samples: Vec<[Vec<f64>; 2]> = Vec::new();
         for _ in 0..settings.rounds {
-            for (side, target) in [&reference, &framework].into_iter().enumerate() {
+            for (index, side) in [Side::Reference, Side::Framework].into_iter().enumerate() {
+                let fresh;
+                let target = match &shared {
+                    Some(targets) => &targets[index],
+                    None => {
+                        fresh = self.target(side, bins, settings)?;
+                        &fresh
+                    }
+                };
                 let figures = self.measure(bins, settings, target)?;
                 if samples.len() < figures.len() {
                     samples.resize_with(figures.len(), Default::default);
                 }
                 for (i, value) in figures.into_iter().enumerate() {
-                    samples[i][side].push(value);
+                    samples[i][index].push(value);
                 }
             }
         }
@@ -132,51 +204,91 @@ impl Scenario {
                 ("server CPU µs per handshake", false),
             ],
             Scenario::SeedController => &[("messages/s", true)],
-            Scenario::IdleMemory => &[("server RSS bytes per idle connection", false)],
+            Scenario::IdleMemory => &[(IDLE_METRIC, false)],
             Scenario::Fanout => &[
                 ("p50 µs to last delivery", false),
                 ("p99 µs to last delivery", false),
             ],
+            Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
         }
     }
 
-    fn targets(self, bins: &Binaries, settings: &Settings) -> anyhow::Result<(Target, Target)> {
+    /// Starts the server of one side.
+    fn target(self, side: Side, bins: &Binaries, settings: &Settings) -> anyhow::Result<Target> {
         let pin = settings.pin;
-        let target = |server, path| Target {
+        let ws = |server, path| Target {
             server,
             path,
             extra: Vec::new(),
+            http: None,
         };
-        Ok(match self {
+        Ok(match (self, side) {
             // Each side gets its own seed process, so neither route shares a core's work with
             // the other.
-            Scenario::SeedController => (
-                target(start_app(pin, &bins.seed)?, "/echo"),
+            (Scenario::SeedController, Side::Reference) => {
+                ws(start_app(pin, &bins.seed)?.0, "/echo")
+            }
+            (Scenario::SeedController, Side::Framework) => Target {
+                extra: ["--expect-prefix", "Recv: ", "--skip-first", "1"]
+                    .map(String::from)
+                    .into(),
+                ..ws(start_app(pin, &bins.seed)?.0, "/")
+            },
+            (Scenario::Fanout, Side::Reference) => ws(
+                start_baseline(pin, &bins.cli, "bench-baseline-fanout-server")?,
+                "/",
+            ),
+            (Scenario::Fanout, Side::Framework) => {
+                ws(start_app(pin, &bins.seed)?.0, "/room?name=bench")
+            }
+            (Scenario::HttpSend, Side::Reference) => {
+                let server = start_baseline(pin, &bins.cli, "bench-baseline-http-server")?;
+                let http = HttpEndpoint {
+                    port: server.port,
+                    path: "/",
+                    pushes: false,
+                };
                 Target {
-                    extra: ["--expect-prefix", "Recv: ", "--skip-first", "1"]
-                        .map(String::from)
-                        .into(),
-                    ..target(start_app(pin, &bins.seed)?, "/")
-                },
+                    http: Some(http),
+                    ..ws(server, "/")
+                }
+            }
+            (Scenario::HttpSend, Side::Framework) => {
+                let (server, http_port) = start_app(pin, &bins.seed)?;
+                wait_for_port(http_port)?;
+                let http = HttpEndpoint {
+                    port: http_port,
+                    path: "/server/send",
+                    pushes: true,
+                };
+                Target {
+                    http: Some(http),
+                    ..ws(server, "/")
+                }
+            }
+            (_, Side::Reference) => ws(
+                start_baseline(pin, &bins.cli, "bench-baseline-server")?,
+                "/",
             ),
-            Scenario::Fanout => (
-                target(
-                    start_baseline(pin, &bins.cli, "bench-baseline-fanout-server")?,
-                    "/",
-                ),
-                target(start_app(pin, &bins.seed)?, "/room?name=bench"),
-            ),
-            _ => (
-                target(
-                    start_baseline(pin, &bins.cli, "bench-baseline-server")?,
-                    "/",
-                ),
-                target(start_app(pin, &bins.echo_server)?, "/"),
-            ),
+            (_, Side::Framework) => ws(start_app(pin, &bins.echo_server)?.0, "/"),
         })
     }
 
     fn measure(
+        self,
+        bins: &Binaries,
+        settings: &Settings,
+        target: &Target,
+    ) -> anyhow::Result<Vec<f64>> {
+        match self {
+            Scenario::IdleMemory => measure_idle(bins, settings, target),
+            Scenario::HttpSend => measure_http(bins, settings, target),
+            _ => self.measure_bench(bins, settings, target),
+        }
+    }
+
+    /// Runs `ws-cli bench --json` against the target and reads the figures off its report.
+    fn measure_bench(
         self,
         bins: &Binaries,
         settings: &Settings,
@@ -243,30 +355,16 @@ impl Scenario {
                     settings.broadcasts.to_string(),
                 ]);
             }
-            Scenario::IdleMemory => {
-                args.truncate(3);
-                args.extend([
-                    "--idle".to_string(),
-                    settings.idle_conns.to_string(),
-                    "--secs".into(),
-                    "3".into(),
-                ]);
-            }
+            Scenario::IdleMemory | Scenario::HttpSend => bail!(self.not_bench()),
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
-        let rss_before = target.server.rss_bytes();
         let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
         command
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let report = if let Scenario::IdleMemory = self {
-            run_sampling_rss(command, &target.server)?
-        } else {
-            (run_json(command)?, 0)
-        };
-        let (json, rss_peak) = report;
+        let json = run_json(command)?;
         let cpu = target.server.cpu_seconds() - cpu_before;
         let number = |key: &str| {
             json.get(key)
@@ -301,29 +399,249 @@ impl Scenario {
                 let latency = |q: &str| json["last_delivery_us"][q].as_f64().unwrap_or(0.0);
                 vec![latency("p50"), latency("p99")]
             }
-            Scenario::IdleMemory => {
-                let established = number("established").max(1.0);
-                vec![(rss_peak.saturating_sub(rss_before)) as f64 / established]
-            }
+            Scenario::IdleMemory | Scenario::HttpSend => bail!(self.not_bench()),
         })
+    }
+
+    fn not_bench(self) -> String {
+        format!(
+            "{} is not measured from a `ws-cli bench` report",
+            self.title()
+        )
     }
 }
 
-/// A framework app (`seed`, `echo-server`) on free ports; the HTTP override is ignored by apps
-/// without an `http` server.
-fn start_app(pin: Pinning, binary: &std::path::Path) -> anyhow::Result<Server> {
+/// Server memory per idle connection: RSS once settled with N connections open, less RSS once
+/// settled before the first, over N. The server must be fresh (see [`Scenario::run`]).
+fn measure_idle(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+    let server = &target.server;
+    let rss_before = server.settled_rss(SETTLE_TIMEOUT)?;
+    let sockets_before = server.socket_count()?;
+    // The hold only bounds how long the client outlives a crashed `perf`: it is killed as soon
+    // as the reading is taken.
+    let hold = (CONNECT_TIMEOUT + SETTLE_TIMEOUT).as_secs().to_string();
+    let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
+    command.args([
+        "bench",
+        &target.url(),
+        "--json",
+        "--idle",
+        &settings.idle_conns.to_string(),
+        "--secs",
+        &hold,
+    ]);
+    let mut client = HeldClient::start(command, CONNECT_TIMEOUT)?;
+    let established = client.established;
+    if established < u64::from(settings.idle_conns) {
+        bail!(
+            "idle memory against {}: only {established} of {} connections opened ({})",
+            target.url(),
+            settings.idle_conns,
+            client.warnings.join("; ")
+        );
+    }
+    let rss_settled = server.settled_rss(SETTLE_TIMEOUT)?;
+    // A reading taken after connections dropped would credit the server with memory it no
+    // longer needs for them, so the client must still be holding every one, as seen by both.
+    let held = server.socket_count()?.saturating_sub(sockets_before);
+    if !client.is_running() || held < established {
+        bail!(
+            "idle memory against {}: the server held {held} of {established} connections \
+             when its memory was read",
+            target.url()
+        );
+    }
+    drop(client);
+    Ok(vec![
+        rss_settled.saturating_sub(rss_before) as f64 / established as f64,
+    ])
+}
+
+/// Requests/s of wrk against the target's HTTP route, and the server CPU time they took.
+fn measure_http(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+    let endpoint = target
+        .http
+        .as_ref()
+        .context("the HTTP scenario's target has no HTTP endpoint")?;
+    // `/server/send` pushes to a connection; unread, its outbound queue fills and pushes fail
+    // with backpressure, so a client stays connected and reading on the load generator's core.
+    let mut reader = None;
+    let mut query = String::new();
+    if endpoint.pushes {
+        let hold = (settings.secs + CONNECT_TIMEOUT.as_secs_f64())
+            .ceil()
+            .to_string();
+        let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
+        command.args([
+            "bench",
+            &target.url(),
+            "--json",
+            "--idle",
+            "1",
+            "--secs",
+            &hold,
+        ]);
+        reader = Some(HeldClient::start(command, CONNECT_TIMEOUT)?);
+        query = format!("?fd={}", newest_fd(endpoint.port)?);
+    }
+    let url = format!("http://127.0.0.1:{}{}{query}", endpoint.port, endpoint.path);
+    let cpu_before = target.server.cpu_seconds();
+    let started = Instant::now();
+    let (report, output) = run_wrk(settings, &url)?;
+    let cpu = target.server.cpu_seconds() - cpu_before;
+    let busy = cpu / started.elapsed().as_secs_f64();
+    if busy < SATURATED {
+        // wrk shares one core (with the push reader on the framework side), so a cheap server
+        // can outrun it: then requests/s measure wrk, and only CPU per request compares servers.
+        eprintln!(
+            "note: the server behind {url} kept its core only {:.0}% busy, so wrk, not the \
+             server, capped its requests/s; compare the CPU per request row",
+            busy * 100.0
+        );
+    }
+    if let Some(reader) = &mut reader
+        && !reader.is_running()
+    {
+        bail!(
+            "the WebSocket client reading {}'s pushes exited during the run",
+            url
+        );
+    }
+    if report.non_2xx > 0 || report.socket_errors > 0 {
+        bail!(
+            "wrk against {url}: {} non-2xx responses, {} socket errors:\n{output}",
+            report.non_2xx,
+            report.socket_errors
+        );
+    }
+    Ok(vec![
+        report.requests_per_sec,
+        per(cpu * 1e6, report.requests as f64, 1.0),
+    ])
+}
+
+/// The most recent connection of a seed app, from its `/server/connections` list: fds are
+/// handed out in increasing order and never reused, and nothing else connects to it.
+fn newest_fd(http_port: u16) -> anyhow::Result<u64> {
+    // The client sees its handshake complete before the server may have listed the connection.
+    for _ in 0..100 {
+        let body = http_get(http_port, "/server/connections")?;
+        let fds: Vec<u64> = serde_json::from_str(&body)
+            .with_context(|| format!("/server/connections answered {body:?}"))?;
+        if let Some(newest) = fds.into_iter().max() {
+            return Ok(newest);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("/server/connections listed no connection")
+}
+
+/// The body of a `200 OK` answer to `GET path`.
+fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("cannot connect to 127.0.0.1:{port}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    // HTTP/1.0 so the answer is neither chunked nor kept alive: the body is whatever follows
+    // the headers until the server closes.
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("GET {path}: malformed answer {response:?}"))?;
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        bail!("GET {path}: {status}");
+    }
+    Ok(body.to_owned())
+}
+
+/// What the HTTP scenario reads off wrk's report.
+#[derive(Debug, Default, PartialEq)]
+struct WrkReport {
+    requests: u64,
+    requests_per_sec: f64,
+    non_2xx: u64,
+    socket_errors: u64,
+}
+
+/// Runs wrk on the load generator's core; returns its figures and its whole output.
+fn run_wrk(settings: &Settings, url: &str) -> anyhow::Result<(WrkReport, String)> {
+    // wrk takes whole seconds.
+    let secs = settings.secs.ceil().max(1.0);
+    let mut command = settings
+        .pin
+        .command(settings.pin.client_core, Path::new(WRK));
+    command
+        .args(["-t1", "-c50", &format!("-d{secs}s"), "--latency", url])
+        .stdin(Stdio::null());
+    let output = command.output().context("cannot run wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "wrk failed ({}): {stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let report =
+        parse_wrk(&stdout).with_context(|| format!("wrk printed no figures:\n{stdout}"))?;
+    Ok((report, stdout))
+}
+
+/// Reads wrk's text report; `None` when the requests/s line is missing.
+fn parse_wrk(output: &str) -> Option<WrkReport> {
+    let mut report = WrkReport::default();
+    let mut seen_rate = false;
+    for line in output.lines().map(str::trim) {
+        if let Some(rate) = line.strip_prefix("Requests/sec:") {
+            report.requests_per_sec = rate.trim().parse().ok()?;
+            seen_rate = true;
+        } else if let Some((count, _)) = line.split_once(" requests in ") {
+            report.requests = count.trim().parse().ok()?;
+        } else if let Some(count) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            report.non_2xx = count.trim().parse().ok()?;
+        } else if let Some(errors) = line.strip_prefix("Socket errors:") {
+            // `connect 0, read 0, write 0, timeout 0`
+            report.socket_errors = errors
+                .split(',')
+                .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
+        }
+    }
+    seen_rate.then_some(report)
+}
+
+/// Whether wrk can be run.
+pub(super) fn wrk_available() -> bool {
+    Command::new(WRK)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A framework app (`seed`, `echo-server`) on free ports, watched through its WebSocket port,
+/// and the port its `http` server was told to use. Apps without an `http` server ignore that
+/// override, so the caller waits for the port only where it expects one.
+fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
     let port = free_port()?;
+    let http_port = free_port()?;
     let mut command = pin.command(pin.server_core, binary);
     command
         .env("WS_SERVER_WS_PORT", port.to_string())
         .env("WS_SERVER_WS_HOST", "127.0.0.1")
-        .env("WS_SERVER_HTTP_PORT", free_port()?.to_string())
+        .env("WS_SERVER_HTTP_PORT", http_port.to_string())
         .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
-    Server::start(command, port)
+    Ok((Server::start(command, port)?, http_port))
 }
 
 /// One of `ws-cli`'s hidden reference servers on a free port.
-fn start_baseline(pin: Pinning, cli: &std::path::Path, subcommand: &str) -> anyhow::Result<Server> {
+fn start_baseline(pin: Pinning, cli: &Path, subcommand: &str) -> anyhow::Result<Server> {
     let port = free_port()?;
     let mut command = pin.command(pin.server_core, cli);
     command.args([subcommand, "--port", &port.to_string()]);
@@ -342,26 +660,6 @@ fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
     let output = command.output().context("cannot run ws-cli bench")?;
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("ws-cli bench printed no report (exit {})", output.status))
-}
-
-/// Runs the idle bench while sampling the server's RSS; returns the report and the peak RSS.
-fn run_sampling_rss(
-    mut command: Command,
-    server: &Server,
-) -> anyhow::Result<(serde_json::Value, u64)> {
-    let mut child = command.spawn().context("cannot run ws-cli bench")?;
-    let mut peak = 0;
-    loop {
-        peak = peak.max(server.rss_bytes());
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output()?;
-    let json =
-        serde_json::from_slice(&output.stdout).context("ws-cli bench --idle printed no report")?;
-    Ok((json, peak))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -393,6 +691,16 @@ pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
             row.ratio()
         ));
     }
+    for row in rows.iter().filter(|row| row.metric == IDLE_METRIC) {
+        let gib = |per_conn: f64| per_conn * 1e6 / f64::from(1u32 << 30);
+        out.push_str(&format!(
+            "\nProjected to 1,000,000 idle connections (server RSS only): {} {:.1} GiB, {} {:.1} GiB.\n",
+            row.reference_name,
+            gib(row.reference),
+            row.framework_name,
+            gib(row.framework)
+        ));
+    }
     out.push_str(&format!(
         "\n{} round(s) of {} s per scenario, medians; servers pinned to core {}, load generator to core {}{}.\n",
         settings.rounds,
@@ -409,5 +717,36 @@ fn fmt(value: f64) -> String {
         format!("{:.0}", value)
     } else {
         format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_report() {
+        let output = "Running 3s test @ http://127.0.0.1:1/\n  1 threads and 50 connections\n\
+            \x20 Latency Distribution\n     50%  401.00us\n     99%    1.09ms\n\
+            \x20 165254 requests in 3.00s, 13.40MB read\n\
+            \x20 Non-2xx or 3xx responses: 7\n\
+            \x20 Socket errors: connect 0, read 2, write 0, timeout 1\n\
+            Requests/sec:  55071.48\nTransfer/sec:      4.47MB\n";
+        assert_eq!(
+            parse_wrk(output),
+            Some(WrkReport {
+                requests: 165_254,
+                requests_per_sec: 55_071.48,
+                non_2xx: 7,
+                socket_errors: 3,
+            })
+        );
+    }
+
+    #[test]
+    fn clean_wrk_report_has_no_errors() {
+        let report = parse_wrk("  10 requests in 1.00s, 1KB read\nRequests/sec: 10.00\n");
+        assert_eq!(report.map(|r| (r.non_2xx, r.socket_errors)), Some((0, 0)));
+        assert_eq!(parse_wrk("unable to connect to 127.0.0.1:1"), None);
     }
 }

@@ -78,26 +78,65 @@ pub(crate) async fn serve(
     }
 }
 
-/// Decrements the open counts when the connection ends, however it ends.
-struct OpenSlot<'a>(&'a AtomicUsize, &'a AtomicUsize);
+/// A slot among the server's open connections, given back when the connection ends, however it
+/// ends.
+struct OpenSlot(Arc<ServerShared>);
 
-impl Drop for OpenSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-        self.1.fetch_sub(1, Ordering::Relaxed);
+impl OpenSlot {
+    /// Takes a slot; `None` (and no slot) when the server is full.
+    fn take(server: &Arc<ServerShared>) -> Option<Self> {
+        let slot = Self(server.clone());
+        let taken = server.open.fetch_add(1, Ordering::Relaxed);
+        server
+            .app
+            .metrics
+            .live_connections
+            .fetch_add(1, Ordering::Relaxed);
+        (taken < server.settings.max_connections).then_some(slot)
     }
 }
 
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.0
+            .app
+            .metrics
+            .live_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection whose upgrade was accepted: its controller's loop, and its slot.
+struct Accepted {
+    connection: futures_util::future::BoxFuture<'static, ()>,
+    _slot: OpenSlot,
+}
+
 async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) {
+    // The task lives as long as the connection and is as large as its largest state, so the
+    // handshake, which needs far more room than an open connection, runs boxed and is freed
+    // once the connection starts. The connection's own allocations are all made before that
+    // box is freed: were they carved out of its freed block, every connection would leave a
+    // hole of a few KiB behind (measured: 3.2 KB of RSS per idle connection instead of ~1 KB).
+    let Some(accepted) = Box::pin(handshake(&server, stream, peer)).await else {
+        return;
+    };
+    accepted.connection.await;
+}
+
+async fn handshake(
+    server: &Arc<ServerShared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<Accepted> {
     // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
     // One budget for the TLS handshake and the upgrade request together: a slowloris client
     // must not get it twice.
     let started = tokio::time::Instant::now();
-    let Some(mut transport) = secure(&server, stream, timeout).await else {
-        return;
-    };
+    let mut transport = secure(server, stream, timeout).await?;
 
     let mut upgrade = match handshake::read_upgrade(
         &mut transport,
@@ -108,27 +147,20 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     .await
     {
         Ok(upgrade) => upgrade,
-        Err(HeadError::Gone) => return,
+        Err(HeadError::Gone) => return None,
         Err(HeadError::Reject(rejection)) => {
-            return reject(&server, &mut transport, rejection).await;
+            return reject(server, &mut transport, rejection).await;
         }
     };
 
-    let slot_count = server.open.fetch_add(1, Ordering::Relaxed);
-    server
-        .app
-        .metrics
-        .live_connections
-        .fetch_add(1, Ordering::Relaxed);
-    let _slot = OpenSlot(&server.open, &server.app.metrics.live_connections);
-    if slot_count >= server.settings.max_connections {
+    let Some(slot) = OpenSlot::take(server) else {
         let rejection = Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many connections, try again later\n",
         )
         .header("Retry-After", "1");
-        return reject(&server, &mut transport, rejection).await;
-    }
+        return reject(server, &mut transport, rejection).await;
+    };
 
     let matched = match server.table.at(upgrade.request.path()) {
         Ok(matched) => matched,
@@ -137,7 +169,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
                 StatusCode::NOT_FOUND,
                 format!("no WebSocket route for {}\n", upgrade.request.path()),
             );
-            return reject(&server, &mut transport, rejection).await;
+            return reject(server, &mut transport, rejection).await;
         }
     };
     let (pattern, route) = matched.value;
@@ -151,11 +183,11 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         &server.settings.allowed_origins,
         upgrade.request.header("origin"),
     ) {
-        return reject(&server, &mut transport, rejection).await;
+        return reject(server, &mut transport, rejection).await;
     }
     let protocol = match upgrade.select_protocol(&route.protocols) {
         Ok(protocol) => protocol,
-        Err(rejection) => return reject(&server, &mut transport, rejection).await,
+        Err(rejection) => return reject(server, &mut transport, rejection).await,
     };
 
     let mut request = upgrade.request.clone();
@@ -164,7 +196,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
     let hook = AssertUnwindSafe(route.endpoint.handshake(&request, &mut accepted)).catch_unwind();
     match hook.await {
         Ok(Ok(())) => {}
-        Ok(Err(rejection)) => return reject(&server, &mut transport, rejection).await,
+        Ok(Err(rejection)) => return reject(server, &mut transport, rejection).await,
         Err(panic) => {
             // No connection exists yet to close with 1011; the client gets a 500 instead and
             // the server goes on.
@@ -175,13 +207,13 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
                 "on_handshake panicked; answering 500"
             );
             let rejection = Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
-            return reject(&server, &mut transport, rejection).await;
+            return reject(server, &mut transport, rejection).await;
         }
     }
     let response = upgrade.accept_response(&accepted);
     if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
         // The context created for this handshake is dropped here with `accepted`.
-        return;
+        return None;
     }
     server
         .app
@@ -214,10 +246,12 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         let _ = shared.close(crate::message::close_frame(1001, "server shutting down"));
     }
     let conn = Connection::new(shared, server.app.sender.clone());
-    route
-        .endpoint
-        .serve(socket, conn, request, server.clone())
-        .await;
+    Some(Accepted {
+        connection: route
+            .endpoint
+            .serve(socket, conn, Box::new(request), server.clone()),
+        _slot: slot,
+    })
 }
 
 async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
@@ -236,10 +270,16 @@ async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> 
     Some(Transport::Plain(stream))
 }
 
-async fn reject(server: &ServerShared, transport: &mut Transport, rejection: Rejection) {
+/// Answers the upgrade request with `rejection`; no connection comes of it.
+async fn reject(
+    server: &ServerShared,
+    transport: &mut Transport,
+    rejection: Rejection,
+) -> Option<Accepted> {
     server.app.metrics.rejected(rejection.reason_label());
     tracing::debug!(server = %server.name, status = %rejection.status(), "handshake rejected");
     handshake::write_rejection(transport, &rejection).await;
+    None
 }
 
 fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejection> {
