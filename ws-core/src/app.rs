@@ -349,11 +349,15 @@ impl App {
                     {
                         ws.tls = tls;
                     }
-                    tasks.spawn(server::ws::serve(
-                        listener,
-                        Arc::new(ws),
-                        shutdown_rx.clone(),
-                    ));
+                    let ws = Arc::new(ws);
+                    if let Some(interval) = ws.loop_settings.ping_interval {
+                        tasks.spawn(crate::heartbeat::sweep(
+                            ws.clone(),
+                            interval,
+                            shutdown_rx.clone(),
+                        ));
+                    }
+                    tasks.spawn(server::ws::serve(listener, ws, shutdown_rx.clone()));
                 }
                 ServerKind::Http => {
                     let http = HttpShared {

@@ -4,21 +4,20 @@ use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{Instant, Sleep};
 
 use crate::codec::{Decoder, Encoder, Limits, Violation};
+use crate::heartbeat::Due;
 use crate::message::{CloseFrame, CloseInfo, CloseInitiator, Message, close_frame};
 use crate::metrics::{Metrics, Traffic};
 use crate::outbox::Outbound;
 use crate::registry::ConnShared;
-use crate::server::ws::ServerShared;
+use crate::server::ws::{OpenSlot, ServerShared};
 use crate::transport::Transport;
 use crate::{Context, Fd, Request, SendError, Sender, WebSocketHandler};
 
@@ -89,13 +88,26 @@ impl Connection {
 
     /// Queues `message` for this client. Fails with [`SendError::Backpressure`] when the client is
     /// not reading and with [`SendError::NotConnected`] once the connection is closing.
-    pub async fn push(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.shared.push(message.into())
+    ///
+    /// The message is queued when `push` is called; the returned future is already complete.
+    /// It is a future so that a cluster-aware push could wait later without breaking callers,
+    /// and it holds no state: a handler awaiting it keeps no copy of the message in its own
+    /// future, which lives as long as the connection.
+    pub fn push(
+        &self,
+        message: impl Into<Message>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
+        std::future::ready(self.shared.push(message.into()))
     }
 
     /// Starts the closing handshake with `code` and `reason`, after what is already queued.
-    pub async fn close(&self, code: u16, reason: &str) -> Result<(), SendError> {
-        self.shared.close(close_frame(code, reason))
+    /// Like [`push`](Self::push), it acts at once.
+    pub fn close(
+        &self,
+        code: u16,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
+        std::future::ready(self.shared.close(close_frame(code, reason)))
     }
 
     /// Joins `room` (cluster-wide).
@@ -119,32 +131,41 @@ pub(crate) struct LoopSettings {
     pub(crate) write_buffer_size: usize,
 }
 
-enum Event {
-    Inbound(Message),
+/// What an inbound message asks of the loop.
+enum Inbound {
+    Data(Message),
+    Handled,
+    Closed(Option<CloseFrame>),
+}
+
+/// Why the message loop stops.
+enum Ending {
     Violation(Violation),
     ReadFailed(io::Error),
     Eof,
     WriteFailed(io::Error),
     CloseRequested(CloseFrame),
-    Heartbeat,
+    /// The heartbeat sweep found the client silent since its last ping.
+    Silent,
 }
 
 /// Runs one connection from `on_open` to `on_close`. Generic over the handler so each message
 /// is dispatched without boxing.
 ///
-/// This future lives as long as the connection, and rustc stores every argument of an async fn
-/// for its whole life: the request is boxed so it costs a pointer once `on_open` has seen it.
-pub(crate) async fn serve<H: WebSocketHandler>(
+/// The future lives as long as the connection, so its size is every idle connection's cost.
+/// It is an async block rather than an async fn because rustc stores an async fn's arguments
+/// twice (as passed, and as moved into the body), and the session is built out here for the
+/// same reason. What runs once (on_open and the request, the closing handshakes, on_close) is
+/// boxed, so the future is only as large as the message loop needs.
+pub(crate) fn serve<H: WebSocketHandler>(
     handler: Arc<H>,
     socket: Upgraded,
     conn: Connection,
     request: Box<Request>,
     server: Arc<ServerShared>,
-) {
-    let registry = &server.app.registry;
-    let metrics = &server.app.metrics;
+    slot: OpenSlot,
+) -> impl Future<Output = ()> + Send + 'static {
     let settings = &server.loop_settings;
-    let fd = conn.fd();
     let mut session = Session {
         io: socket.transport,
         decoder: Decoder::new(settings.limits, socket.already_read),
@@ -153,51 +174,50 @@ pub(crate) async fn serve<H: WebSocketHandler>(
         outbox_armed: false,
         write_buffer_size: settings.write_buffer_size,
         traffic: Traffic::default(),
-        heartbeat: settings
-            .ping_interval
-            .map(|i| (Box::pin(tokio::time::sleep(i)), i)),
-        activity: false,
-        ping_outstanding: false,
-        metrics: metrics.clone(),
+        metrics: server.app.metrics.clone(),
         close_timeout: settings.close_timeout,
     };
-
-    // The future's size is that of its largest state: what runs once (on_open, the closing
-    // handshakes, on_close) is boxed, so an idle connection only pays for the message loop.
-    let opened = Box::pin(async {
-        let outcome = AssertUnwindSafe(handler.on_open(&conn, &request))
-            .catch_unwind()
-            .await;
-        drop(request);
-        outcome
-    })
-    .await;
-    let first_close = match opened {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => {
-            handler_failed(metrics, fd, "on_open", &error);
-            None
+    async move {
+        let metrics = &server.app.metrics;
+        let fd = conn.fd();
+        let closed_at_open = Box::pin(async {
+            let outcome = AssertUnwindSafe(handler.on_open(&conn, &request))
+                .catch_unwind()
+                .await;
+            drop(request);
+            match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => {
+                    handler_failed(metrics, fd, "on_open", &error);
+                    None
+                }
+                Err(panic) => {
+                    let frame = handler_panicked(metrics, fd, "on_open", panic);
+                    Some(session.close_with(frame).await)
+                }
+            }
+        })
+        .await;
+        let info = match closed_at_open {
+            Some(info) => info,
+            None => session.run(&*handler, &conn).await,
+        };
+        session.traffic.report(metrics);
+        metrics.closed(info.code);
+        server.app.registry.remove(fd);
+        conn.shared.outbox.shut();
+        // Dropping the socket before `on_close` frees it at once, whatever the handler does next.
+        drop(session);
+        tracing::debug!(fd = %fd, code = info.code, reason = %info.reason, "connection closed");
+        if let Err(panic) =
+            Box::pin(AssertUnwindSafe(handler.on_close(&conn, info)).catch_unwind()).await
+        {
+            handler_panicked(metrics, fd, "on_close", panic);
         }
-        Err(panic) => Some(handler_panicked(metrics, fd, "on_open", panic)),
-    };
-
-    let info = match first_close {
-        Some(frame) => Box::pin(session.close_with(frame)).await,
-        None => session.run(&*handler, &conn).await,
-    };
-    session.traffic.report(metrics);
-    metrics.closed(info.code);
-    registry.remove(fd);
-    conn.shared.outbox.shut();
-    // Dropping the socket before `on_close` frees it at once, whatever the handler does next.
-    drop(session);
-    tracing::debug!(fd = %fd, code = info.code, reason = %info.reason, "connection closed");
-    if let Err(panic) =
-        Box::pin(AssertUnwindSafe(handler.on_close(&conn, info)).catch_unwind()).await
-    {
-        handler_panicked(metrics, fd, "on_close", panic);
+        conn.shared.context.clear();
+        // Only now is the connection gone: shutdown waits for its `on_close`.
+        drop(slot);
     }
-    conn.shared.context.clear();
 }
 
 fn handler_failed(metrics: &Metrics, fd: Fd, callback: &str, error: &crate::Error) {
@@ -245,10 +265,6 @@ struct Session {
     outbox_armed: bool,
     write_buffer_size: usize,
     traffic: Traffic,
-    heartbeat: Option<(Pin<Box<Sleep>>, Duration)>,
-    /// Whether anything arrived since the last heartbeat tick.
-    activity: bool,
-    ping_outstanding: bool,
     metrics: Arc<Metrics>,
     close_timeout: Duration,
 }
@@ -256,76 +272,88 @@ struct Session {
 impl Session {
     async fn run<H: WebSocketHandler>(&mut self, handler: &H, conn: &Connection) -> CloseInfo {
         loop {
-            let event = poll_fn(|cx| self.poll_event(cx, &conn.shared)).await;
-            match event {
-                Event::Inbound(message) => match message {
-                    Message::Text(_) | Message::Binary(_) => {
-                        self.activity = true;
-                        self.traffic.messages_in += 1;
-                        self.traffic.bytes_in += message.len() as u64;
-                        match AssertUnwindSafe(handler.on_message(conn, message))
-                            .catch_unwind()
-                            .await
-                        {
-                            Ok(Ok(())) => {}
-                            Ok(Err(error)) => {
-                                handler_failed(&self.metrics, conn.fd(), "on_message", &error)
-                            }
-                            Err(panic) => {
-                                let frame =
-                                    handler_panicked(&self.metrics, conn.fd(), "on_message", panic);
-                                conn.shared.outbox.shut();
-                                return Box::pin(self.close_with(frame)).await;
-                            }
-                        }
+            // The message only exists within this statement, moved into the handler's future:
+            // nothing but that future is stored across the await below.
+            let handled = match poll_fn(|cx| self.poll_event(cx, &conn.shared)).await {
+                Ok(message) => match self.inbound(message, &conn.shared) {
+                    Inbound::Data(message) => {
+                        AssertUnwindSafe(handler.on_message(conn, message)).catch_unwind()
                     }
-                    // RFC 6455 §5.5.2: a pong with the ping's payload, with the next write.
-                    Message::Ping(payload) => {
-                        self.activity = true;
-                        self.encoder.message(Message::Pong(payload));
-                    }
-                    Message::Pong(_) => self.activity = true,
-                    Message::Close(frame) => {
+                    Inbound::Handled => continue,
+                    Inbound::Closed(frame) => {
                         conn.shared.outbox.shut();
                         return Box::pin(self.finish_peer_close(frame)).await;
                     }
-                    Message::Frame(_) => {}
                 },
-                Event::Violation(violation) => {
-                    // Answers to the messages before the bad frame still go out, ahead of the
-                    // close frame.
-                    self.encode_queued(&conn.shared);
+                Err(ending) => return Box::pin(self.end(ending, conn)).await,
+            };
+            match handled.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => handler_failed(&self.metrics, conn.fd(), "on_message", &error),
+                Err(panic) => {
+                    let frame = handler_panicked(&self.metrics, conn.fd(), "on_message", panic);
                     conn.shared.outbox.shut();
-                    return Box::pin(self.fail(violation)).await;
-                }
-                Event::ReadFailed(error) => {
-                    return CloseInfo::new(
-                        1006,
-                        format!("connection lost: {error}"),
-                        CloseInitiator::Transport,
-                    );
-                }
-                Event::Eof => {
-                    return CloseInfo::new(
-                        1006,
-                        "connection closed without a close frame",
-                        CloseInitiator::Transport,
-                    );
-                }
-                Event::WriteFailed(error) => {
-                    return CloseInfo::new(
-                        1006,
-                        format!("write failed: {error}"),
-                        CloseInitiator::Transport,
-                    );
-                }
-                Event::CloseRequested(frame) => return Box::pin(self.close_with(frame)).await,
-                Event::Heartbeat => {
-                    if let Some(info) = self.heartbeat() {
-                        return info;
-                    }
+                    return Box::pin(self.close_with(frame)).await;
                 }
             }
+        }
+    }
+
+    /// Takes in one message: data for the handler; control frames are answered here.
+    fn inbound(&mut self, message: Message, shared: &ConnShared) -> Inbound {
+        match message {
+            Message::Text(_) | Message::Binary(_) => {
+                shared.liveness.heard();
+                self.traffic.messages_in += 1;
+                self.traffic.bytes_in += message.len() as u64;
+                Inbound::Data(message)
+            }
+            // RFC 6455 §5.5.2: a pong with the ping's payload, with the next write.
+            Message::Ping(payload) => {
+                shared.liveness.heard();
+                self.encoder.message(Message::Pong(payload));
+                Inbound::Handled
+            }
+            Message::Pong(_) => {
+                shared.liveness.heard();
+                Inbound::Handled
+            }
+            Message::Close(frame) => Inbound::Closed(frame),
+            Message::Frame(_) => Inbound::Handled,
+        }
+    }
+
+    /// Ends the connection the way `ending` calls for.
+    async fn end(&mut self, ending: Ending, conn: &Connection) -> CloseInfo {
+        match ending {
+            Ending::Violation(violation) => {
+                // Answers to the messages before the bad frame still go out, ahead of the
+                // close frame.
+                self.encode_queued(&conn.shared);
+                conn.shared.outbox.shut();
+                self.fail(violation).await
+            }
+            Ending::ReadFailed(error) => CloseInfo::new(
+                1006,
+                format!("connection lost: {error}"),
+                CloseInitiator::Transport,
+            ),
+            Ending::Eof => CloseInfo::new(
+                1006,
+                "connection closed without a close frame",
+                CloseInitiator::Transport,
+            ),
+            Ending::WriteFailed(error) => CloseInfo::new(
+                1006,
+                format!("write failed: {error}"),
+                CloseInitiator::Transport,
+            ),
+            Ending::CloseRequested(frame) => self.close_with(frame).await,
+            Ending::Silent => CloseInfo::new(
+                1006,
+                "no pong to the heartbeat ping",
+                CloseInitiator::Transport,
+            ),
         }
     }
 
@@ -333,21 +361,32 @@ impl Session {
     /// socket is read again, what the handlers queued meanwhile moves into the encoder; the
     /// socket is written once nothing more can be read, so a burst of messages costs one read
     /// and one write syscall.
-    fn poll_event(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> Poll<Event> {
+    fn poll_event(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        shared: &ConnShared,
+    ) -> Poll<Result<Message, Ending>> {
+        match shared.liveness.due() {
+            Due::Nothing => {}
+            // Queued, not awaited: a peer that stopped reading would otherwise stall the loop
+            // on a write that never completes. The next sweep decides whether it answered.
+            Due::Ping => self.encoder.message(Message::Ping(Default::default())),
+            Due::Drop => return Poll::Ready(Err(Ending::Silent)),
+        }
         loop {
             loop {
                 match self.decoder.next_buffered() {
-                    Ok(Some(message)) => return Poll::Ready(Event::Inbound(message)),
+                    Ok(Some(message)) => return Poll::Ready(Ok(message)),
                     Ok(None) => {}
-                    Err(violation) => return Poll::Ready(Event::Violation(violation)),
+                    Err(violation) => return Poll::Ready(Err(Ending::Violation(violation))),
                 }
                 if let Some(frame) = self.take_outbox(cx, shared) {
-                    return Poll::Ready(Event::CloseRequested(frame));
+                    return Poll::Ready(Err(Ending::CloseRequested(frame)));
                 }
                 match self.decoder.poll_fill(cx, &mut self.io) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Event::Eof),
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(Ending::Eof)),
                     Poll::Ready(Ok(_)) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Event::ReadFailed(e)),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Ending::ReadFailed(e))),
                     Poll::Pending => break,
                 }
             }
@@ -356,16 +395,11 @@ impl Session {
                     // The outbox was left alone while the encoder was full: take the rest now.
                     Poll::Ready(Ok(())) if !self.outbox_armed => continue,
                     Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Event::WriteFailed(e)),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Ending::WriteFailed(e))),
                     Poll::Pending => {}
                 }
             }
             break;
-        }
-        if let Some((timer, _)) = &mut self.heartbeat
-            && timer.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Event::Heartbeat);
         }
         self.traffic.report(&self.metrics);
         // Nothing half-read and nothing unsent: an idle connection holds no buffers.
@@ -412,30 +446,6 @@ impl Session {
                 self.encoder.message(message);
             }
         }
-    }
-
-    /// A heartbeat tick: ping a silent client, give up on one that stayed silent after a ping.
-    fn heartbeat(&mut self) -> Option<CloseInfo> {
-        let (timer, interval) = self.heartbeat.as_mut()?;
-        timer.as_mut().reset(Instant::now() + *interval);
-        let interval = *interval;
-        if self.activity {
-            self.activity = false;
-            self.ping_outstanding = false;
-            return None;
-        }
-        if self.ping_outstanding {
-            return Some(CloseInfo::new(
-                1006,
-                format!("no pong within {} ms", interval.as_millis()),
-                CloseInitiator::Transport,
-            ));
-        }
-        self.ping_outstanding = true;
-        // Queued, not awaited: a peer that stopped reading would otherwise stall the loop on
-        // a write that never completes. The next tick decides whether it answered.
-        self.encoder.message(Message::Ping(Default::default()));
-        None
     }
 
     /// Writes everything queued.

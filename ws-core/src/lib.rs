@@ -43,6 +43,7 @@ mod error;
 mod fd;
 mod handler;
 mod handshake;
+mod heartbeat;
 pub mod http;
 mod message;
 mod metrics;

@@ -109,6 +109,11 @@ impl Outbox {
         state.bytes = 0;
     }
 
+    /// Wakes the connection task without queueing anything (a heartbeat signal).
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
+    }
+
     /// Moves everything queued into `into`; registers the task to be woken when nothing is.
     pub(crate) fn poll_take(
         &self,

@@ -20,6 +20,8 @@ pub(crate) struct ConnShared {
     pub(crate) context: Context,
     pub(crate) server: Arc<str>,
     pub(crate) route: Arc<str>,
+    /// Whether the client was heard from lately, for the heartbeat sweep.
+    pub(crate) liveness: crate::heartbeat::Liveness,
     /// The rooms this connection joined, so closing it leaves them without a scan.
     rooms: Mutex<Vec<Arc<str>>>,
 }
@@ -38,6 +40,7 @@ impl ConnShared {
             context,
             server,
             route,
+            liveness: Default::default(),
             rooms: Mutex::new(Vec::new()),
         }
     }
@@ -89,6 +92,13 @@ impl Registry {
 
     pub(crate) fn get(&self, fd: Fd) -> Option<Arc<ConnShared>> {
         self.connections.get(&fd).map(|c| c.clone())
+    }
+
+    /// Calls `visit` with every live connection.
+    pub(crate) fn for_each(&self, mut visit: impl FnMut(&ConnShared)) {
+        for conn in self.connections.iter() {
+            visit(conn.value());
+        }
     }
 
     pub(crate) fn contains(&self, fd: Fd) -> bool {

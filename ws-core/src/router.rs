@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::connection::{self, Connection};
 use crate::handshake::{Handshake, Rejection};
 use crate::http::{BoxedHandler, HttpHandler};
-use crate::server::ws::ServerShared;
+use crate::server::ws::{OpenSlot, ServerShared};
 use crate::{BootError, Request, WebSocketHandler};
 
 /// A WebSocket controller with its type erased, ready to serve connections.
@@ -51,13 +51,15 @@ pub(crate) trait WsEndpoint: Send + Sync + 'static {
         req: &'a Request,
         handshake: &'a mut Handshake,
     ) -> BoxFuture<'a, Result<(), Rejection>>;
-    fn serve(
+    /// Spawns the task that runs an accepted connection until it closes.
+    fn spawn(
         &self,
         socket: crate::connection::Upgraded,
         conn: Connection,
         request: Box<Request>,
         server: Arc<ServerShared>,
-    ) -> BoxFuture<'static, ()>;
+        slot: OpenSlot,
+    );
 }
 
 struct Endpoint<H>(Arc<H>);
@@ -71,13 +73,14 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
         Box::pin(self.0.on_handshake(req, handshake))
     }
 
-    fn serve(
+    fn spawn(
         &self,
         socket: crate::connection::Upgraded,
         conn: Connection,
         request: Box<Request>,
         server: Arc<ServerShared>,
-    ) -> BoxFuture<'static, ()> {
+        slot: OpenSlot,
+    ) {
         // Every event of the connection — the framework's and its handlers' — carries its fd.
         let span = tracing::info_span!(
             "connection",
@@ -85,7 +88,11 @@ impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
             server = %conn.server(),
             route = %conn.route()
         );
-        Box::pin(connection::serve(self.0.clone(), socket, conn, request, server).instrument(span))
+        // Spawned with its concrete type: the task holds the connection's state inline, one
+        // allocation per connection.
+        tokio::spawn(
+            connection::serve(self.0.clone(), socket, conn, request, server, slot).instrument(span),
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// | `max_connections` | 50,000 | open WebSocket connections; over it the handshake answers 503 |
 /// | `handshake_timeout_ms` | 10,000 | time for the TLS handshake and the whole upgrade request (slowloris); over it: 408 |
 /// | `max_header_bytes` | 16 KiB | the HTTP request head; over it: 431 |
-/// | `ping_interval_ms` | 30,000 | a silent connection is pinged after this long, and dropped (1006) if it stays silent as long again; `0` disables |
+/// | `ping_interval_ms` | 30,000 | connections are swept at this interval: one silent since the last sweep is pinged, and dropped (1006) if it is still silent at the next; `0` disables |
 /// | `outbound_queue_bytes` | 1 MiB | bytes queued for one client that it has not read yet; a client that stops reading holds at most about twice this |
 /// | `backpressure` | `reject` | what a push to a full queue does: `reject` fails it with `Backpressure`, `close` closes the connection with 1008 |
 /// | `close_timeout_ms` | 3,000 | how long a closing handshake may take before the socket is dropped |

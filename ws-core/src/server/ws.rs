@@ -79,8 +79,8 @@ pub(crate) async fn serve(
 }
 
 /// A slot among the server's open connections, given back when the connection ends, however it
-/// ends.
-struct OpenSlot(Arc<ServerShared>);
+/// ends. Shutdown waits for every slot to come back.
+pub(crate) struct OpenSlot(Arc<ServerShared>);
 
 impl OpenSlot {
     /// Takes a slot; `None` (and no slot) when the server is full.
@@ -107,36 +107,24 @@ impl Drop for OpenSlot {
     }
 }
 
-/// A connection whose upgrade was accepted: its controller's loop, and its slot.
-struct Accepted {
-    connection: futures_util::future::BoxFuture<'static, ()>,
-    _slot: OpenSlot,
-}
-
+/// Upgrades one TCP connection and, once it is accepted, spawns its connection task.
+///
+/// The connection gets a task of its own rather than going on in this one: a task is as large
+/// as its largest state for as long as it lives, and the handshake needs several times the
+/// room of an open connection. The connection's allocations are all made before this task is
+/// freed, so none of them is carved out of its block (each connection would otherwise leave a
+/// hole of a few KiB behind).
 async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) {
-    // The task lives as long as the connection and is as large as its largest state, so the
-    // handshake, which needs far more room than an open connection, runs boxed and is freed
-    // once the connection starts. The connection's own allocations are all made before that
-    // box is freed: were they carved out of its freed block, every connection would leave a
-    // hole of a few KiB behind (measured: 3.2 KB of RSS per idle connection instead of ~1 KB).
-    let Some(accepted) = Box::pin(handshake(&server, stream, peer)).await else {
-        return;
-    };
-    accepted.connection.await;
-}
-
-async fn handshake(
-    server: &Arc<ServerShared>,
-    stream: TcpStream,
-    peer: SocketAddr,
-) -> Option<Accepted> {
+    let server = &server;
     // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
     // One budget for the TLS handshake and the upgrade request together: a slowloris client
     // must not get it twice.
     let started = tokio::time::Instant::now();
-    let mut transport = secure(server, stream, timeout).await?;
+    let Some(mut transport) = secure(server, stream, timeout).await else {
+        return;
+    };
 
     let mut upgrade = match handshake::read_upgrade(
         &mut transport,
@@ -147,7 +135,7 @@ async fn handshake(
     .await
     {
         Ok(upgrade) => upgrade,
-        Err(HeadError::Gone) => return None,
+        Err(HeadError::Gone) => return,
         Err(HeadError::Reject(rejection)) => {
             return reject(server, &mut transport, rejection).await;
         }
@@ -213,7 +201,7 @@ async fn handshake(
     let response = upgrade.accept_response(&accepted);
     if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
         // The context created for this handshake is dropped here with `accepted`.
-        return None;
+        return;
     }
     server
         .app
@@ -246,12 +234,9 @@ async fn handshake(
         let _ = shared.close(crate::message::close_frame(1001, "server shutting down"));
     }
     let conn = Connection::new(shared, server.app.sender.clone());
-    Some(Accepted {
-        connection: route
-            .endpoint
-            .serve(socket, conn, Box::new(request), server.clone()),
-        _slot: slot,
-    })
+    route
+        .endpoint
+        .spawn(socket, conn, Box::new(request), server.clone(), slot);
 }
 
 async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
@@ -270,16 +255,10 @@ async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> 
     Some(Transport::Plain(stream))
 }
 
-/// Answers the upgrade request with `rejection`; no connection comes of it.
-async fn reject(
-    server: &ServerShared,
-    transport: &mut Transport,
-    rejection: Rejection,
-) -> Option<Accepted> {
+async fn reject(server: &ServerShared, transport: &mut Transport, rejection: Rejection) {
     server.app.metrics.rejected(rejection.reason_label());
     tracing::debug!(server = %server.name, status = %rejection.status(), "handshake rejected");
     handshake::write_rejection(transport, &rejection).await;
-    None
 }
 
 fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejection> {
