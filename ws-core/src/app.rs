@@ -169,10 +169,20 @@ impl App {
         if matches!(command, Command::Start) {
             crate::telemetry::init(&config.log);
         }
-        let mut runtime = tokio::runtime::Builder::new_multi_thread();
-        if config.runtime.worker_threads > 0 {
-            runtime.worker_threads(config.runtime.worker_threads);
-        }
+        let workers = match config.runtime.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        // With one worker, the multi-thread scheduler only adds cross-thread hand-offs (the
+        // accept loop on one thread, connections on another, both on the same core); a
+        // current-thread runtime runs the same tasks with none.
+        let mut runtime = if workers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(workers);
+            runtime
+        };
         let runtime = match runtime.enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => return fail(&BootError::Runtime(e.to_string())),

@@ -204,7 +204,8 @@ pub struct RuntimeConfig {
     /// How long shutdown waits for connections to finish their closing handshake, in milliseconds.
     #[serde(default = "default_drain_ms")]
     pub drain_timeout_ms: u64,
-    /// Worker threads of the tokio runtime; `0` means one per core.
+    /// Worker threads of the tokio runtime; `0` means one per core (the cores this process
+    /// may run on). With one, the runtime is tokio's current-thread scheduler.
     #[serde(default)]
     pub worker_threads: usize,
 }
