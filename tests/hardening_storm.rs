@@ -134,11 +134,14 @@ async fn a_disconnect_storm_leaves_nothing_behind() {
             async || sender.local_count() == 0,
         )
         .await;
-        assert_eq!(
-            closed.load(Ordering::Relaxed),
-            size * (round + 1),
-            "on_close calls"
-        );
+        // A connection leaves the registry just before its `on_close` runs (so pushes to it
+        // already fail there): the last callbacks may still be under way.
+        eventually(
+            "every on_close call",
+            Duration::from_secs(10),
+            async || closed.load(Ordering::Relaxed) == size * (round + 1),
+        )
+        .await;
         for fd in &fds {
             assert!(
                 !sender.exists(*fd).await.expect("exists"),
