@@ -136,11 +136,9 @@ async fn a_disconnect_storm_leaves_nothing_behind() {
         .await;
         // A connection leaves the registry just before its `on_close` runs (so pushes to it
         // already fail there): the last callbacks may still be under way.
-        eventually(
-            "every on_close call",
-            Duration::from_secs(10),
-            async || closed.load(Ordering::Relaxed) == size * (round + 1),
-        )
+        eventually("every on_close call", Duration::from_secs(10), async || {
+            closed.load(Ordering::Relaxed) == size * (round + 1)
+        })
         .await;
         for fd in &fds {
             assert!(
