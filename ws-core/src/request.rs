@@ -81,17 +81,16 @@ impl Request {
 
     /// The first value of the query parameter `name`, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        let query = self.uri.query()?;
-        form_urlencoded_pairs(query)
+        form_urlencoded::parse(self.uri.query()?.as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
     }
 
     /// Every query parameter, percent-decoded, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         self.uri
             .query()
-            .map(|q| form_urlencoded_pairs(q).collect())
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default()
     }
 
@@ -153,15 +152,4 @@ impl RequestBuilder {
     pub fn build(self) -> Request {
         self.request
     }
-}
-
-pub(crate) fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    // serde_urlencoded decodes `+` and percent escapes exactly as browsers encode forms.
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let decoded: Vec<(String, String)> = serde_urlencoded::from_str(pair).ok()?;
-            decoded.into_iter().next()
-        })
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers: requests, responses and parameter binding.
 
+mod form;
 mod handler;
 mod request;
 mod response;

@@ -1,12 +1,13 @@
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use serde::de::DeserializeOwned;
 
+use super::form::{TextValue, form_value};
 use super::{IntoResponse, Response, error_response};
 use crate::Sender;
-use crate::request::form_urlencoded_pairs;
 
 /// An HTTP request with its body read, as HTTP handlers see it.
 #[derive(Debug, Clone)]
@@ -34,11 +35,6 @@ impl IntoResponse for ParamRejection {
     fn into_response(self) -> Response {
         error_response(StatusCode::BAD_REQUEST, &self.message)
     }
-}
-
-#[derive(serde::Deserialize)]
-struct One<T> {
-    v: T,
 }
 
 impl HttpRequest {
@@ -110,9 +106,7 @@ impl HttpRequest {
 
     /// The first query parameter `name`, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        form_urlencoded_pairs(self.uri.query()?)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        form_value(self.uri.query()?, name).map(Cow::into_owned)
     }
 
     /// The cookie `name`.
@@ -160,25 +154,17 @@ impl HttpRequest {
         };
         let text = self
             .path_param(name)
-            .map(str::to_string)
-            .or_else(|| self.query(name))
+            .map(Cow::Borrowed)
+            .or_else(|| form_value(self.uri.query()?, name))
             .or_else(|| {
                 self.content_type_is("application/x-www-form-urlencoded")
                     .then(|| std::str::from_utf8(&self.body).ok())
                     .flatten()
-                    .and_then(|body| {
-                        form_urlencoded_pairs(body)
-                            .find(|(k, _)| k == name)
-                            .map(|(_, v)| v)
-                    })
+                    .and_then(|body| form_value(body, name))
             });
         if let Some(text) = text {
-            // Going through the urlencoded deserializer parses numbers and booleans from text.
-            let encoded =
-                serde_urlencoded::to_string([("v", text.as_str())]).map_err(|e| invalid(&e))?;
-            return serde_urlencoded::from_str::<One<T>>(&encoded)
-                .map(|o| o.v)
-                .map_err(|e| invalid(&e));
+            // Numbers and booleans parse from the text, as serde_urlencoded parses them.
+            return T::deserialize(TextValue(text)).map_err(|e| invalid(&e));
         }
         if self.content_type_is("application/json")
             && let Ok(serde_json::Value::Object(mut object)) =

@@ -29,11 +29,16 @@ pub trait IntoResponse {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
-fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response {
+// Constants, so each response copies a checked value instead of validating the text again.
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+fn with_type(body: impl Into<Bytes>, content_type: HeaderValue) -> Response {
     let mut response = Response::new(Full::new(body.into()));
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        .insert(header::CONTENT_TYPE, content_type);
     response
 }
 
@@ -45,34 +50,31 @@ impl IntoResponse for Response {
 
 impl IntoResponse for () {
     fn into_response(self) -> Response {
-        with_type(Bytes::new(), "text/plain; charset=utf-8")
+        with_type(Bytes::new(), TEXT_PLAIN)
     }
 }
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
-        with_type(
-            Bytes::from_static(self.as_bytes()),
-            "text/plain; charset=utf-8",
-        )
+        with_type(Bytes::from_static(self.as_bytes()), TEXT_PLAIN)
     }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
-        with_type(self, "text/plain; charset=utf-8")
+        with_type(self, TEXT_PLAIN)
     }
 }
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
-        with_type(self, "application/octet-stream")
+        with_type(self, OCTET_STREAM)
     }
 }
 
 impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
-        with_type(self, "application/octet-stream")
+        with_type(self, OCTET_STREAM)
     }
 }
 
@@ -87,7 +89,7 @@ impl IntoResponse for StatusCode {
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
-            Ok(body) => with_type(body, "application/json"),
+            Ok(body) => with_type(body, APPLICATION_JSON),
             Err(e) => error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("cannot serialise response: {e}"),

@@ -20,7 +20,8 @@ impl WebSocketHandler for RoomController {
     }
 
     async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
-        if let Some(room) = conn.context().get::<String>("room") {
+        // Shared, not cloned: this runs for every message the room forwards.
+        if let Some(room) = conn.context().get_shared::<String>("room") {
             conn.sender().to_room(&room, msg, None).await?;
         }
         Ok(())
