@@ -383,6 +383,12 @@ impl Session {
                 if let Some(frame) = self.take_outbox(cx, shared) {
                     return Poll::Ready(Err(Ending::CloseRequested(frame)));
                 }
+                // A connection woken to send (a room member, a client pushed to) mostly has
+                // nothing to read: asking the socket first spares allocating a read buffer
+                // only to free it again (~360 instructions per wake-up, callgrind).
+                if !self.decoder.holds_buffer() && self.io.poll_read_ready(cx).is_pending() {
+                    break;
+                }
                 match self.decoder.poll_fill(cx, &mut self.io) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Err(Ending::Eof)),
                     Poll::Ready(Ok(_)) => {}

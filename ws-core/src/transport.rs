@@ -16,6 +16,19 @@ pub(crate) enum Transport {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
+impl Transport {
+    /// Ready when a read may find bytes (or the end of the stream); pending, with the task
+    /// registered, when a plain socket certainly has none. TLS may hold decrypted bytes the
+    /// socket does not show, so it is always worth a read.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Transport::Plain(s) => s.poll_read_ready(cx),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -64,6 +64,15 @@ pub(super) async fn run(
 
     let mut hist = super::report::latency_histogram();
     let mut arrivals = Vec::with_capacity(RECV_BATCH);
+    let server_cpu = |at: &str| -> anyhow::Result<Option<f64>> {
+        args.server_pid
+            .map(|pid| {
+                crate::perf::process::cpu_seconds(pid)
+                    .with_context(|| format!("reading the CPU time of server {pid} {at}"))
+            })
+            .transpose()
+    };
+    let mut cpu_at_start = None;
     // Round 0 is a warm-up that also proves every member has joined.
     for id in 0..=broadcasts {
         let started = Instant::now();
@@ -95,18 +104,27 @@ pub(super) async fn run(
                 _ = &mut deadline => bail!("broadcast {id} reached {got} of {receivers} members within {DELIVERY_TIMEOUT:?}"),
             }
         }
-        if id > 0 {
+        if id == 0 {
+            cpu_at_start = server_cpu("after the warm-up")?;
+        } else {
             let nanos = u64::try_from(last.duration_since(started).as_nanos()).unwrap_or(u64::MAX);
             record(&mut hist, nanos);
         }
         progress.set_message(format!("broadcast {id}/{broadcasts}"));
     }
+    let server_cpu_us_per_delivery = match (cpu_at_start, server_cpu("at the end")?) {
+        (Some(start), Some(end)) if broadcasts > 0 && receivers > 0 => {
+            Some((end - start) * 1e6 / (f64::from(broadcasts) * receivers as f64))
+        }
+        _ => None,
+    };
     tasks.abort_all();
     Ok(Report::Fanout(FanoutReport {
         url: args.url.clone(),
         members: receivers as u64,
         broadcasts: u64::from(broadcasts),
         last_delivery_us: LatencySummary::from_ns(&hist),
+        server_cpu_us_per_delivery,
         errors: 0,
     }))
 }

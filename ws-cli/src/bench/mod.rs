@@ -107,6 +107,10 @@ pub(crate) struct BenchArgs {
     /// Broadcasts to time in fan-out mode
     #[arg(long, default_value_t = 100)]
     broadcasts: u32,
+    /// Fan-out mode: also report this local process's CPU time per delivery, counted over the
+    /// timed broadcasts only (not the members' handshakes)
+    #[arg(long, value_name = "PID", requires = "fanout")]
+    server_pid: Option<u32>,
     /// Each reply is the message with this text in front (the seed's `/` answers `Recv: <msg>`)
     #[arg(long, value_name = "TEXT", conflicts_with_all = ["handshakes", "idle", "binary"])]
     expect_prefix: Option<String>,

@@ -121,6 +121,9 @@ pub(super) struct FanoutReport {
     pub(super) broadcasts: u64,
     /// Time from sending a message into the room until the last member had it.
     pub(super) last_delivery_us: LatencySummary,
+    /// The server's CPU time over the timed broadcasts, per member reached, when its pid was
+    /// given.
+    pub(super) server_cpu_us_per_delivery: Option<f64>,
     pub(super) errors: u64,
 }
 
@@ -204,6 +207,9 @@ impl Report {
                     r.url, r.broadcasts, r.members
                 );
                 r.last_delivery_us.write_text(&mut out, "last delivery");
+                if let Some(cpu) = r.server_cpu_us_per_delivery {
+                    let _ = writeln!(out, "{:<14}{cpu:.2} µs per delivery", "server CPU");
+                }
                 let _ = writeln!(out, "{:<14}{}", "errors", r.errors);
             }
         }

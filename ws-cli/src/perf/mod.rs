@@ -6,7 +6,7 @@
 //! same program a user would run by hand; the HTTP scenario uses wrk. Server CPU time comes
 //! from `/proc/<pid>/stat`, memory from `/proc/<pid>/status`.
 
-mod process;
+pub(crate) mod process;
 mod scenario;
 
 use std::path::PathBuf;

@@ -222,7 +222,8 @@ pub(super) fn wait_for_port(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cpu_seconds(pid: u32) -> Option<f64> {
+/// User plus system CPU time of process `pid` so far, from `/proc`.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces; fields are counted after its closing parenthesis.
     let after = &stat[stat.rfind(')')? + 2..];

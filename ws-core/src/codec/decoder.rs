@@ -109,6 +109,11 @@ impl Decoder {
         }
     }
 
+    /// Whether the read buffer is allocated (it is freed by [`release`](Self::release)).
+    pub(crate) fn holds_buffer(&self) -> bool {
+        self.buf.capacity() > 0
+    }
+
     /// Reads more bytes from `io`; `Ok(0)` at the end of the stream.
     pub(crate) fn poll_fill<R: AsyncRead + Unpin>(
         &mut self,

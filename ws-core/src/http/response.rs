@@ -34,11 +34,20 @@ const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=ut
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// A 200 with `body`, typed when there is a body to type.
+///
+/// An empty body (`Ok(())`, `""`: the common answer of an endpoint that pushes) gets no
+/// `Content-Type`: there is no content to describe (RFC 9110 §8.3), and leaving the header map
+/// empty spares allocating it, ~4% of the instructions of a `/server/send` request.
 fn with_type(body: impl Into<Bytes>, content_type: HeaderValue) -> Response {
-    let mut response = Response::new(Full::new(body.into()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
+    let body = body.into();
+    let typed = !body.is_empty();
+    let mut response = Response::new(Full::new(body));
+    if typed {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
     response
 }
 
