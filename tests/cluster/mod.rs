@@ -203,8 +203,24 @@ impl Broker {
     }
 
     /// SIGSTOP: the broker keeps its sockets open but answers nothing (a "slow" broker).
+    /// Returns once the kernel shows it stopped: `kill` returns when the signal is sent, and
+    /// a broker still running its last instructions once answered the call meant to time out.
     pub fn pause(&self) {
         self.signal("-STOP");
+        let pid = self.process.as_ref().expect("broker running").pid();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The state follows the command name, which is in parentheses.
+            if stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("broker {pid} did not stop within 5 s of SIGSTOP");
     }
 
     /// SIGCONT.

@@ -256,9 +256,10 @@ impl App {
             Ok(limit) => tracing::debug!(limit, "open file limit"),
             Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
         }
-        let registry = Arc::new(Registry::default());
-        // Created before the backplane, which counts its failures in it.
+        // Created before the backplane, which counts its failures in it, and the registry,
+        // which counts what room pushes write.
         let metrics = Arc::new(Metrics::default());
+        let registry = Arc::new(Registry::new(metrics.clone()));
         let backplane = cluster::connect(
             &config.cluster,
             LocalNode {

@@ -166,12 +166,17 @@ pub(crate) fn serve<H: WebSocketHandler>(
     slot: OpenSlot,
 ) -> impl Future<Output = ()> + Send + 'static {
     let settings = &server.loop_settings;
+    let (io, shared_socket) = socket.transport.share();
+    if let Some(shared_socket) = shared_socket {
+        conn.shared.outbox.attach(shared_socket);
+    }
     let mut session = Session {
-        io: socket.transport,
+        io,
         decoder: Decoder::new(settings.limits, socket.already_read),
         encoder: Encoder::default(),
         pending: VecDeque::new(),
         outbox_armed: false,
+        parked: false,
         write_buffer_size: settings.write_buffer_size,
         traffic: Traffic::default(),
         metrics: server.app.metrics.clone(),
@@ -263,6 +268,9 @@ struct Session {
     pending: VecDeque<Outbound>,
     /// Whether the outbox will wake the task on its next push: it was found empty.
     outbox_armed: bool,
+    /// Whether room pushes may be writing to the socket: the task parked in the outbox and has
+    /// not unparked since.
+    parked: bool,
     write_buffer_size: usize,
     traffic: Traffic,
     metrics: Arc<Metrics>,
@@ -366,6 +374,12 @@ impl Session {
         cx: &mut TaskContext<'_>,
         shared: &ConnShared,
     ) -> Poll<Result<Message, Ending>> {
+        if self.parked {
+            self.parked = false;
+            if let Some(rest) = shared.outbox.unpark() {
+                self.encoder.raw(rest);
+            }
+        }
         match shared.liveness.due() {
             Due::Nothing => {}
             // Queued, not awaited: a peer that stopped reading would otherwise stall the loop
@@ -408,6 +422,9 @@ impl Session {
             break;
         }
         self.traffic.report(&self.metrics);
+        if self.outbox_armed && self.encoder.is_empty() {
+            self.parked = shared.outbox.park();
+        }
         // Nothing half-read and nothing unsent: an idle connection holds no buffers.
         self.decoder.release();
         self.encoder.release();
@@ -430,6 +447,7 @@ impl Session {
                         self.traffic.bytes_out += message.len() as u64;
                         self.encoder.message(message);
                     }
+                    Outbound::Rest(rest) => self.encoder.raw(rest),
                     Outbound::Close(frame) => {
                         // A close request comes last: the outbox accepts nothing after it.
                         self.pending.clear();
@@ -446,10 +464,14 @@ impl Session {
     fn encode_queued(&mut self, shared: &ConnShared) {
         shared.outbox.take(&mut self.pending);
         for item in self.pending.drain(..) {
-            if let Outbound::Message(message) = item {
-                self.traffic.messages_out += 1;
-                self.traffic.bytes_out += message.len() as u64;
-                self.encoder.message(message);
+            match item {
+                Outbound::Message(message) => {
+                    self.traffic.messages_out += 1;
+                    self.traffic.bytes_out += message.len() as u64;
+                    self.encoder.message(message);
+                }
+                Outbound::Rest(rest) => self.encoder.raw(rest),
+                Outbound::Close(_) => {}
             }
         }
     }

@@ -7,11 +7,15 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use rustc_hash::FxBuildHasher;
 
+use bytes::Bytes;
+
 use crate::Fd;
 use crate::SendError;
+use crate::codec::whole_frame;
 use crate::context::Context;
 use crate::message::{CloseFrame, Message};
-use crate::outbox::{Outbox, Refusal};
+use crate::metrics::{Metrics, Traffic};
+use crate::outbox::{Outbox, Reached, Refusal};
 
 /// What the registry keeps of one live connection.
 #[derive(Debug)]
@@ -77,6 +81,7 @@ pub(crate) struct Registry {
     /// of a push by fd (callgrind, `/server/send`).
     connections: DashMap<Fd, Arc<ConnShared>, FxBuildHasher>,
     rooms: DashMap<Arc<str>, Room>,
+    metrics: Arc<Metrics>,
 }
 
 /// The members of one room on this node.
@@ -118,7 +123,65 @@ impl Room {
     }
 }
 
+/// One message on its way to many connections.
+struct Fanout<'m> {
+    message: &'m Message,
+    /// The message's frame, encoded once and written as is to every member it can be.
+    frame: Option<Bytes>,
+    delivery: Delivery,
+    /// Members that got the frame written by the fan-out itself; their tasks, which count
+    /// what they send, never saw it.
+    written: u64,
+}
+
+impl<'m> Fanout<'m> {
+    fn new(message: &'m Message) -> Self {
+        Self {
+            message,
+            frame: whole_frame(message),
+            delivery: Delivery::default(),
+            written: 0,
+        }
+    }
+
+    fn push(&mut self, conn: &ConnShared) {
+        let reached = match &self.frame {
+            Some(frame) => conn.outbox.push_frame(frame, self.message),
+            None => conn
+                .outbox
+                .push(self.message.clone())
+                .map(|()| Reached::Queued),
+        };
+        match reached {
+            Ok(Reached::Written) => {
+                self.written += 1;
+                self.delivery.local += 1;
+            }
+            Ok(Reached::Queued) => self.delivery.local += 1,
+            Err(_) => self.delivery.refused += 1,
+        }
+    }
+
+    fn finish(self, metrics: &Metrics) -> Delivery {
+        Traffic {
+            messages_out: self.written,
+            bytes_out: self.written * self.message.len() as u64,
+            ..Traffic::default()
+        }
+        .report(metrics);
+        self.delivery
+    }
+}
+
 impl Registry {
+    /// A registry that counts what room pushes write in `metrics`.
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn insert(&self, conn: Arc<ConnShared>) {
         self.connections.insert(conn.fd, conn);
     }
@@ -189,17 +252,13 @@ impl Registry {
     }
 
     pub(crate) fn broadcast(&self, message: &Message, except: Option<Fd>) -> Delivery {
-        let mut delivery = Delivery::default();
+        let mut fanout = Fanout::new(message);
         for conn in self.connections.iter() {
-            if Some(conn.fd) == except {
-                continue;
-            }
-            match conn.push(message.clone()) {
-                Ok(()) => delivery.local += 1,
-                Err(_) => delivery.refused += 1,
+            if Some(conn.fd) != except {
+                fanout.push(conn.value());
             }
         }
-        delivery
+        fanout.finish(&self.metrics)
     }
 
     /// Adds `fd` to `room`; whether it was not a member yet.
@@ -275,20 +334,16 @@ impl Registry {
     /// Queues `message` for every member of `room` but `except`. Each member gets a clone of
     /// the same payload, never a copy.
     pub(crate) fn push_room(&self, room: &str, message: &Message, except: Option<Fd>) -> Delivery {
-        let mut delivery = Delivery::default();
         let Some(members) = self.room_snapshot(room) else {
-            return delivery;
+            return Delivery::default();
         };
+        let mut fanout = Fanout::new(message);
         for conn in members.iter() {
-            if Some(conn.fd) == except {
-                continue;
-            }
-            match conn.outbox.push(message.clone()) {
-                Ok(()) => delivery.local += 1,
-                Err(_) => delivery.refused += 1,
+            if Some(conn.fd) != except {
+                fanout.push(conn);
             }
         }
-        delivery
+        fanout.finish(&self.metrics)
     }
 
     /// The members of `room` to push to; `None` when it has none on this node.
@@ -329,6 +384,7 @@ mod tests {
             .into_iter()
             .map(|item| match item {
                 Outbound::Message(message) => message.to_text().unwrap_or_default().to_owned(),
+                Outbound::Rest(_) => "<rest of a frame>".to_owned(),
                 Outbound::Close(_) => "<close>".to_owned(),
             })
             .collect()

@@ -2,7 +2,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -12,17 +13,34 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub(crate) enum Transport {
     Plain(TcpStream),
+    /// A plain socket that room pushes may also write to, between the connection task's
+    /// writes (see [`Outbox`](crate::outbox::Outbox)). Read and written through `&TcpStream`.
+    Shared(Arc<TcpStream>),
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 impl Transport {
+    /// Makes a plain socket shareable: the transport to keep using, and the socket for whoever
+    /// else may write whole frames to it. TLS cannot be shared: its writes go through the
+    /// session's cipher state.
+    pub(crate) fn share(self) -> (Transport, Option<Arc<TcpStream>>) {
+        match self {
+            Transport::Plain(stream) => {
+                let stream = Arc::new(stream);
+                (Transport::Shared(stream.clone()), Some(stream))
+            }
+            other => (other, None),
+        }
+    }
+
     /// Ready when a read may find bytes (or the end of the stream); pending, with the task
     /// registered, when a plain socket certainly has none. TLS may hold decrypted bytes the
     /// socket does not show, so it is always worth a read.
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Transport::Plain(s) => s.poll_read_ready(cx),
+            Transport::Shared(s) => s.poll_read_ready(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(_) => Poll::Ready(Ok(())),
         }
@@ -37,6 +55,14 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Shared(s) => loop {
+                ready!(s.poll_read_ready(cx))?;
+                // `WouldBlock` clears the readiness the next turn waits on.
+                match s.try_read_buf(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    done => return Poll::Ready(done.map(drop)),
+                }
+            },
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
@@ -51,6 +77,13 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Shared(s) => loop {
+                ready!(s.poll_write_ready(cx))?;
+                match s.try_write(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    done => return Poll::Ready(done),
+                }
+            },
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
@@ -63,6 +96,13 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Shared(s) => loop {
+                ready!(s.poll_write_ready(cx))?;
+                match s.try_write_vectored(bufs) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    done => return Poll::Ready(done),
+                }
+            },
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
@@ -71,6 +111,7 @@ impl AsyncWrite for Transport {
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Plain(s) => s.is_write_vectored(),
+            Transport::Shared(_) => true,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.is_write_vectored(),
         }
@@ -79,6 +120,8 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            // Writes go straight to the kernel: nothing is buffered here.
+            Transport::Shared(_) => Poll::Ready(Ok(())),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
@@ -87,6 +130,10 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            // What tokio's own `poll_shutdown` does, reached through a shared reference.
+            Transport::Shared(s) => {
+                Poll::Ready(socket2::SockRef::from(&**s).shutdown(std::net::Shutdown::Write))
+            }
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }

@@ -27,6 +27,21 @@ const STAGING_SIZE: usize = 1024;
 /// alone was ~200 instructions per message for a room member (callgrind).
 const MAX_SLICES: usize = 16;
 
+/// `message` as one final frame, header and payload in one buffer: a room push encodes it once
+/// and writes the same bytes to every member. `None` for control frames and raw frames, which
+/// are never pushed to a room.
+pub(crate) fn whole_frame(message: &Message) -> Option<Bytes> {
+    let (opcode, payload): (u8, &[u8]) = match message {
+        Message::Text(text) => (opcode::TEXT, text.as_bytes()),
+        Message::Binary(data) => (opcode::BINARY, data),
+        _ => return None,
+    };
+    let mut frame = BytesMut::with_capacity(head::MAX_SIZE + payload.len());
+    head::encode(opcode, payload.len(), &mut frame);
+    frame.extend_from_slice(payload);
+    Some(frame.freeze())
+}
+
 /// Frames waiting for the socket.
 #[derive(Debug, Default)]
 pub(crate) struct Encoder {
@@ -66,6 +81,13 @@ impl Encoder {
                 }
             }
         }
+    }
+
+    /// Queues bytes that are already framed (the end of a frame a push began writing).
+    pub(crate) fn raw(&mut self, bytes: Bytes) {
+        self.seal();
+        self.queued += bytes.len();
+        self.segments.push_back(bytes);
     }
 
     /// Queues a close frame: the code and reason, or an empty payload.

@@ -12,6 +12,9 @@ pub(crate) mod opcode {
     pub(crate) const PONG: u8 = 0xa;
 }
 
+/// The longest header a server frame has: no mask, a 64-bit length.
+pub(crate) const MAX_SIZE: usize = 10;
+
 /// A parsed client frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Head {

@@ -18,4 +18,4 @@ mod head;
 mod utf8;
 
 pub(crate) use decoder::{Decoder, Limits, Violation};
-pub(crate) use encoder::Encoder;
+pub(crate) use encoder::{Encoder, whole_frame};
