@@ -15,7 +15,7 @@ use crate::codec::{Decoder, Encoder, Limits, Violation};
 use crate::heartbeat::Due;
 use crate::message::{CloseFrame, CloseInfo, CloseInitiator, Message, close_frame};
 use crate::metrics::{Metrics, Traffic};
-use crate::outbox::Outbound;
+use crate::outbox::{Outbound, Wait};
 use crate::registry::ConnShared;
 use crate::server::ws::{OpenSlot, ServerShared};
 use crate::transport::Transport;
@@ -175,8 +175,8 @@ pub(crate) fn serve<H: WebSocketHandler>(
         decoder: Decoder::new(settings.limits, socket.already_read),
         encoder: Encoder::default(),
         pending: VecDeque::new(),
-        outbox_armed: false,
-        parked: false,
+        outbox_drained: false,
+        waiting: false,
         write_buffer_size: settings.write_buffer_size,
         traffic: Traffic::default(),
         metrics: server.app.metrics.clone(),
@@ -266,11 +266,11 @@ struct Session {
     encoder: Encoder,
     /// Items just taken from the outbox, on their way into the encoder.
     pending: VecDeque<Outbound>,
-    /// Whether the outbox will wake the task on its next push: it was found empty.
-    outbox_armed: bool,
-    /// Whether room pushes may be writing to the socket: the task parked in the outbox and has
-    /// not unparked since.
-    parked: bool,
+    /// Whether the outbox was found empty (rather than left alone while the encoder was full).
+    outbox_drained: bool,
+    /// Whether the task waits in the outbox (and room pushes may be writing to the socket)
+    /// since its last poll.
+    waiting: bool,
     write_buffer_size: usize,
     traffic: Traffic,
     metrics: Arc<Metrics>,
@@ -374,27 +374,28 @@ impl Session {
         cx: &mut TaskContext<'_>,
         shared: &ConnShared,
     ) -> Poll<Result<Message, Ending>> {
-        if self.parked {
-            self.parked = false;
-            if let Some(rest) = shared.outbox.unpark() {
-                self.encoder.raw(rest);
-            }
-        }
-        match shared.liveness.due() {
-            Due::Nothing => {}
-            // Queued, not awaited: a peer that stopped reading would otherwise stall the loop
-            // on a write that never completes. The next sweep decides whether it answered.
-            Due::Ping => self.encoder.message(Message::Ping(Default::default())),
-            Due::Drop => return Poll::Ready(Err(Ending::Silent)),
-        }
         loop {
+            if self.waiting {
+                self.waiting = false;
+                if let Some(rest) = shared.outbox.resume() {
+                    self.encoder.raw(rest);
+                }
+            }
+            match shared.liveness.due() {
+                Due::Nothing => {}
+                // Queued, not awaited: a peer that stopped reading would otherwise stall the
+                // loop on a write that never completes. The next sweep decides whether it
+                // answered.
+                Due::Ping => self.encoder.message(Message::Ping(Default::default())),
+                Due::Drop => return Poll::Ready(Err(Ending::Silent)),
+            }
             loop {
                 match self.decoder.next_buffered() {
                     Ok(Some(message)) => return Poll::Ready(Ok(message)),
                     Ok(None) => {}
                     Err(violation) => return Poll::Ready(Err(Ending::Violation(violation))),
                 }
-                if let Some(frame) = self.take_outbox(cx, shared) {
+                if let Some(frame) = self.take_outbox(shared) {
                     return Poll::Ready(Err(Ending::CloseRequested(frame)));
                 }
                 // A connection woken to send (a room member, a client pushed to) mostly has
@@ -413,31 +414,34 @@ impl Session {
             if !self.encoder.is_empty() {
                 match self.encoder.poll_write(cx, &mut self.io) {
                     // The outbox was left alone while the encoder was full: take the rest now.
-                    Poll::Ready(Ok(())) if !self.outbox_armed => continue,
+                    Poll::Ready(Ok(())) if !self.outbox_drained => continue,
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Ending::WriteFailed(e))),
                     Poll::Pending => {}
                 }
             }
-            break;
+            self.traffic.report(&self.metrics);
+            match shared
+                .outbox
+                .wait(cx, self.outbox_drained, self.encoder.is_empty())
+            {
+                Wait::Again => continue,
+                Wait::Waiting => self.waiting = true,
+            }
+            // Nothing half-read and nothing unsent: an idle connection holds no buffers.
+            self.decoder.release();
+            self.encoder.release();
+            return Poll::Pending;
         }
-        self.traffic.report(&self.metrics);
-        if self.outbox_armed && self.encoder.is_empty() {
-            self.parked = shared.outbox.park();
-        }
-        // Nothing half-read and nothing unsent: an idle connection holds no buffers.
-        self.decoder.release();
-        self.encoder.release();
-        Poll::Pending
     }
 
     /// Moves queued pushes into the encoder until it holds `write_buffer_size` bytes; a close
     /// request ends the move and is returned.
-    fn take_outbox(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> Option<CloseFrame> {
-        self.outbox_armed = false;
+    fn take_outbox(&mut self, shared: &ConnShared) -> Option<CloseFrame> {
+        self.outbox_drained = false;
         while self.encoder.queued() < self.write_buffer_size {
-            if shared.outbox.poll_take(cx, &mut self.pending).is_pending() {
-                self.outbox_armed = true;
+            if !shared.outbox.take(&mut self.pending) {
+                self.outbox_drained = true;
                 return None;
             }
             while let Some(item) = self.pending.pop_front() {

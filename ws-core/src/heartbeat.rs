@@ -95,7 +95,7 @@ pub(crate) async fn sweep(
         }
         server.app.registry.for_each(|conn| {
             if Arc::ptr_eq(&conn.server, &server.name) && conn.liveness.sweep() {
-                conn.outbox.wake();
+                conn.outbox.signal();
             }
         });
     }

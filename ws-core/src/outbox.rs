@@ -14,11 +14,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Waker};
 
 use bytes::Bytes;
-use futures_util::task::AtomicWaker;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::net::TcpStream;
 
 use crate::config::BackpressurePolicy;
@@ -62,12 +61,50 @@ struct State {
     /// The plain socket, for room pushes while the task is parked; `None` for TLS and once the
     /// connection is gone (so it closes when the task drops its own handle).
     socket: Option<Arc<TcpStream>>,
+    /// The task, while it waits for something to send; `None` while it runs. A push made while
+    /// the task runs (a handler answering its own client) needs no wake-up: the task looks at
+    /// the queue before it waits. Waking it anyway cost one empty poll per burst.
+    waiting: Option<Waker>,
+    /// Whether pushes wake the waiting task. Not while it waits for the socket to drain what it
+    /// already holds: it takes more once that is written.
+    wants_pushes: bool,
+    /// A [`signal`](Outbox::signal) came while the task was running: it looks again before
+    /// waiting.
+    signalled: bool,
+}
+
+impl State {
+    /// After a push: the waiting task's waker, to be woken once the lock is released.
+    fn take_waiter(&mut self) -> Option<Waker> {
+        self.parked = false;
+        if self.wants_pushes {
+            self.waiting.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// Wakes `waker`, after releasing `state`: the woken task's first move is to take that lock.
+fn wake_after(state: MutexGuard<'_, State>, waker: Option<Waker>) {
+    drop(state);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// What the task does after [`Outbox::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Waiting: a signal, or a push, wakes it.
+    Waiting,
+    /// Something came in since the task last looked: it goes around again.
+    Again,
 }
 
 #[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    waker: AtomicWaker,
     limit: usize,
     policy: BackpressurePolicy,
 }
@@ -76,7 +113,6 @@ impl Outbox {
     pub(crate) fn new(limit: usize, policy: BackpressurePolicy) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            waker: AtomicWaker::new(),
             limit,
             policy,
         }
@@ -101,18 +137,16 @@ impl Outbox {
                         .queue
                         .push_back(Outbound::Close(close_frame(1008, "outbound queue full")));
                     state.closed = true;
-                    state.parked = false;
-                    drop(state);
-                    self.waker.wake();
+                    let waker = state.take_waiter();
+                    wake_after(state, waker);
                     Err(Refusal::Full)
                 }
             };
         }
         state.bytes += size;
-        state.parked = false;
         state.queue.push_back(Outbound::Message(message));
-        drop(state);
-        self.waker.wake();
+        let waker = state.take_waiter();
+        wake_after(state, waker);
         Ok(())
     }
 
@@ -132,10 +166,9 @@ impl Outbox {
                 // pushed after this.
                 let rest = frame.slice(written..);
                 state.bytes += rest.len();
-                state.parked = false;
                 state.queue.push_back(Outbound::Rest(rest));
-                drop(state);
-                self.waker.wake();
+                let waker = state.take_waiter();
+                wake_after(state, waker);
                 return Ok(Reached::Written);
             }
             // The socket is full (`WouldBlock`) or failing: queued, the task's own write
@@ -151,21 +184,31 @@ impl Outbox {
         self.state.lock().socket = Some(socket);
     }
 
-    /// The task has written everything and is about to wait: room pushes may write directly
-    /// until it [`unpark`](Self::unpark)s. Refused (false) when something was queued since the
-    /// task last looked, or there is no socket to share.
-    pub(crate) fn park(&self) -> bool {
+    /// The task is about to return `Pending`: it waits, to be woken by a signal and, with
+    /// `for_pushes` (it found the queue empty and has room for more), by the next push — unless
+    /// one of them came since it looked. With `idle` too (nothing unsent) and a plain socket it
+    /// also parks: room pushes may write to the socket until it [`resume`](Self::resume)s.
+    pub(crate) fn wait(&self, cx: &mut Context<'_>, for_pushes: bool, idle: bool) -> Wait {
         let mut state = self.state.lock();
-        state.parked = state.queue.is_empty() && !state.closed && state.socket.is_some();
-        state.parked
+        if std::mem::take(&mut state.signalled) || (for_pushes && !state.queue.is_empty()) {
+            return Wait::Again;
+        }
+        match &mut state.waiting {
+            Some(waker) => waker.clone_from(cx.waker()),
+            none => *none = Some(cx.waker().clone()),
+        }
+        state.wants_pushes = for_pushes;
+        state.parked = for_pushes && idle && !state.closed && state.socket.is_some();
+        Wait::Waiting
     }
 
-    /// The task is about to use the socket: once this returns no push is writing to it, and
-    /// none will until the task parks again. Returns the unsent end of a frame a push began,
+    /// The task runs again after [`wait`](Self::wait)ing: pushes wake nobody, and write nothing
+    /// to the socket, until it waits again. Returns the unsent end of a frame a room push began,
     /// which must be the task's next bytes on the wire, ahead even of a pong.
-    pub(crate) fn unpark(&self) -> Option<Bytes> {
+    pub(crate) fn resume(&self) -> Option<Bytes> {
         let mut state = self.state.lock();
         state.parked = false;
+        state.waiting = None;
         // A push only writes while the queue is empty, so a rest it left is at the front.
         match state
             .queue
@@ -186,10 +229,9 @@ impl Outbox {
             return Err(Refusal::Closed);
         }
         state.closed = true;
-        state.parked = false;
         state.queue.push_back(Outbound::Close(frame));
-        drop(state);
-        self.waker.wake();
+        let waker = state.take_waiter();
+        wake_after(state, waker);
         Ok(())
     }
 
@@ -199,31 +241,21 @@ impl Outbox {
         state.closed = true;
         state.parked = false;
         state.socket = None;
+        state.waiting = None;
         state.queue = VecDeque::new();
         state.bytes = 0;
     }
 
-    /// Wakes the connection task without queueing anything (a heartbeat signal).
-    pub(crate) fn wake(&self) {
-        self.waker.wake();
-    }
-
-    /// Moves everything queued into `into`; registers the task to be woken when nothing is.
-    pub(crate) fn poll_take(
-        &self,
-        cx: &mut Context<'_>,
-        into: &mut VecDeque<Outbound>,
-    ) -> Poll<()> {
-        if self.take(into) {
-            return Poll::Ready(());
+    /// Gets the connection task to run without queueing anything (a heartbeat signal): woken
+    /// if it waits, made to look again before waiting if it runs.
+    pub(crate) fn signal(&self) {
+        let mut state = self.state.lock();
+        state.parked = false;
+        let waker = state.waiting.take();
+        if waker.is_none() {
+            state.signalled = true;
         }
-        self.waker.register(cx.waker());
-        // A push between the first look and the registration would otherwise be missed.
-        if self.take(into) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        wake_after(state, waker);
     }
 
     /// Moves everything queued into `into`; whether there was anything.
@@ -245,6 +277,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::task::Waker;
 
     #[test]
     fn a_full_queue_rejects_then_accepts_after_drain() {
@@ -279,6 +312,57 @@ mod tests {
         bytes
     }
 
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Count {
+        fn get(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn only_a_waiting_task_is_woken_and_a_signal_is_never_lost() {
+        let outbox = Outbox::new(1 << 20, BackpressurePolicy::Reject);
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut drained = VecDeque::new();
+
+        // Running (never waited): a push, a handler answering its own client, wakes nobody.
+        outbox.push(Message::text("a")).expect("queued");
+        assert_eq!(count.get(), 0);
+        assert!(outbox.take(&mut drained));
+
+        // Waiting for pushes: the first push wakes, once.
+        assert_eq!(outbox.wait(&mut cx, true, true), Wait::Waiting);
+        outbox.push(Message::text("b")).expect("queued");
+        outbox.push(Message::text("c")).expect("queued");
+        assert_eq!(count.get(), 1);
+        assert_eq!(outbox.resume(), None);
+        assert!(outbox.take(&mut drained));
+
+        // Waiting for the socket only: pushes do not wake, a signal does.
+        assert_eq!(outbox.wait(&mut cx, false, false), Wait::Waiting);
+        outbox.push(Message::text("d")).expect("queued");
+        assert_eq!(count.get(), 1);
+        outbox.signal();
+        assert_eq!(count.get(), 2);
+        outbox.resume();
+
+        // A signal while running is kept for the next wait.
+        outbox.signal();
+        assert_eq!(outbox.wait(&mut cx, false, false), Wait::Again);
+        assert_eq!(outbox.wait(&mut cx, false, false), Wait::Waiting);
+    }
+
     #[tokio::test]
     async fn a_room_push_writes_to_a_parked_connection_and_queues_otherwise() {
         let (server, mut client) = socket_pair().await;
@@ -287,24 +371,34 @@ mod tests {
         let message = Message::text("hi");
         let frame = crate::codec::whole_frame(&message).expect("a text frame");
 
+        let mut cx = Context::from_waker(Waker::noop());
+
         // Not parked: the task may be writing, so the push waits in the queue.
         assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Queued));
-        assert!(
-            !outbox.park(),
+        assert_eq!(
+            outbox.wait(&mut cx, true, true),
+            Wait::Again,
             "something is queued: the task must take it first"
         );
         let mut drained = VecDeque::new();
         assert!(outbox.take(&mut drained));
 
-        assert!(outbox.park());
+        // Waiting for the socket to drain what the task holds: pushes queue.
+        assert_eq!(outbox.wait(&mut cx, true, false), Wait::Waiting);
+        assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Queued));
+        assert_eq!(outbox.resume(), None);
+        assert!(outbox.take(&mut drained));
+
+        // Parked: the push writes.
+        assert_eq!(outbox.wait(&mut cx, true, true), Wait::Waiting);
         assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Written));
         assert_eq!(read_exactly(&mut client, 4).await, b"\x81\x02hi");
-        assert_eq!(outbox.unpark(), None);
+        assert_eq!(outbox.resume(), None);
         assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Queued));
 
         // Gone: nothing is written, the socket is let go.
         outbox.shut();
-        assert!(!outbox.park());
+        assert_eq!(outbox.wait(&mut cx, true, true), Wait::Waiting);
         assert_eq!(outbox.push_frame(&frame, &message), Err(Refusal::Closed));
     }
 
@@ -316,10 +410,11 @@ mod tests {
         // Larger than any loopback send buffer, so the kernel takes only the start.
         let message = Message::binary(vec![7u8; 16 << 20]);
         let frame = crate::codec::whole_frame(&message).expect("a binary frame");
-        assert!(outbox.park());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(outbox.wait(&mut cx, true, true), Wait::Waiting);
         assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Written));
         outbox.push(Message::text("after")).expect("queued");
-        let rest = outbox.unpark().expect("the rest of the frame");
+        let rest = outbox.resume().expect("the rest of the frame");
         assert!(!rest.is_empty() && rest.len() < frame.len());
         let mut drained = VecDeque::new();
         outbox.take(&mut drained);

@@ -20,6 +20,15 @@ use serde::forward_to_deserialize_any;
 /// encode forms. Borrowed when nothing needed decoding: `param` runs for every bound argument of
 /// every request.
 pub(super) fn form_value<'a>(input: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    // Nothing escaped (`?fd=7`, the usual case): the pairs are the text itself. Decoding
+    // through `form_urlencoded` anyway cost ~450 instructions per `/server/send` request
+    // (callgrind), a tenth of what bare hyper spends on a whole request.
+    if !input.bytes().any(|b| b == b'%' || b == b'+') {
+        return input.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == name).then_some(Cow::Borrowed(value))
+        });
+    }
     form_urlencoded::parse(input.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value)
@@ -233,5 +242,30 @@ mod tests {
     fn plain_values_are_borrowed() {
         assert!(matches!(form_value("fd=7", "fd"), Some(Cow::Borrowed("7"))));
         assert!(matches!(form_value("m=a+b", "m"), Some(Cow::Owned(s)) if s == "a b"));
+    }
+
+    #[test]
+    fn plain_and_escaped_queries_give_the_same_values() {
+        for (input, name, expected) in [
+            ("fd=7", "fd", Some("7")),
+            ("a=1&&fd=7&fd=8", "fd", Some("7")),
+            ("flag&fd=", "flag", Some("")),
+            ("flag&fd=", "fd", Some("")),
+            ("fd=7", "other", None),
+            ("", "fd", None),
+            ("msg=a%20b&fd=7", "msg", Some("a b")),
+            ("msg=a+b", "msg", Some("a b")),
+            ("m%73g=x", "msg", Some("x")),
+        ] {
+            assert_eq!(form_value(input, name).as_deref(), expected, "{input}");
+            let decoded = form_urlencoded::parse(input.as_bytes())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned());
+            assert_eq!(
+                decoded.as_deref(),
+                expected,
+                "{input}, as form_urlencoded reads it"
+            );
+        }
     }
 }
