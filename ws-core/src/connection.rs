@@ -445,38 +445,39 @@ impl Session {
                 return None;
             }
             while let Some(item) = self.pending.pop_front() {
-                match item {
-                    Outbound::Message(message) => {
-                        self.traffic.messages_out += 1;
-                        self.traffic.bytes_out += message.len() as u64;
-                        self.encoder.message(message);
-                    }
-                    Outbound::Rest(rest) => self.encoder.raw(rest),
-                    Outbound::Close(frame) => {
-                        // A close request comes last: the outbox accepts nothing after it.
-                        self.pending.clear();
-                        return Some(frame);
-                    }
+                if let Some(frame) = self.encode(item) {
+                    // A close request comes last: the outbox accepts nothing after it.
+                    self.pending.clear();
+                    return Some(frame);
                 }
             }
         }
         None
     }
 
+    /// Moves one queued item into the encoder; a close request is returned instead.
+    fn encode(&mut self, item: Outbound) -> Option<CloseFrame> {
+        match item {
+            Outbound::Message(message) => {
+                self.traffic.messages_out += 1;
+                self.traffic.bytes_out += message.len() as u64;
+                self.encoder.message(message);
+                None
+            }
+            Outbound::Rest(rest) => {
+                self.encoder.raw(rest);
+                None
+            }
+            Outbound::Close(frame) => Some(frame),
+        }
+    }
+
     /// Moves every queued message into the encoder, whatever its size; a queued close request
     /// is dropped (the caller is closing anyway).
     fn encode_queued(&mut self, shared: &ConnShared) {
         shared.outbox.take(&mut self.pending);
-        for item in self.pending.drain(..) {
-            match item {
-                Outbound::Message(message) => {
-                    self.traffic.messages_out += 1;
-                    self.traffic.bytes_out += message.len() as u64;
-                    self.encoder.message(message);
-                }
-                Outbound::Rest(rest) => self.encoder.raw(rest),
-                Outbound::Close(_) => {}
-            }
+        while let Some(item) = self.pending.pop_front() {
+            let _closing_anyway = self.encode(item);
         }
     }
 
