@@ -227,7 +227,7 @@ impl Cdp {
     /// result.
     ///
     /// # Panics
-    /// When the browser answers an error or nothing within [`COMMAND_TIMEOUT`].
+    /// When the browser answers an error or nothing within `COMMAND_TIMEOUT`.
     pub async fn call(&self, session: Option<&str>, method: &str, params: Value) -> Value {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut command = json!({ "id": id, "method": method, "params": params });
