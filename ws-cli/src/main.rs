@@ -47,6 +47,9 @@ enum Command {
     /// Bare hyper HTTP/1.1 server answering `hello`, the HTTP route benchmark baseline
     #[command(name = "bench-baseline-http-server", hide = true)]
     BenchBaselineHttpServer(bench::echo_server::ServerArgs),
+    /// One WebSocket connection whose pushes are read in batches, for the HTTP push benchmark
+    #[command(name = "bench-push-reader", hide = true)]
+    BenchPushReader(bench::push_reader::PushReaderArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::BenchBaselineServer(args) => bench::echo_server::run(args),
         Command::BenchBaselineFanoutServer(args) => bench::echo_server::run_fanout(args),
         Command::BenchBaselineHttpServer(args) => bench::http_server::run(args),
+        Command::BenchPushReader(args) => bench::push_reader::run(args),
     };
     match outcome {
         Ok(code) => code,

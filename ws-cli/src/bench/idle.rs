@@ -85,7 +85,7 @@ pub(super) async fn run(
 }
 
 /// The stderr line announcing that every connection is open and the hold has begun.
-fn holding_line(established: u64, secs: f64) -> String {
+pub(crate) fn holding_line(established: u64, secs: f64) -> String {
     format!("{HOLDING} {established} connections for {secs} s")
 }
 

@@ -6,6 +6,7 @@ mod handshake;
 pub(crate) mod http_server;
 pub(crate) mod idle;
 mod progress;
+pub(crate) mod push_reader;
 mod report;
 mod throughput;
 

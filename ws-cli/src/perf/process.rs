@@ -132,7 +132,8 @@ impl Drop for Server {
     }
 }
 
-/// A `ws-cli bench --idle` child holding its connections open until dropped, then killed.
+/// A client child (`ws-cli bench --idle`, `ws-cli bench-push-reader`) holding its connections
+/// open until dropped, then killed.
 ///
 /// Killing rather than waiting for the hold to end lets the caller take its reading and move on
 /// without guessing in advance how long that takes.
@@ -145,19 +146,19 @@ pub(super) struct HeldClient {
 }
 
 impl HeldClient {
-    /// Runs `command`, a `ws-cli bench --idle` invocation, and returns once it reports every
-    /// connection it could open as open.
+    /// Runs `command`, a `ws-cli bench --idle` or `bench-push-reader` invocation, and returns
+    /// once it reports every connection it could open as open.
     pub(super) fn start(mut command: Command, timeout: Duration) -> anyhow::Result<Self> {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .context("cannot run ws-cli bench --idle")?;
+            .context("cannot run the held client")?;
         let stderr = child
             .stderr
             .take()
-            .context("ws-cli bench --idle has no stderr pipe")?;
+            .context("the held client has no stderr pipe")?;
         let mut client = Self {
             child,
             established: 0,
@@ -183,11 +184,11 @@ impl HeldClient {
                     None => client.warnings.push(line),
                 },
                 Err(RecvTimeoutError::Timeout) => bail!(
-                    "ws-cli bench --idle did not report its connections open within {} s",
+                    "the held client did not report its connections open within {} s",
                     timeout.as_secs()
                 ),
                 Err(RecvTimeoutError::Disconnected) => bail!(
-                    "ws-cli bench --idle exited before holding its connections: {}",
+                    "the held client exited before holding its connections: {}",
                     client.warnings.join("; ")
                 ),
             }

@@ -481,15 +481,7 @@ fn measure_http(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow
             .ceil()
             .to_string();
         let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
-        command.args([
-            "bench",
-            &target.url(),
-            "--json",
-            "--idle",
-            "1",
-            "--secs",
-            &hold,
-        ]);
+        command.args(["bench-push-reader", &target.url(), "--secs", &hold]);
         reader = Some(HeldClient::start(command, CONNECT_TIMEOUT)?);
         query = format!("?fd={}", newest_fd(endpoint.port)?);
     }
