@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// A connection's socket. One enum instead of a generic parameter keeps one copy of the
@@ -57,10 +57,25 @@ impl AsyncRead for Transport {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Shared(s) => loop {
                 ready!(s.poll_read_ready(cx))?;
-                // `WouldBlock` clears the readiness the next turn waits on.
-                match s.try_read_buf(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    done => return Poll::Ready(done.map(drop)),
+                let wanted = buf.remaining();
+                let mut read = None;
+                // A `WouldBlock` out of `try_io` clears the readiness the next turn waits on.
+                let outcome = s.try_io(Interest::READABLE, || {
+                    let n = s.try_read_buf(buf)?;
+                    read = Some(n);
+                    // A read that did not fill the buffer emptied the socket. tokio's own
+                    // `poll_read` then clears the readiness too; without it the next read is a
+                    // syscall that only says EAGAIN, one per burst of messages.
+                    if n > 0 && n < wanted {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(n)
+                    }
+                });
+                match (read, outcome) {
+                    (Some(_), _) => return Poll::Ready(Ok(())),
+                    (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    (None, outcome) => return Poll::Ready(outcome.map(drop)),
                 }
             },
             #[cfg(feature = "tls")]
