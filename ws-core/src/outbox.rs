@@ -119,8 +119,12 @@ impl Outbox {
     }
 
     pub(crate) fn push(&self, message: Message) -> Result<(), Refusal> {
+        self.enqueue(self.state.lock(), message)
+    }
+
+    /// Queues `message` under the lock the caller already holds, and wakes the task.
+    fn enqueue(&self, mut state: MutexGuard<'_, State>, message: Message) -> Result<(), Refusal> {
         let size = message.len();
-        let mut state = self.state.lock();
         if state.closed {
             return Err(Refusal::Closed);
         }
@@ -175,8 +179,8 @@ impl Outbox {
             // waits for room or reports the error.
             Some(Err(_)) | None => {}
         }
-        drop(state);
-        self.push(message.clone()).map(|()| Reached::Queued)
+        self.enqueue(state, message.clone())
+            .map(|()| Reached::Queued)
     }
 
     /// Gives room pushes the socket, for the times the task parks.

@@ -47,6 +47,22 @@ impl Transport {
     }
 }
 
+/// One write through a shared socket: waits for room, and tries again after a `WouldBlock`,
+/// which cleared the readiness the next turn waits on.
+fn poll_shared_write(
+    socket: &TcpStream,
+    cx: &mut Context<'_>,
+    mut write: impl FnMut(&TcpStream) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(socket.poll_write_ready(cx))?;
+        match write(socket) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return Poll::Ready(done),
+        }
+    }
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -92,13 +108,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Shared(s) => loop {
-                ready!(s.poll_write_ready(cx))?;
-                match s.try_write(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    done => return Poll::Ready(done),
-                }
-            },
+            Transport::Shared(s) => poll_shared_write(s, cx, |s| s.try_write(buf)),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
@@ -111,13 +121,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Transport::Shared(s) => loop {
-                ready!(s.poll_write_ready(cx))?;
-                match s.try_write_vectored(bufs) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    done => return Poll::Ready(done),
-                }
-            },
+            Transport::Shared(s) => poll_shared_write(s, cx, |s| s.try_write_vectored(bufs)),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }

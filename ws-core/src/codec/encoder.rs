@@ -75,15 +75,14 @@ impl Encoder {
                 // A raw frame is written as the caller built it.
                 let mut raw = Vec::with_capacity(frame.len());
                 if frame.format(&mut raw).is_ok() {
-                    self.seal();
-                    self.queued += raw.len();
-                    self.segments.push_back(raw.into());
+                    self.raw(raw.into());
                 }
             }
         }
     }
 
-    /// Queues bytes that are already framed (the end of a frame a push began writing).
+    /// Queues bytes that are already framed (a raw frame, the end of a frame a push began
+    /// writing).
     pub(crate) fn raw(&mut self, bytes: Bytes) {
         self.seal();
         self.queued += bytes.len();
