@@ -90,6 +90,8 @@ pub(crate) enum ConnectError {
         err: std::io::Error,
     },
     Other(WsError),
+    /// A handshake the load generator's own upgrade could not complete.
+    Failed(String),
 }
 
 impl fmt::Display for ConnectError {
@@ -105,6 +107,7 @@ impl fmt::Display for ConnectError {
             }
             Self::Unreachable { target, err } => write!(f, "cannot connect to {target}: {err}"),
             Self::Other(err) => write!(f, "handshake failed: {err}"),
+            Self::Failed(reason) => write!(f, "handshake failed: {reason}"),
         }
     }
 }
@@ -129,7 +132,7 @@ impl From<WsError> for ConnectError {
 }
 
 /// The body as one line, if it is short text; anything else is not worth printing.
-fn short_body(body: &[u8]) -> Option<String> {
+pub(crate) fn short_body(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?.trim();
     if text.is_empty() || text.len() > MAX_BODY_IN_ERROR {
         return None;

@@ -354,3 +354,164 @@ fn bench_fails_cleanly_when_nothing_listens() {
         out.stderr
     );
 }
+
+/// How the hand-made echo server below strays from a plain echo.
+#[derive(Clone, Copy)]
+struct Twists {
+    /// Sends `Opened` before any echo.
+    greeting: bool,
+    /// Puts `Recv: ` in front of every echo.
+    prefix: bool,
+    /// Splits every echo into two frames, and pings before every fourth.
+    fragment_and_ping: bool,
+    /// Changes one byte of every Nth echo.
+    corrupt_every: Option<u64>,
+}
+
+/// An echo server on a thread, serving every connection until the test ends,
+/// that bends the echo as `twists` says: what `bench` must verify or refuse.
+fn spawn_twisted_echo(twists: Twists) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}/", listener.local_addr().expect("addr"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let serve = async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                        return;
+                    };
+                    if twists.greeting && ws.send(Message::text("Opened")).await.is_err() {
+                        return;
+                    }
+                    let mut count = 0u64;
+                    while let Some(Ok(message)) = ws.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        count += 1;
+                        let mut echo = if twists.prefix {
+                            format!("Recv: {text}").into_bytes()
+                        } else {
+                            text.as_bytes().to_vec()
+                        };
+                        if twists.corrupt_every.is_some_and(|every| count.is_multiple_of(every)) {
+                            let last = echo.len() - 1;
+                            echo[last] = b'!';
+                        }
+                        let sent = if twists.fragment_and_ping {
+                            let rest = echo.split_off(echo.len() / 2);
+                            let text = OpCode::Data(Data::Text);
+                            let more = OpCode::Data(Data::Continue);
+                            let ping = count.is_multiple_of(4);
+                            async {
+                                if ping {
+                                    ws.feed(Message::Ping(b"are you there".to_vec().into()))
+                                        .await?;
+                                }
+                                ws.feed(Message::Frame(Frame::message(echo, text, false)))
+                                    .await?;
+                                ws.send(Message::Frame(Frame::message(rest, more, true)))
+                                    .await
+                            }
+                            .await
+                        } else {
+                            let text = String::from_utf8(echo).expect("ASCII echo");
+                            ws.send(Message::text(text)).await
+                        };
+                        if sent.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        };
+        runtime.block_on(async {
+            let _ = tokio::time::timeout(RUN_TIMEOUT, serve).await;
+        });
+    });
+    url
+}
+
+#[test]
+fn bench_verifies_greetings_prefixes_fragments_and_answers_pings() {
+    let url = spawn_twisted_echo(Twists {
+        greeting: true,
+        prefix: true,
+        fragment_and_ping: true,
+        corrupt_every: None,
+    });
+    let args = [
+        "bench",
+        &url,
+        "--secs",
+        "0.5",
+        "--conns",
+        "3",
+        "--inflight",
+        "8",
+        "--expect-prefix",
+        "Recv: ",
+        "--skip-first",
+        "1",
+        "--json",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert!(
+        report["messages"].as_u64().expect("messages") > 100,
+        "{report}"
+    );
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+}
+
+#[test]
+fn bench_counts_every_corrupted_echo() {
+    let url = spawn_twisted_echo(Twists {
+        greeting: false,
+        prefix: false,
+        fragment_and_ping: false,
+        corrupt_every: Some(10),
+    });
+    let args = [
+        "bench",
+        &url,
+        "--secs",
+        "0.5",
+        "--conns",
+        "1",
+        "--inflight",
+        "4",
+        "--json",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", out.stderr);
+    let report = json(&out);
+    let verified = report["messages"].as_u64().expect("messages");
+    let mismatches = report["mismatches"].as_u64().expect("mismatches");
+    // One in ten echoes is wrong. Mismatches are counted from the first echo
+    // to the last, verified echoes only inside the measured window, so the
+    // window's edges may shift the ratio by a few messages in flight.
+    assert!(verified > 100, "{report}");
+    let expected = (verified + mismatches) / 10;
+    assert!(
+        mismatches.abs_diff(expected) <= 8,
+        "expected ~{expected} mismatches: {report}"
+    );
+}

@@ -2,6 +2,7 @@
 
 pub(crate) mod echo_server;
 mod fanout;
+mod frames;
 mod handshake;
 pub(crate) mod http_server;
 pub(crate) mod idle;
@@ -9,6 +10,7 @@ mod progress;
 pub(crate) mod push_reader;
 mod report;
 mod throughput;
+mod upgrade;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -211,13 +213,13 @@ fn build_runtime(threads: u32) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Outcome of opening a batch of connections.
-struct Opened {
-    streams: Vec<WsStream>,
+struct Opened<S = WsStream> {
+    streams: Vec<S>,
     failures: u64,
     first_error: Option<ConnectError>,
 }
 
-impl Opened {
+impl<S> Opened<S> {
     /// Stops the run when nothing connected: a report of zeros would only hide the cause.
     fn require_any(&self) -> anyhow::Result<()> {
         if !self.streams.is_empty() {
@@ -239,23 +241,41 @@ impl Opened {
     }
 }
 
-/// Opens `count` connections with bounded concurrency.
+/// Opens `count` tokio-tungstenite connections with bounded concurrency.
 async fn open_connections(
     template: &Request,
     count: u32,
     config: WebSocketConfig,
     progress: &Progress,
 ) -> Opened {
+    open_with(template, count, progress, move |request| async move {
+        connect::connect(request, Some(config), CONNECT_TIMEOUT)
+            .await
+            .map(|(ws, _)| ws)
+    })
+    .await
+}
+
+/// Opens `count` connections with `connect`, at most [`CONNECT_CONCURRENCY`] at a time.
+async fn open_with<S, F, Fut>(
+    template: &Request,
+    count: u32,
+    progress: &Progress,
+    connect: F,
+) -> Opened<S>
+where
+    S: Send + 'static,
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Result<S, ConnectError>> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for _ in 0..count {
-        let request = connect::fresh_request(template);
+        let attempt = connect(connect::fresh_request(template));
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            connect::connect(request, Some(config), CONNECT_TIMEOUT)
-                .await
-                .map(|(ws, _)| ws)
+            attempt.await
         });
     }
     let mut opened = Opened {
@@ -265,7 +285,7 @@ async fn open_connections(
     };
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(ws)) => opened.streams.push(ws),
+            Ok(Ok(stream)) => opened.streams.push(stream),
             Ok(Err(err)) => {
                 opened.failures += 1;
                 opened.first_error.get_or_insert(err);
