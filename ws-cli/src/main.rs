@@ -40,7 +40,7 @@ enum Command {
     Perf(perf::PerfArgs),
     /// Plain tokio-tungstenite echo server used as the benchmark baseline
     #[command(name = "bench-baseline-server", hide = true)]
-    BenchBaselineServer(bench::echo_server::ServerArgs),
+    BenchBaselineServer(bench::echo_server::EchoArgs),
     /// Plain tokio broadcast-channel fan-out server used as the room benchmark baseline
     #[command(name = "bench-baseline-fanout-server", hide = true)]
     BenchBaselineFanoutServer(bench::echo_server::ServerArgs),

@@ -5,13 +5,14 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use futures_util::{StreamExt, TryStreamExt, future};
+use futures_util::{SinkExt, StreamExt, TryStreamExt, future};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// 4 KiB buffers: enough for small-message benchmarks while keeping the
@@ -31,14 +32,38 @@ pub(crate) struct ServerArgs {
     pub(super) threads: u32,
 }
 
-pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+/// The echo server's options: a plain echo, or the seed's `/` controller written by hand.
+#[derive(Debug, Args)]
+pub(crate) struct EchoArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Sent on every connection as it opens (the seed's `/` sends `Opened`)
+    #[arg(long)]
+    greeting: Option<String>,
+    /// Put in front of every text echo with `format!`, as the seed's `/` does with `Recv: `
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+/// What the server does besides echoing; shared by every connection.
+#[derive(Debug, Clone, Default)]
+struct Behaviour {
+    greeting: Option<String>,
+    prefix: Option<String>,
+}
+
+pub(crate) fn run(args: EchoArgs) -> anyhow::Result<ExitCode> {
     super::raise_open_files_limit();
-    let runtime = super::build_runtime(args.threads)?;
-    runtime.block_on(serve(args.port))?;
+    let runtime = super::build_runtime(args.server.threads)?;
+    let behaviour = Behaviour {
+        greeting: args.greeting,
+        prefix: args.prefix,
+    };
+    runtime.block_on(serve(args.server.port, Arc::new(behaviour)))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(port: u16) -> anyhow::Result<()> {
+async fn serve(port: u16, behaviour: Arc<Behaviour>) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
@@ -47,8 +72,9 @@ async fn serve(port: u16) -> anyhow::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                let behaviour = Arc::clone(&behaviour);
                 tokio::spawn(async move {
-                    let _ = echo(stream).await;
+                    let _ = echo(stream, &behaviour).await;
                 });
             }
             Err(err) => {
@@ -67,7 +93,7 @@ pub(super) fn announce(addr: std::net::SocketAddr) -> std::io::Result<()> {
     stdout.flush()
 }
 
-async fn echo(stream: TcpStream) -> Result<(), WsError> {
+async fn echo(stream: TcpStream, behaviour: &Behaviour) -> Result<(), WsError> {
     // Echoes are small writes answering pipelined requests; Nagle would hold
     // them back waiting for ACKs.
     stream.set_nodelay(true)?;
@@ -75,12 +101,26 @@ async fn echo(stream: TcpStream) -> Result<(), WsError> {
         .read_buffer_size(BUFFER_SIZE)
         .write_buffer_size(BUFFER_SIZE);
     let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
-    let (write, read) = ws.split();
+    let (mut write, read) = ws.split();
+    if let Some(greeting) = &behaviour.greeting {
+        write.send(Message::text(greeting.as_str())).await?;
+    }
+    let echoes =
+        read.try_filter(|message| future::ready(message.is_text() || message.is_binary()));
     // `forward` feeds items while the stream has them and flushes when it would
     // block, which batches echoes of pipelined messages into few writes.
-    read.try_filter(|message| future::ready(message.is_text() || message.is_binary()))
-        .forward(write)
-        .await
+    match &behaviour.prefix {
+        None => echoes.forward(write).await,
+        Some(prefix) => {
+            echoes
+                .map_ok(|message| match message {
+                    Message::Text(text) => Message::text(format!("{prefix}{text}")),
+                    other => other,
+                })
+                .forward(write)
+                .await
+        }
+    }
 }
 
 /// Baseline fan-out server: every message any client sends goes to every client through one
@@ -94,9 +134,7 @@ pub(crate) fn run_fanout(args: ServerArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_fanout(port: u16) -> anyhow::Result<()> {
-    use futures_util::SinkExt;
     use tokio::sync::broadcast;
-    use tokio_tungstenite::tungstenite::Message;
 
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await

@@ -131,7 +131,9 @@ impl Scenario {
             Scenario::BinaryThroughput => "16 KiB binary echo, 20 conns x 4 in flight",
             Scenario::Latency => "latency, 1 conn x 1 in flight, 64 B",
             Scenario::Handshakes => "handshakes, 50 workers",
-            Scenario::SeedController => "seed controller `/` (Recv: prefix) vs `/echo`",
+            Scenario::SeedController => {
+                "seed controller `/` (`Opened`, then `Recv: <msg>`), 50 conns x 16 in flight"
+            }
             Scenario::IdleMemory => "idle connections, server RSS",
             Scenario::Fanout => "room broadcast, time to the last member",
             Scenario::HttpSend => "HTTP `/server/send` push (wrk, 50 conns) vs bare hyper `hello`",
@@ -150,7 +152,7 @@ impl Scenario {
             ]),
         };
         let (ref_name, fw_name) = match self {
-            Scenario::SeedController => ("seed /echo", "seed /"),
+            Scenario::SeedController => ("tokio-tungstenite, same replies", "seed /"),
             Scenario::Fanout => ("tokio broadcast channel", "seed /room"),
             Scenario::HttpSend => ("bare hyper", "seed /server/send"),
             _ => ("tokio-tungstenite", "echo-server"),
@@ -203,7 +205,10 @@ impl Scenario {
                 ("handshakes/s", true),
                 ("server CPU µs per handshake", false),
             ],
-            Scenario::SeedController => &[("messages/s", true)],
+            Scenario::SeedController => &[
+                ("messages/s", true),
+                ("server CPU s per million messages", false),
+            ],
             Scenario::IdleMemory => &[(IDLE_METRIC, false)],
             Scenario::Fanout => &[
                 ("p50 µs to last delivery", false),
@@ -224,26 +229,33 @@ impl Scenario {
             http: None,
         };
         Ok(match (self, side) {
-            // Each side gets its own seed process, so neither route shares a core's work with
-            // the other.
-            (Scenario::SeedController, Side::Reference) => {
-                ws(start_app(pin, &bins.seed)?.0, "/echo")
-            }
+            // The reference answers as the seed's `/` controller does, formatting each reply
+            // the same way, so the row compares the frameworks under one application.
+            (Scenario::SeedController, Side::Reference) => Target {
+                extra: seed_root_checks(),
+                ..ws(
+                    start_baseline(
+                        pin,
+                        &bins.cli,
+                        "bench-baseline-server",
+                        &["--greeting", "Opened", "--prefix", "Recv: "],
+                    )?,
+                    "/",
+                )
+            },
             (Scenario::SeedController, Side::Framework) => Target {
-                extra: ["--expect-prefix", "Recv: ", "--skip-first", "1"]
-                    .map(String::from)
-                    .into(),
+                extra: seed_root_checks(),
                 ..ws(start_app(pin, &bins.seed)?.0, "/")
             },
             (Scenario::Fanout, Side::Reference) => ws(
-                start_baseline(pin, &bins.cli, "bench-baseline-fanout-server")?,
+                start_baseline(pin, &bins.cli, "bench-baseline-fanout-server", &[])?,
                 "/",
             ),
             (Scenario::Fanout, Side::Framework) => {
                 ws(start_app(pin, &bins.seed)?.0, "/room?name=bench")
             }
             (Scenario::HttpSend, Side::Reference) => {
-                let server = start_baseline(pin, &bins.cli, "bench-baseline-http-server")?;
+                let server = start_baseline(pin, &bins.cli, "bench-baseline-http-server", &[])?;
                 let http = HttpEndpoint {
                     port: server.port,
                     path: "/",
@@ -268,7 +280,7 @@ impl Scenario {
                 }
             }
             (_, Side::Reference) => ws(
-                start_baseline(pin, &bins.cli, "bench-baseline-server")?,
+                start_baseline(pin, &bins.cli, "bench-baseline-server", &[])?,
                 "/",
             ),
             (_, Side::Framework) => ws(start_app(pin, &bins.echo_server)?.0, "/"),
@@ -383,7 +395,7 @@ impl Scenario {
             );
         }
         Ok(match self {
-            Scenario::TextThroughput => {
+            Scenario::TextThroughput | Scenario::SeedController => {
                 vec![number("msgs_per_sec"), per(cpu, number("messages"), 1e6)]
             }
             Scenario::BinaryThroughput => {
@@ -397,7 +409,6 @@ impl Scenario {
                 number("handshakes_per_sec"),
                 per(cpu * 1e6, number("handshakes"), 1.0),
             ],
-            Scenario::SeedController => vec![number("msgs_per_sec")],
             Scenario::Fanout => {
                 let latency = |q: &str| json["last_delivery_us"][q].as_f64().unwrap_or(0.0);
                 // Counted by the client around the timed broadcasts: the members' handshakes
@@ -642,11 +653,24 @@ fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
 }
 
 /// One of `ws-cli`'s hidden reference servers on a free port.
-fn start_baseline(pin: Pinning, cli: &Path, subcommand: &str) -> anyhow::Result<Server> {
+fn start_baseline(
+    pin: Pinning,
+    cli: &Path,
+    subcommand: &str,
+    options: &[&str],
+) -> anyhow::Result<Server> {
     let port = free_port()?;
     let mut command = pin.command(pin.server_core, cli);
     command.args([subcommand, "--port", &port.to_string()]);
+    command.args(options);
     Server::start(command, port)
+}
+
+/// How the load generator checks the seed's `/` replies: a greeting, then `Recv: <msg>`.
+fn seed_root_checks() -> Vec<String> {
+    ["--expect-prefix", "Recv: ", "--skip-first", "1"]
+        .map(String::from)
+        .into()
 }
 
 fn per(amount: f64, count: f64, unit: f64) -> f64 {
