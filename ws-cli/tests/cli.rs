@@ -22,8 +22,13 @@ struct EchoServer {
 
 impl EchoServer {
     fn start() -> Self {
+        Self::start_command("bench-baseline-server")
+    }
+
+    /// One of the hidden baseline servers, by subcommand.
+    fn start_command(subcommand: &str) -> Self {
         let mut child = Command::new(BIN)
-            .args(["bench-baseline-server", "--port", "0"])
+            .args([subcommand, "--port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -338,6 +343,29 @@ fn bench_handshakes_and_idle_modes_report() {
 }
 
 #[test]
+fn bench_fanout_times_every_broadcast_to_every_member() {
+    let server = EchoServer::start_command("bench-baseline-fanout-server");
+    let args = [
+        "bench",
+        &server.url,
+        "--fanout",
+        "50",
+        "--broadcasts",
+        "10",
+        "--json",
+    ];
+    let out = run(&args, "");
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr);
+    let report = json(&out);
+    assert_eq!(report["mode"], "fanout");
+    assert_eq!(report["members"].as_u64(), Some(50), "{report}");
+    assert_eq!(report["broadcasts"].as_u64(), Some(10), "{report}");
+    let p50 = report["last_delivery_us"]["p50"].as_f64().expect("p50");
+    assert!(p50 > 0.0, "{report}");
+}
+
+#[test]
 fn bench_fails_cleanly_when_nothing_listens() {
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind probe port");
@@ -408,7 +436,10 @@ fn spawn_twisted_echo(twists: Twists) -> String {
                         } else {
                             text.as_bytes().to_vec()
                         };
-                        if twists.corrupt_every.is_some_and(|every| count.is_multiple_of(every)) {
+                        if twists
+                            .corrupt_every
+                            .is_some_and(|every| count.is_multiple_of(every))
+                        {
                             let last = echo.len() - 1;
                             echo[last] = b'!';
                         }

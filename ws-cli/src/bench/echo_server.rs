@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt, TryStreamExt, future};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// 4 KiB buffers: enough for small-message benchmarks while keeping the
 /// per-connection footprint comparable with the framework's.
@@ -105,8 +105,7 @@ async fn echo(stream: TcpStream, behaviour: &Behaviour) -> Result<(), WsError> {
     if let Some(greeting) = &behaviour.greeting {
         write.send(Message::text(greeting.as_str())).await?;
     }
-    let echoes =
-        read.try_filter(|message| future::ready(message.is_text() || message.is_binary()));
+    let echoes = read.try_filter(|message| future::ready(message.is_text() || message.is_binary()));
     // `forward` feeds items while the stream has them and flushes when it would
     // block, which batches echoes of pipelined messages into few writes.
     match &behaviour.prefix {

@@ -2,24 +2,69 @@
 //! last member has it. The trigger is one more connection that sends into the room, so the same
 //! client measures any server whose route forwards a message to every member.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 
-use super::BenchArgs;
+use super::frames::{self, Head};
 use super::progress::Progress;
 use super::report::{FanoutReport, LatencySummary, Report};
+use super::upgrade::{self, Upgraded};
+use super::{BenchArgs, CONNECT_TIMEOUT};
 
 /// How long one broadcast may take to reach everyone before the run fails.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Arrivals taken off the members' channel at once.
-const RECV_BATCH: usize = 256;
+/// A member's read buffer: broadcasts are a few bytes each, and a read takes what is there.
+const MEMBER_BUFFER: usize = 1024;
+
+/// Which broadcast the members are counting, and how many have it.
+///
+/// Every member reads on the generator's one core, so the member that completes the count is
+/// the last delivery: it alone reads the clock, and the coordinator wakes once per broadcast
+/// rather than once per arrival.
+struct Tally {
+    current: AtomicU32,
+    got: AtomicUsize,
+    receivers: usize,
+    done: Notify,
+    /// When the last member had the current broadcast.
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Tally {
+    fn arrive(&self, id: u32) {
+        if self.current.load(Ordering::Acquire) != id {
+            return;
+        }
+        if self.got.fetch_add(1, Ordering::AcqRel) + 1 == self.receivers {
+            let now = Instant::now();
+            if let Ok(mut last) = self.last.lock() {
+                *last = Some(now);
+            }
+            self.done.notify_one();
+        }
+    }
+
+    /// Starts counting broadcast `id`.
+    fn expect(&self, id: u32) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = None;
+        }
+        self.got.store(0, Ordering::Release);
+        self.current.store(id, Ordering::Release);
+    }
+
+    fn last(&self) -> Option<Instant> {
+        self.last.lock().ok().and_then(|last| *last)
+    }
+}
 
 pub(super) async fn run(
     args: &BenchArgs,
@@ -28,42 +73,34 @@ pub(super) async fn run(
     broadcasts: u32,
     progress: &Progress,
 ) -> anyhow::Result<Report> {
-    let opened =
-        super::open_connections(&request, members + 1, super::ws_config(0), progress).await;
+    let opened = super::open_with(&request, members + 1, progress, |request| {
+        upgrade::upgrade(request, CONNECT_TIMEOUT)
+    })
+    .await;
     opened.require_any()?;
     if opened.failures > 0 {
         bail!("{} of {} connections failed", opened.failures, members + 1);
     }
     let mut streams = opened.streams;
-    let mut trigger = streams.pop().context("the trigger connection")?;
+    let trigger = streams.pop().context("the trigger connection")?;
     let receivers = streams.len();
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<(u32, Instant)>();
+    let tally = Arc::new(Tally {
+        current: AtomicU32::new(u32::MAX),
+        got: AtomicUsize::new(0),
+        receivers,
+        done: Notify::new(),
+        last: std::sync::Mutex::new(None),
+    });
     let mut tasks = JoinSet::new();
-    for mut ws in streams {
-        let tx = tx.clone();
-        tasks.spawn(async move {
-            while let Some(Ok(message)) = ws.next().await {
-                if let Message::Text(text) = &message
-                    && let Some(id) = text.strip_prefix('b').and_then(|n| n.parse::<u32>().ok())
-                    && tx.send((id, Instant::now())).is_err()
-                {
-                    return;
-                }
-            }
-        });
+    for upgraded in streams {
+        tasks.spawn(member(upgraded, Some(Arc::clone(&tally)), None));
     }
-    drop(tx);
-    // The trigger's own copies are read and dropped so its socket never fills up.
-    let (mut trigger_write, mut trigger_read) = {
-        let (w, r) = trigger.by_ref().split();
-        (w, r)
-    };
-    let drain = async { while let Some(Ok(_)) = trigger_read.next().await {} };
-    tokio::pin!(drain);
+    // The trigger reads (and drops) its own copies like a member, and sends what it is given.
+    let (trigger_tx, trigger_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut trigger = tokio::spawn(member(trigger, None, Some(trigger_rx)));
 
     let mut hist = super::report::latency_histogram();
-    let mut arrivals = Vec::with_capacity(RECV_BATCH);
     let server_cpu = |at: &str| -> anyhow::Result<Option<f64>> {
         args.server_pid
             .map(|pid| {
@@ -75,35 +112,22 @@ pub(super) async fn run(
     let mut cpu_at_start = None;
     // Round 0 is a warm-up that also proves every member has joined.
     for id in 0..=broadcasts {
+        tally.expect(id);
+        let frame = frames::masked_frame(frames::OP_TEXT, format!("b{id}").as_bytes());
         let started = Instant::now();
-        trigger_write
-            .send(Message::text(format!("b{id}")))
-            .await
-            .context("trigger send")?;
-        let mut got = 0;
-        let mut last = started;
-        // One timer for the whole broadcast (the bound is per broadcast, not per arrival), and
-        // arrivals taken in batches: this loop shares the load generator's core with every
-        // member's reads, so work per arrival here delays the reads and counts against the server.
-        let deadline = tokio::time::sleep(DELIVERY_TIMEOUT);
-        tokio::pin!(deadline);
-        while got < receivers {
-            tokio::select! {
-                taken = rx.recv_many(&mut arrivals, RECV_BATCH) => {
-                    if taken == 0 {
-                        bail!("members disconnected during broadcast {id}");
-                    }
-                    for (seen, at) in arrivals.drain(..) {
-                        if seen == id {
-                            got += 1;
-                            last = last.max(at);
-                        }
-                    }
-                }
-                _ = &mut drain => bail!("the trigger connection closed"),
-                _ = &mut deadline => bail!("broadcast {id} reached {got} of {receivers} members within {DELIVERY_TIMEOUT:?}"),
+        trigger_tx
+            .send(frame)
+            .map_err(|_| anyhow::anyhow!("the trigger connection closed"))?;
+        tokio::select! {
+            () = tally.done.notified() => {}
+            _ = &mut trigger => bail!("the trigger connection closed"),
+            _ = tasks.join_next() => bail!("a member disconnected during broadcast {id}"),
+            () = tokio::time::sleep(DELIVERY_TIMEOUT) => {
+                let got = tally.got.load(Ordering::Acquire);
+                bail!("broadcast {id} reached {got} of {receivers} members within {DELIVERY_TIMEOUT:?}");
             }
         }
+        let last = tally.last().unwrap_or(started);
         if id == 0 {
             cpu_at_start = server_cpu("after the warm-up")?;
         } else {
@@ -119,6 +143,7 @@ pub(super) async fn run(
         _ => None,
     };
     tasks.abort_all();
+    trigger.abort();
     Ok(Report::Fanout(FanoutReport {
         url: args.url.clone(),
         members: receivers as u64,
@@ -131,4 +156,73 @@ pub(super) async fn run(
 
 fn record(hist: &mut Histogram<u64>, nanos: u64) {
     hist.saturating_record(nanos.max(1));
+}
+
+/// Reads one connection until it ends: counts each broadcast (`b<id>`) in `tally`, answers
+/// pings, and writes whatever arrives on `outgoing` (the trigger's sends).
+async fn member(
+    upgraded: Upgraded,
+    tally: Option<Arc<Tally>>,
+    mut outgoing: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+) {
+    let Upgraded { mut stream, early } = upgraded;
+    let mut buf = vec![0; MEMBER_BUFFER.max(early.len())];
+    buf[..early.len()].copy_from_slice(&early);
+    let mut end = early.len();
+    loop {
+        let mut start = 0;
+        while let Ok(Some(head)) = Head::parse(&buf[start..end]) {
+            // Broadcasts and control frames are small: a frame that cannot fit is not ours.
+            let whole = head.header_len + usize::try_from(head.payload_len).unwrap_or(usize::MAX);
+            if whole > buf.len() {
+                return;
+            }
+            if end - start < whole {
+                break;
+            }
+            let payload = &buf[start + head.header_len..start + whole];
+            match head.opcode {
+                frames::OP_TEXT => {
+                    let id = payload
+                        .strip_prefix(b"b")
+                        .and_then(|digits| std::str::from_utf8(digits).ok()?.parse::<u32>().ok());
+                    if let (Some(tally), Some(id)) = (&tally, id) {
+                        tally.arrive(id);
+                    }
+                }
+                frames::OP_PING => {
+                    let pong = frames::masked_frame(frames::OP_PONG, payload);
+                    if stream.write_all(&pong).await.is_err() {
+                        return;
+                    }
+                }
+                frames::OP_CLOSE => return,
+                _ => {}
+            }
+            start += whole;
+        }
+        if Head::parse(&buf[start..end]).is_err() {
+            return;
+        }
+        buf.copy_within(start..end, 0);
+        end -= start;
+
+        let read = match &mut outgoing {
+            None => stream.read(&mut buf[end..]).await,
+            Some(outgoing) => tokio::select! {
+                read = stream.read(&mut buf[end..]) => read,
+                frame = outgoing.recv() => {
+                    let Some(frame) = frame else { return };
+                    if stream.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(read) => end += read,
+        }
+    }
 }
