@@ -26,7 +26,9 @@ impl fmt::Display for NodeId {
 /// while a node lives.
 ///
 /// The high 16 bits name the node that holds the connection, so a [`Sender`](crate::Sender) finds
-/// the owner of any fd without asking anyone. On a single node the fds are simply `1, 2, 3, …`.
+/// the owner of any fd without asking anyone. On a single node the fds are simply `1, 2, 3, …`;
+/// a cluster node starts its sequence from its boot time, so a restart under the same node id
+/// never hands out an fd of its previous life again.
 ///
 /// ```
 /// use ws_core::{Fd, NodeId};
@@ -77,6 +79,13 @@ impl From<u64> for Fd {
     }
 }
 
+/// Sequence numbers a cluster node may use per millisecond since [`SEQUENCE_EPOCH_MS`] before a
+/// later start of a node with the same id could meet its fds again: a 100,000 connections a
+/// second, averaged over the node's whole life. 48 bits at this rate last 89 years.
+const SEQUENCES_PER_MS: u64 = 100;
+/// 2026-01-01T00:00:00Z, in milliseconds since the Unix epoch.
+const SEQUENCE_EPOCH_MS: u64 = 1_767_225_600_000;
+
 /// Hands out the fds of one node, in order, never twice.
 #[derive(Debug)]
 pub(crate) struct FdAllocator {
@@ -85,10 +94,29 @@ pub(crate) struct FdAllocator {
 }
 
 impl FdAllocator {
+    /// A single node numbers its connections `1, 2, 3, …` as Hyperf does. A cluster node starts
+    /// from its boot time instead: node ids are leases, and a node that restarts may get its old
+    /// id back while other nodes, or the application's own records, still hold fds of its
+    /// previous life. Starting above every sequence that life could have reached makes a push
+    /// to one of those fds a `NotConnected` error rather than a message to a stranger.
     pub(crate) fn new(node: NodeId) -> Self {
+        let first = if node.0 == 0 {
+            1
+        } else {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+                });
+            (now_ms.saturating_sub(SEQUENCE_EPOCH_MS) * SEQUENCES_PER_MS).clamp(1, SEQUENCE_MASK)
+        };
+        Self::starting_at(node, first)
+    }
+
+    fn starting_at(node: NodeId, first: u64) -> Self {
         Self {
             node: u64::from(node.0) << SEQUENCE_BITS,
-            next: AtomicU64::new(1),
+            next: AtomicU64::new(first),
         }
     }
 
@@ -104,12 +132,31 @@ mod tests {
 
     #[test]
     fn fds_carry_their_node() {
-        let alloc = FdAllocator::new(NodeId(3));
+        let alloc = FdAllocator::starting_at(NodeId(3), 1);
         let a = alloc.next();
         let b = alloc.next();
         assert_ne!(a, b);
         assert_eq!(a.node(), NodeId(3));
         assert_eq!(a.sequence(), 1);
         assert_eq!(b.sequence(), 2);
+    }
+
+    #[test]
+    fn a_single_node_counts_from_one() {
+        assert_eq!(FdAllocator::new(NodeId(0)).next(), Fd(1));
+    }
+
+    #[test]
+    fn a_restarted_cluster_node_starts_past_its_previous_life() {
+        let before = FdAllocator::new(NodeId(7));
+        // Its first life hands out a burst of fds, far faster than the floor rises.
+        let last = (0..1_000).map(|_| before.next()).last().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let after = FdAllocator::new(NodeId(7)).next();
+        assert_eq!(after.node(), NodeId(7));
+        assert!(
+            after > last,
+            "{after:?} must not fall among {last:?} and before"
+        );
     }
 }
