@@ -535,6 +535,11 @@ pub async fn through_nginx(kind: Kind) {
         "clustered nodes never use node id 0"
     );
     for landed in plain.iter().chain(&members) {
+        assert!(
+            landed.fd.get() < 1 << 53,
+            "{} does not fit a JavaScript number",
+            landed.fd
+        );
         assert_eq!(
             landed.fd.node(),
             node_ids[landed.node],
@@ -623,7 +628,7 @@ pub async fn through_nginx(kind: Kind) {
     )
     .await;
     // 404 only when no node holds it: an fd of a live node that never existed, and of no node.
-    let never = Fd((u64::from(node_ids[0].0) << 48) | 0xffff_ffff);
+    let never = Fd::new(node_ids[0], u64::MAX);
     assert_eq!(
         http(https[1], &format!("/server/close?fd={never}")).await.0,
         404
@@ -635,7 +640,7 @@ pub async fn through_nginx(kind: Kind) {
     let free_id = (1..=u16::MAX)
         .find(|id| !node_ids.contains(&NodeId(*id)))
         .expect("a free id");
-    let nobody = Fd((u64::from(free_id) << 48) | 1);
+    let nobody = Fd::new(NodeId(free_id), 1);
     let (status, _, took) = http(https[0], &format!("/server/close?fd={nobody}")).await;
     assert_eq!(status, 404, "an fd of a node that does not exist");
     assert!(

@@ -5,10 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bits of an [`Fd`] that hold the per-node sequence number; the bits above hold the [`NodeId`].
 ///
-/// 48 bits give 2.8 × 10¹⁴ connections per node lifetime, so a sequence never wraps, and 16 bits
-/// leave room for 65,535 nodes sharing one broker.
-const SEQUENCE_BITS: u32 = 48;
+/// Sequence and node together take 53 bits, so every fd is an integer that JavaScript's `Number`
+/// (and every JSON parser built on doubles) holds exactly: browser code can receive an fd and
+/// send it back unchanged. 43 bits give 8.8 × 10¹² connections per node; 10 bits leave room for
+/// [`MAX_NODE`] nodes sharing one broker.
+const SEQUENCE_BITS: u32 = 43;
 const SEQUENCE_MASK: u64 = (1 << SEQUENCE_BITS) - 1;
+/// Bits of an fd in all: the most an IEEE-754 double holds exactly.
+const FD_BITS: u32 = 53;
+/// The highest node id a cluster hands out; ids are `1..=MAX_NODE`, and 0 is the single node.
+pub(crate) const MAX_NODE: u16 = (1 << (FD_BITS - SEQUENCE_BITS)) - 1;
 
 /// Identifier of a node in a cluster. Node `0` is the single-node (in-process) default.
 #[derive(
@@ -25,7 +31,7 @@ impl fmt::Display for NodeId {
 /// A connection's identifier: Hyperf's `$fd`, but unique across the whole cluster and never reused
 /// while a node lives.
 ///
-/// The high 16 bits name the node that holds the connection, so a [`Sender`](crate::Sender) finds
+/// The bits above the sequence name the node that holds the connection, so a [`Sender`](crate::Sender) finds
 /// the owner of any fd without asking anyone. On a single node the fds are simply `1, 2, 3, …`;
 /// a cluster node starts its sequence from its boot time, so a restart under the same node id
 /// never hands out an fd of its previous life again.
@@ -44,6 +50,20 @@ impl fmt::Display for NodeId {
 pub struct Fd(pub u64);
 
 impl Fd {
+    /// The fd of `node`'s connection number `sequence` (only its low 43 bits are kept).
+    ///
+    /// ```
+    /// use ws_core::{Fd, NodeId};
+    ///
+    /// let fd = Fd::new(NodeId(5), 42);
+    /// assert_eq!((fd.node(), fd.sequence()), (NodeId(5), 42));
+    /// // Every fd of every node fits in a JavaScript number.
+    /// assert!(Fd::new(NodeId(1023), u64::MAX).get() < 1 << 53);
+    /// ```
+    pub const fn new(node: NodeId, sequence: u64) -> Self {
+        Fd(((node.0 as u64) << SEQUENCE_BITS) | (sequence & SEQUENCE_MASK))
+    }
+
     /// The node that holds this connection.
     pub const fn node(self) -> NodeId {
         NodeId((self.0 >> SEQUENCE_BITS) as u16)
@@ -80,9 +100,9 @@ impl From<u64> for Fd {
 }
 
 /// Sequence numbers a cluster node may use per millisecond since [`SEQUENCE_EPOCH_MS`] before a
-/// later start of a node with the same id could meet its fds again: a 100,000 connections a
-/// second, averaged over the node's whole life. 48 bits at this rate last 89 years.
-const SEQUENCES_PER_MS: u64 = 100;
+/// later start of a node with the same id could meet its fds again: 10,000 new connections a
+/// second, averaged over the node's whole life. 43 bits at this rate last until 2053.
+const SEQUENCES_PER_MS: u64 = 10;
 /// 2026-01-01T00:00:00Z, in milliseconds since the Unix epoch.
 const SEQUENCE_EPOCH_MS: u64 = 1_767_225_600_000;
 
@@ -115,7 +135,7 @@ impl FdAllocator {
 
     fn starting_at(node: NodeId, first: u64) -> Self {
         Self {
-            node: u64::from(node.0) << SEQUENCE_BITS,
+            node: Fd::new(node, 0).get(),
             next: AtomicU64::new(first),
         }
     }
@@ -151,7 +171,7 @@ mod tests {
         let before = FdAllocator::new(NodeId(7));
         // Its first life hands out a burst of fds, far faster than the floor rises.
         let last = (0..1_000).map(|_| before.next()).last().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let after = FdAllocator::new(NodeId(7)).next();
         assert_eq!(after.node(), NodeId(7));
         assert!(

@@ -44,6 +44,7 @@ use futures_util::future::BoxFuture;
 pub use command::{Command, Reply};
 pub(crate) use memory::MemoryBackplane;
 
+use crate::fd::MAX_NODE;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::{Fd, NodeId, SendError};
@@ -249,10 +250,12 @@ pub(crate) fn lease_token() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
-/// A random first candidate in `1..=65535`; node 0 is the single-node default and never claimed.
+/// A random first candidate in `1..=MAX_NODE`; node 0 is the single-node default and never
+/// claimed.
 #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
 pub(crate) fn random_start() -> u16 {
-    (random_u64() % 65_535) as u16 + 1
+    // The remainder is below `MAX_NODE`, a `u16`.
+    (random_u64() % u64::from(MAX_NODE)) as u16 + 1
 }
 
 /// How often a lease is renewed: three renewals fit in one lease, so one lost renewal (a GC
@@ -300,7 +303,7 @@ mod tests {
     #[test]
     fn random_starts_are_valid_node_ids() {
         for _ in 0..1000 {
-            assert_ne!(random_start(), 0);
+            assert!((1..=MAX_NODE).contains(&random_start()));
         }
         assert_ne!(lease_token(), lease_token());
     }

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use super::wire::{self, Frame};
 use super::{Backoff, Backplane, Command, LocalNode, Reply, dead_reply};
 use crate::config::ClusterConfig;
+use crate::fd::MAX_NODE;
 use crate::{BootError, NodeId, SendError};
 
 /// Subject tokens and bucket names allow fewer characters than a Redis prefix; anything else
@@ -200,8 +201,10 @@ impl NatsBackplane {
         let token = Bytes::from(super::lease_token());
         let start = super::random_start();
         let mut claimed = None;
-        for i in 0..65_535u32 {
-            let id = ((u32::from(start) - 1 + i) % 65_535 + 1) as u16;
+        let max = u32::from(MAX_NODE);
+        for i in 0..max {
+            // Below `max + 1`, which fits a `u16`.
+            let id = ((u32::from(start) - 1 + i) % max + 1) as u16;
             match store.create(key(NodeId(id)), token.clone()).await {
                 Ok(revision) => {
                     claimed = Some((NodeId(id), revision));

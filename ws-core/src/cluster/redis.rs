@@ -33,14 +33,16 @@ use tokio::time::Instant;
 use super::wire::{self, Frame};
 use super::{Backoff, Backplane, Command, LocalNode, Reply, dead_reply};
 use crate::config::ClusterConfig;
+use crate::fd::MAX_NODE;
 use crate::{BootError, NodeId, SendError};
 
 /// Claims the first free id from a random start. One script, so the scan costs one round trip
 /// and `SET NX` keeps it atomic per id: two nodes starting together never share an id.
 const CLAIM: &str = r"
 local prefix, token, lease, start = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-for i = 0, 65534 do
-  local id = (start - 1 + i) % 65535 + 1
+local max = tonumber(ARGV[5])
+for i = 0, max - 1 do
+  local id = (start - 1 + i) % max + 1
   if redis.call('SET', prefix .. ':node:' .. id, token, 'NX', 'PX', lease) then
     return id
   end
@@ -486,7 +488,8 @@ async fn claim(
         .arg(&names.prefix)
         .arg(token)
         .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
-        .arg(super::random_start());
+        .arg(super::random_start())
+        .arg(MAX_NODE);
     let call = cmd.query_async::<i64>(&mut conn);
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(id)) => Ok(u16::try_from(id).ok().filter(|id| *id != 0).map(NodeId)),
