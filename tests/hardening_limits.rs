@@ -9,68 +9,13 @@ mod raw;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use raw::{BINARY, CONT, PING, PONG, RawClient, TEXT, encode, http_exchange, upgrade_request};
+use raw::{
+    BINARY, CONT, Harness, PING, PONG, RawClient, TEXT, encode, http_exchange, upgrade_request,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use ws_core::prelude::*;
-use ws_core::testing::TestServer;
 use ws_core::{BackpressurePolicy, ServerSettings};
-
-struct Echo {
-    closes: mpsc::UnboundedSender<CloseInfo>,
-}
-
-impl WebSocketHandler for Echo {
-    async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
-        conn.push(msg).await?;
-        Ok(())
-    }
-
-    async fn on_close(&self, _conn: &Connection, close: CloseInfo) {
-        let _ = self.closes.send(close);
-    }
-}
-
-struct Harness {
-    server: TestServer,
-    addr: SocketAddr,
-    closes: mpsc::UnboundedReceiver<CloseInfo>,
-}
-
-impl Harness {
-    /// A server whose `[servers.settings]` are `settings` (TOML lines).
-    async fn start(settings: &str) -> Self {
-        let (tx, closes) = mpsc::unbounded_channel();
-        let mut app = App::new();
-        app.router("ws").ws("/", Echo { closes: tx });
-        let config = format!(
-            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 0\n[servers.settings]\nclose_timeout_ms = 2000\n{settings}\n"
-        );
-        let server = TestServer::start(app, &config).await.expect("boot");
-        let addr = server.app().addr("ws").expect("ws server");
-        Self {
-            server,
-            addr,
-            closes,
-        }
-    }
-
-    async fn client(&self) -> RawClient {
-        RawClient::connect(self.addr, "/").await
-    }
-
-    async fn on_close(&mut self) -> CloseInfo {
-        tokio::time::timeout(raw::WAIT, self.closes.recv())
-            .await
-            .expect("no on_close in time")
-            .expect("handler gone")
-    }
-
-    async fn stop(self) {
-        self.server.shutdown().await;
-    }
-}
 
 #[test]
 fn the_documented_defaults_hold() {

@@ -7,79 +7,14 @@
 #[path = "hardening_support.rs"]
 mod raw;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use raw::{BINARY, CLOSE, CONT, PING, PONG, RawClient, TEXT, close_payload, encode};
-use tokio::sync::mpsc;
+use raw::{BINARY, CLOSE, CONT, Harness, PING, PONG, TEXT, close_payload, encode};
 use ws_core::CloseInitiator;
-use ws_core::prelude::*;
-use ws_core::testing::TestServer;
-
-/// Echoes data messages; reports every `on_close`.
-struct Echo {
-    closes: mpsc::UnboundedSender<CloseInfo>,
-}
-
-impl WebSocketHandler for Echo {
-    async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
-        conn.push(msg).await?;
-        Ok(())
-    }
-
-    async fn on_close(&self, _conn: &Connection, close: CloseInfo) {
-        let _ = self.closes.send(close);
-    }
-}
-
-struct Harness {
-    server: TestServer,
-    addr: SocketAddr,
-    closes: mpsc::UnboundedReceiver<CloseInfo>,
-}
-
-impl Harness {
-    async fn start() -> Self {
-        let (tx, closes) = mpsc::unbounded_channel();
-        let mut app = App::new();
-        app.router("ws").ws("/", Echo { closes: tx });
-        let config = r#"
-[[servers]]
-name = "ws"
-type = "websocket"
-port = 0
-[servers.settings]
-close_timeout_ms = 2000
-"#;
-        let server = TestServer::start(app, config).await.expect("boot");
-        let addr = server.app().addr("ws").expect("ws server");
-        Self {
-            server,
-            addr,
-            closes,
-        }
-    }
-
-    async fn client(&self) -> RawClient {
-        RawClient::connect(self.addr, "/").await
-    }
-
-    /// The close the handler saw next.
-    async fn on_close(&mut self) -> CloseInfo {
-        tokio::time::timeout(raw::WAIT, self.closes.recv())
-            .await
-            .expect("no on_close in time")
-            .expect("handler gone")
-    }
-
-    async fn stop(self) {
-        self.server.shutdown().await;
-    }
-}
 
 /// Sends `bytes` on a fresh connection and expects the server to fail it with `code`.
 async fn fails_with(bytes: &[u8], code: u16) {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     client.send_raw(bytes).await;
     client.expect_close(code).await;
@@ -89,7 +24,7 @@ async fn fails_with(bytes: &[u8], code: u16) {
 
 #[tokio::test]
 async fn text_and_binary_are_echoed_unchanged() {
-    let h = Harness::start().await;
+    let h = Harness::start("").await;
     let mut client = h.client().await;
     client.send(true, TEXT, "héllo 𝄞".as_bytes()).await;
     let echo = client.read_data().await;
@@ -124,7 +59,7 @@ async fn a_message_ending_inside_a_character_closes_1007() {
 #[tokio::test]
 async fn invalid_utf8_fails_fast_before_the_frame_is_complete() {
     // Autobahn 6.4.3: one 1000-byte text frame; the invalid byte is sent, the rest never is.
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     let mut payload = "κόσμε".repeat(10).into_bytes();
     let invalid_at = payload.len();
@@ -150,7 +85,7 @@ async fn invalid_utf8_fails_fast_before_the_frame_is_complete() {
 
 #[tokio::test]
 async fn valid_utf8_split_inside_a_character_is_reassembled() {
-    let h = Harness::start().await;
+    let h = Harness::start("").await;
     let mut client = h.client().await;
     let text = "a€b𝄞c".as_bytes();
     client.send(false, TEXT, &text[..2]).await; // "a" and the first byte of "€"
@@ -190,7 +125,7 @@ async fn a_fragmented_control_frame_closes_1002() {
 
 #[tokio::test]
 async fn a_control_frame_of_125_bytes_is_fine_and_126_closes_1002() {
-    let h = Harness::start().await;
+    let h = Harness::start("").await;
     let mut client = h.client().await;
     let payload = [b'p'; 125];
     client.send(true, PING, &payload).await;
@@ -223,7 +158,7 @@ async fn invalid_close_codes_close_1002() {
     for code in [
         0, 999, 1004, 1005, 1006, 1014, 1015, 1016, 2999, 5000, 65535,
     ] {
-        let mut h = Harness::start().await;
+        let mut h = Harness::start("").await;
         let mut client = h.client().await;
         client.send(true, CLOSE, &close_payload(code, "")).await;
         client.expect_close(1002).await;
@@ -247,7 +182,7 @@ async fn a_close_reason_with_invalid_utf8_closes_1007() {
 #[tokio::test]
 async fn valid_close_codes_are_echoed_and_the_server_closes_tcp() {
     for code in [1000, 1001, 1003, 1007, 1011, 1012, 3000, 3999, 4000, 4999] {
-        let mut h = Harness::start().await;
+        let mut h = Harness::start("").await;
         let mut client = h.client().await;
         client.send(true, CLOSE, &close_payload(code, "bye")).await;
         let reply = client.read_frame().await;
@@ -266,7 +201,7 @@ async fn valid_close_codes_are_echoed_and_the_server_closes_tcp() {
 
 #[tokio::test]
 async fn an_empty_close_is_answered_and_reported_as_1005() {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     client.send(true, CLOSE, &[]).await;
     let reply = client.read_frame().await;
@@ -282,7 +217,7 @@ async fn an_empty_close_is_answered_and_reported_as_1005() {
 
 #[tokio::test]
 async fn pings_between_fragments_are_answered_with_their_payload() {
-    let h = Harness::start().await;
+    let h = Harness::start("").await;
     let mut client = h.client().await;
     client.send(false, TEXT, b"frag1 ").await;
     client.send(true, PING, b"between").await;
@@ -310,7 +245,7 @@ async fn pings_between_fragments_are_answered_with_their_payload() {
 
 #[tokio::test]
 async fn a_server_initiated_close_completes_and_the_server_closes_tcp() {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     client.send(true, TEXT, b"hi").await;
     client.read_data().await;
@@ -330,7 +265,7 @@ async fn a_server_initiated_close_completes_and_the_server_closes_tcp() {
 
 #[tokio::test]
 async fn a_dropped_tcp_connection_reaches_on_close_as_1006() {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     client.send(true, TEXT, b"hi").await;
     client.read_data().await;
@@ -346,7 +281,7 @@ async fn a_dropped_tcp_connection_reaches_on_close_as_1006() {
 
 #[tokio::test]
 async fn frames_after_the_client_close_are_not_dispatched() {
-    let mut h = Harness::start().await;
+    let mut h = Harness::start("").await;
     let mut client = h.client().await;
     let mut bytes = encode(true, 0, CLOSE, &close_payload(1000, ""), true);
     bytes.extend(encode(true, 0, TEXT, b"too late", true));

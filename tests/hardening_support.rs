@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use ws_core::prelude::*;
+use ws_core::testing::TestServer;
 
 /// How long a raw read waits before the test fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -350,4 +353,63 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// Echoes data messages; reports every `on_close`.
+struct Echo {
+    closes: mpsc::UnboundedSender<CloseInfo>,
+}
+
+impl WebSocketHandler for Echo {
+    async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
+        conn.push(msg).await?;
+        Ok(())
+    }
+
+    async fn on_close(&self, _conn: &Connection, close: CloseInfo) {
+        let _ = self.closes.send(close);
+    }
+}
+
+/// An echo server on a free port, and the `on_close` calls its handler saw.
+pub struct Harness {
+    pub server: TestServer,
+    pub addr: SocketAddr,
+    closes: mpsc::UnboundedReceiver<CloseInfo>,
+}
+
+impl Harness {
+    /// A server whose `[servers.settings]` are `settings` (TOML lines) on top of a 2 s close
+    /// timeout.
+    pub async fn start(settings: &str) -> Self {
+        let (tx, closes) = mpsc::unbounded_channel();
+        let mut app = App::new();
+        app.router("ws").ws("/", Echo { closes: tx });
+        let config = format!(
+            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 0\n[servers.settings]\nclose_timeout_ms = 2000\n{settings}\n"
+        );
+        let server = TestServer::start(app, &config).await.expect("boot");
+        let addr = server.app().addr("ws").expect("ws server");
+        Self {
+            server,
+            addr,
+            closes,
+        }
+    }
+
+    pub async fn client(&self) -> RawClient {
+        RawClient::connect(self.addr, "/").await
+    }
+
+    /// The close the handler saw next.
+    pub async fn on_close(&mut self) -> CloseInfo {
+        tokio::time::timeout(WAIT, self.closes.recv())
+            .await
+            .expect("no on_close in time")
+            .expect("handler gone")
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
 }
