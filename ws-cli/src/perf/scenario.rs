@@ -76,15 +76,49 @@ pub(super) struct Row {
     pub(super) framework: f64,
     /// Whether a larger figure is better (throughput) or worse (latency, CPU, memory).
     pub(super) higher_is_better: bool,
+    /// Framework over reference in each round (the two sides of a round run back to back), so
+    /// a reader can tell a steady lead from one good round on a noisy machine.
+    pub(super) round_ratios: Vec<f64>,
 }
 
 impl Row {
     fn ratio(&self) -> f64 {
-        if self.reference == 0.0 {
-            0.0
-        } else {
-            self.framework / self.reference
+        ratio(self.framework, self.reference)
+    }
+
+    /// The spread of the per-round ratios and how many rounds the framework won, or nothing
+    /// for a single round.
+    fn spread(&self) -> String {
+        let rounds = self.round_ratios.len();
+        if rounds < 2 {
+            return String::new();
         }
+        let low = self
+            .round_ratios
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let high = self.round_ratios.iter().copied().fold(0.0, f64::max);
+        let won = self
+            .round_ratios
+            .iter()
+            .filter(|r| {
+                if self.higher_is_better {
+                    **r > 1.0
+                } else {
+                    **r < 1.0
+                }
+            })
+            .count();
+        format!("{low:.2}×–{high:.2}×, better in {won}/{rounds}")
+    }
+}
+
+fn ratio(framework: f64, reference: f64) -> f64 {
+    if reference == 0.0 {
+        0.0
+    } else {
+        framework / reference
     }
 }
 
@@ -185,6 +219,7 @@ impl Scenario {
                 scenario: self.title(),
                 metric,
                 reference_name: ref_name,
+                round_ratios: f.iter().zip(&r).map(|(f, r)| ratio(*f, *r)).collect(),
                 reference: median(r),
                 framework_name: fw_name,
                 framework: median(f),
@@ -697,7 +732,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
     let mut out = String::from(
-        "| scenario | metric | reference | framework | ratio |\n|---|---|---:|---:|---:|\n",
+        "| scenario | metric | reference | framework | ratio | per round |\n|---|---|---:|---:|---:|---|\n",
     );
     for row in rows {
         let better = if row.higher_is_better {
@@ -706,14 +741,15 @@ pub(super) fn render_table(rows: &[Row], settings: &Settings) -> String {
             "lower is better"
         };
         out.push_str(&format!(
-            "| {} | {} ({better}) | {}: {} | {}: {} | {:.2}× |\n",
+            "| {} | {} ({better}) | {}: {} | {}: {} | {:.2}× | {} |\n",
             row.scenario,
             row.metric,
             row.reference_name,
             fmt(row.reference),
             row.framework_name,
             fmt(row.framework),
-            row.ratio()
+            row.ratio(),
+            row.spread()
         ));
     }
     for row in rows.iter().filter(|row| row.metric == IDLE_METRIC) {
@@ -748,6 +784,29 @@ fn fmt(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_show_the_spread_of_their_rounds() {
+        let row = |higher_is_better, round_ratios: Vec<f64>| Row {
+            scenario: "s",
+            metric: "m",
+            reference_name: "r",
+            reference: 1.0,
+            framework_name: "f",
+            framework: 1.0,
+            higher_is_better,
+            round_ratios,
+        };
+        assert_eq!(
+            row(true, vec![1.1, 0.9, 1.2]).spread(),
+            "0.90×–1.20×, better in 2/3"
+        );
+        assert_eq!(
+            row(false, vec![1.1, 0.9, 1.2]).spread(),
+            "0.90×–1.20×, better in 1/3"
+        );
+        assert_eq!(row(true, vec![1.1]).spread(), "");
+    }
 
     #[test]
     fn reads_wrk_report() {
