@@ -37,6 +37,13 @@ pub(crate) struct ServerArgs {
 pub(crate) struct EchoArgs {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    behaviour: Behaviour,
+}
+
+/// What the server does besides echoing; shared by every connection.
+#[derive(Debug, Args)]
+struct Behaviour {
     /// Sent on every connection as it opens (the seed's `/` sends `Opened`)
     #[arg(long)]
     greeting: Option<String>,
@@ -45,21 +52,10 @@ pub(crate) struct EchoArgs {
     prefix: Option<String>,
 }
 
-/// What the server does besides echoing; shared by every connection.
-#[derive(Debug, Clone, Default)]
-struct Behaviour {
-    greeting: Option<String>,
-    prefix: Option<String>,
-}
-
 pub(crate) fn run(args: EchoArgs) -> anyhow::Result<ExitCode> {
     super::raise_open_files_limit();
     let runtime = super::build_runtime(args.server.threads)?;
-    let behaviour = Behaviour {
-        greeting: args.greeting,
-        prefix: args.prefix,
-    };
-    runtime.block_on(serve(args.server.port, Arc::new(behaviour)))?;
+    runtime.block_on(serve(args.server.port, Arc::new(args.behaviour)))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,7 +28,7 @@ pub(super) async fn run(
     progress: &Progress,
 ) -> anyhow::Result<Report> {
     // Nothing but the handshake and close frames crosses these connections.
-    let config = super::ws_config(0);
+    let config = super::ws_config();
     let schedule = Schedule::starting_now(args.warmup, args.secs);
     let counters = Arc::new(Counters::default());
     let ticker = progress.track(Arc::clone(&counters), schedule, Unit::Rate("handshake"));

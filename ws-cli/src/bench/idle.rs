@@ -33,7 +33,7 @@ pub(super) async fn run(
         ));
     }
     let connecting = Instant::now();
-    let opened = super::open_connections(&request, count, super::ws_config(0), progress).await;
+    let opened = super::open_connections(&request, count, progress).await;
     let connect_secs = connecting.elapsed().as_secs_f64();
     opened.require_any()?;
     opened.warn_failures(count, progress);

@@ -242,14 +242,9 @@ impl<S> Opened<S> {
 }
 
 /// Opens `count` tokio-tungstenite connections with bounded concurrency.
-async fn open_connections(
-    template: &Request,
-    count: u32,
-    config: WebSocketConfig,
-    progress: &Progress,
-) -> Opened {
-    open_with(template, count, progress, move |request| async move {
-        connect::connect(request, Some(config), CONNECT_TIMEOUT)
+async fn open_connections(template: &Request, count: u32, progress: &Progress) -> Opened {
+    open_with(template, count, progress, |request| async move {
+        connect::connect(request, Some(ws_config()), CONNECT_TIMEOUT)
             .await
             .map(|(ws, _)| ws)
     })
@@ -308,11 +303,13 @@ async fn close_gracefully(mut ws: WsStream) {
     let _ = tokio::time::timeout(CLOSE_GRACE, closing).await;
 }
 
-/// Socket buffers sized for what one connection has in flight: large enough to
-/// move a whole window per syscall, small enough that many connections stay cheap.
-fn ws_config(window_bytes: usize) -> WebSocketConfig {
-    let buffer = window_bytes.clamp(4 << 10, 256 << 10);
+/// Buffers for tokio-tungstenite connections that carry next to nothing (handshakes, idle
+/// connections): small, so that many connections stay cheap. The echo and fan-out loads frame
+/// their own sockets and size their own buffers.
+const QUIET_BUFFER: usize = 4 << 10;
+
+fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(buffer)
-        .write_buffer_size(buffer)
+        .read_buffer_size(QUIET_BUFFER)
+        .write_buffer_size(QUIET_BUFFER)
 }

@@ -32,12 +32,12 @@ pub(super) async fn upgrade(request: Request, timeout: Duration) -> Result<Upgra
 
 async fn attempt(request: &Request) -> Result<Upgraded, ConnectError> {
     let uri = request.uri();
-    let host = uri.host().unwrap_or_default();
-    // `Uri::host` keeps an IPv6 literal's brackets, which address parsing does not take.
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let named = uri.host().unwrap_or_default();
     let port = uri.port_u16().unwrap_or(80);
+    // `Uri::host` keeps an IPv6 literal's brackets, which address parsing does not take.
+    let host = named.trim_start_matches('[').trim_end_matches(']');
     let unreachable = |err| ConnectError::Unreachable {
-        target: format!("{}:{port}", uri.host().unwrap_or_default()),
+        target: format!("{named}:{port}"),
         err,
     };
     let mut stream = TcpStream::connect((host, port))
