@@ -34,31 +34,23 @@ extern crate self as ws_core;
 
 mod app;
 mod cluster;
-mod codec;
 mod config;
-mod connection;
-mod context;
 pub mod di;
 mod error;
 mod fd;
-mod handler;
-mod handshake;
-mod heartbeat;
 pub mod http;
-mod message;
 mod metrics;
+mod node;
 mod observe;
-mod outbox;
 mod registration;
 mod registry;
-mod request;
 mod router;
 mod sender;
 mod server;
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
-mod transport;
+mod ws;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -69,18 +61,16 @@ pub use config::{
     BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
     RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
 };
-pub use connection::Connection;
-pub use context::Context;
 pub use error::{BootError, Error, HttpError, Result, SendError};
 pub use fd::{Fd, NodeId};
-pub use handler::WebSocketHandler;
-pub use handshake::{Handshake, Rejection};
-pub use message::{Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Message, Utf8Bytes};
 pub use registration::HttpController;
 pub use registry::Delivery;
-pub use request::{Request, RequestBuilder};
-pub use router::{RouteInfo, ServerRoutes, WsRoute};
+pub use router::{RouteInfo, ServerRoutes};
 pub use sender::Sender;
+pub use ws::{
+    Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Connection, Context, Handshake,
+    Message, Rejection, Request, RequestBuilder, Utf8Bytes, WebSocketHandler, WsRoute,
+};
 pub use ws_macros::{auto_routes, component, controller, main, routes, ws_controller};
 
 /// The guides under `docs/`, English and Chinese: every Rust block in them is a doctest.
@@ -147,7 +137,7 @@ pub mod __private {
     pub use crate::registration::{
         HttpController, HttpRouteRegistration, WsControllerRegistration,
     };
-    pub use crate::router::WsRoute;
+    pub use crate::ws::WsRoute;
     pub use crate::{App, BootError};
     pub use futures_util::future::BoxFuture;
     pub use inventory;

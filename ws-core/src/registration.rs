@@ -3,7 +3,7 @@
 use crate::BootError;
 use crate::di::{Construct, Container};
 use crate::http::BoxedHandler;
-use crate::router::WsRoute;
+use crate::ws::endpoint::WsRoute;
 
 /// A `#[ws_controller(server = "...", path = "...")]` registration.
 #[derive(Debug)]

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::cluster::{Backplane, Command, Reply};
-use crate::message::{Message, close_frame};
 use crate::metrics::{LatencyTimer, Metrics, SenderOp};
 use crate::registry::{Delivery, Registry};
+use crate::ws::message::{Message, close_frame};
 use crate::{Fd, NodeId, SendError};
 
 /// Hyperf's `Hyperf\WebSocketServer\Sender`: a cheap, cloneable handle that pushes to, checks and

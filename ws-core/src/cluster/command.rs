@@ -1,4 +1,4 @@
-use crate::message::Message;
+use crate::ws::message::Message;
 use crate::{Fd, SendError};
 
 /// What one node asks of another.

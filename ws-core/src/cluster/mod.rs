@@ -84,7 +84,7 @@ impl LocalNode {
             Command::Push { fd, message } => Reply::from(self.registry.push(fd, message)),
             Command::Disconnect { fd, code, reason } => Reply::from(
                 self.registry
-                    .close(fd, crate::message::close_frame(code, &reason)),
+                    .close(fd, crate::ws::message::close_frame(code, &reason)),
             ),
             Command::Exists { fd } => Reply::Exists(self.registry.contains(fd)),
             Command::Broadcast { message, except } => {

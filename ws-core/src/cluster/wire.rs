@@ -29,7 +29,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::{Command, Reply};
-use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::{Fd, NodeId, SendError};
 
 /// Bumped on any incompatible change, so mixed-version clusters reject each other's frames

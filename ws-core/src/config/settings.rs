@@ -110,8 +110,8 @@ impl ServerSettings {
     }
 
     /// The bounds of the frame decoder.
-    pub(crate) fn limits(&self) -> crate::codec::Limits {
-        crate::codec::Limits {
+    pub(crate) fn limits(&self) -> crate::ws::codec::Limits {
+        crate::ws::codec::Limits {
             max_frame: self.max_frame_size,
             max_message: self.max_message_size,
             read_size: self.read_buffer_size,

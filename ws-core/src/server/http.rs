@@ -22,15 +22,15 @@ use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::app::AppShared;
 use crate::config::ServerSettings;
 use crate::http::{BoxedHandler, HttpRequest, Response, error_response};
-use crate::router::HttpTable;
-use crate::transport::Transport;
+use crate::node::Node;
+use crate::router::{HttpMatch, HttpTable};
+use crate::ws::transport::Transport;
 
-/// Everything the connections of one HTTP server share.
-pub(crate) struct HttpShared {
-    pub(crate) app: Arc<AppShared>,
+/// One HTTP server: what its connections share.
+pub(crate) struct HttpServer {
+    pub(crate) node: Arc<Node>,
     pub(crate) name: Arc<str>,
     pub(crate) settings: ServerSettings,
     pub(crate) table: HttpTable,
@@ -40,7 +40,7 @@ pub(crate) struct HttpShared {
 
 pub(crate) async fn serve(
     listener: TcpListener,
-    server: Arc<HttpShared>,
+    server: Arc<HttpServer>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -56,7 +56,7 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(server: Arc<HttpShared>, stream: TcpStream, peer: SocketAddr) {
+async fn connection(server: Arc<HttpServer>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let timeout = Duration::from_millis(server.settings.handshake_timeout_ms);
     let transport = match secure(&server, stream, timeout).await {
@@ -79,7 +79,7 @@ async fn connection(server: Arc<HttpShared>, stream: TcpStream, peer: SocketAddr
     }
 }
 
-async fn secure(server: &HttpShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
+async fn secure(server: &HttpServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &server.tls {
         return match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
@@ -101,7 +101,7 @@ type Outcome = Result<Response, Box<dyn Any + Send>>;
 /// for every request. Routing, and calling the handler of a request without a body (every GET),
 /// happen before that, so the future it moves is the handler's boxed future and what a panic
 /// report needs, not an async fn's state holding the whole request twice (1.3 KB).
-fn respond(server: &Arc<HttpShared>, peer: SocketAddr, req: http::Request<Incoming>) -> Respond {
+fn respond(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<Incoming>) -> Respond {
     let (handler, params) = match route(server, &req) {
         Routed::Found { handler, params } => (handler, params),
         Routed::Answered(response) => return Respond::Ready(std::future::ready(Ok(response))),
@@ -118,7 +118,7 @@ fn respond(server: &Arc<HttpShared>, peer: SocketAddr, req: http::Request<Incomi
             Bytes::new(),
             params,
             Some(peer),
-            server.app.sender.clone(),
+            server.node.sender.clone(),
         );
         return Respond::Call(call, AssertUnwindSafe(handler(request)).catch_unwind());
     }
@@ -134,7 +134,7 @@ fn respond(server: &Arc<HttpShared>, peer: SocketAddr, req: http::Request<Incomi
                 ));
             }
         };
-        let sender = call.server.app.sender.clone();
+        let sender = call.server.node.sender.clone();
         let request = HttpRequest::new(parts, body, params, Some(peer), sender);
         let outcome = AssertUnwindSafe(handler(request)).catch_unwind().await;
         Ok(call.finish(outcome))
@@ -150,40 +150,25 @@ enum Routed<'s> {
     Answered(Response),
 }
 
-fn route<'s>(server: &'s HttpShared, req: &http::Request<Incoming>) -> Routed<'s> {
-    let Ok(matched) = server.table.at(req.uri().path()) else {
-        return Routed::Answered(error_response(
+fn route<'s>(server: &'s HttpServer, req: &http::Request<Incoming>) -> Routed<'s> {
+    let method = req.method();
+    match server.table.find(method, req.uri().path()) {
+        HttpMatch::Found { handler, params } => Routed::Found { handler, params },
+        HttpMatch::NotFound => Routed::Answered(error_response(
             StatusCode::NOT_FOUND,
             &format!("no route for {}", req.uri().path()),
-        ));
-    };
-    let method = req.method();
-    // A path has a handful of methods: comparing them costs less than hashing one.
-    let find = |wanted: &Method| {
-        matched
-            .value
-            .iter()
-            .find_map(|(method, handler)| (method == wanted).then_some(handler))
-    };
-    let handler = find(method).or_else(|| (method == Method::HEAD).then(|| find(&Method::GET))?);
-    let Some(handler) = handler else {
-        let mut allowed: Vec<&str> = matched.value.keys().map(Method::as_str).collect();
-        allowed.sort_unstable();
-        let mut response = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed here"),
-        );
-        if let Ok(value) = HeaderValue::try_from(allowed.join(", ")) {
-            response.headers_mut().insert(header::ALLOW, value);
+        )),
+        HttpMatch::MethodNotAllowed(allowed) => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{method} is not allowed here"),
+            );
+            if let Ok(value) = HeaderValue::try_from(allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            Routed::Answered(response)
         }
-        return Routed::Answered(response);
-    };
-    let params = matched
-        .params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Routed::Found { handler, params }
+    }
 }
 
 enum Respond {
@@ -212,7 +197,7 @@ impl Future for Respond {
 
 /// What a handler's panic is reported with.
 struct Call {
-    server: Arc<HttpShared>,
+    server: Arc<HttpServer>,
     method: Method,
     uri: Uri,
 }

@@ -4,11 +4,82 @@ pub(crate) mod http;
 pub(crate) mod ws;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::BootError;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, ServerKind};
+use crate::node::Node;
+use crate::router::{HttpTable, WsTable};
+
+/// Starts server `server` on `listener` with its route tables: its accept loop (and, for a
+/// WebSocket server with heartbeats, its sweep) join `tasks` and stop when `stopping` says so.
+/// Returns the bound address.
+pub(crate) fn spawn(
+    server: &ServerConfig,
+    listener: TcpListener,
+    (ws_table, http_table): (WsTable, HttpTable),
+    node: &Arc<Node>,
+    tasks: &mut JoinSet<()>,
+    stopping: &watch::Receiver<bool>,
+) -> Result<SocketAddr, BootError> {
+    let addr = listener.local_addr().map_err(|e| BootError::Bind {
+        kind: server.kind.label(),
+        server: server.name.clone(),
+        addr: format!("{}:{}", server.host, server.port),
+        reason: e.to_string(),
+    })?;
+    #[cfg(feature = "tls")]
+    let tls = match &server.settings.tls {
+        Some(tls) => Some(crate::tls::acceptor(&server.name, tls)?),
+        None => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if server.settings.tls.is_some() {
+        return Err(BootError::Tls {
+            server: server.name.clone(),
+            reason: "built without the `tls` feature".into(),
+        });
+    }
+    match server.kind {
+        ServerKind::Websocket => {
+            #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+            let mut ws = ws::WsServer::new(
+                node.clone(),
+                &server.name,
+                server.settings.clone(),
+                ws_table,
+            );
+            #[cfg(feature = "tls")]
+            {
+                ws.tls = tls;
+            }
+            if let Some(interval) = ws.slots.settings.ping_interval {
+                tasks.spawn(crate::ws::heartbeat::sweep(
+                    ws.slots.clone(),
+                    interval,
+                    stopping.clone(),
+                ));
+            }
+            tasks.spawn(ws::serve(listener, Arc::new(ws), stopping.clone()));
+        }
+        ServerKind::Http => {
+            let http = http::HttpServer {
+                node: node.clone(),
+                name: Arc::from(server.name.as_str()),
+                settings: server.settings.clone(),
+                table: http_table,
+                #[cfg(feature = "tls")]
+                tls,
+            };
+            tasks.spawn(http::serve(listener, Arc::new(http), stopping.clone()));
+        }
+    }
+    Ok(addr)
+}
 
 /// Binds a server's address, naming the server in the error.
 pub(crate) fn bind(server: &ServerConfig) -> Result<TcpListener, BootError> {

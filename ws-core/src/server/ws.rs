@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -12,48 +12,48 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::app::AppShared;
 use crate::config::ServerSettings;
-use crate::connection::{Connection, LoopSettings, Upgraded};
-use crate::handshake::{self, HeadError, Rejection};
-use crate::outbox::Outbox;
+use crate::node::Node;
 use crate::registry::ConnShared;
-use crate::router::WsTable;
-use crate::transport::Transport;
+use crate::router::{WsMatch, WsTable};
+use crate::ws::connection::Connection;
+use crate::ws::handshake::{self, HeadError, Rejection};
+use crate::ws::outbox::Outbox;
+use crate::ws::session::Upgraded;
+use crate::ws::slot::Slots;
+use crate::ws::transport::Transport;
 
-/// Everything the connections of one WebSocket server share.
-pub(crate) struct ServerShared {
-    pub(crate) app: Arc<AppShared>,
+/// One WebSocket server: what its accept loop and upgrades need.
+pub(crate) struct WsServer {
+    pub(crate) node: Arc<Node>,
     pub(crate) name: Arc<str>,
     pub(crate) settings: ServerSettings,
-    pub(crate) loop_settings: LoopSettings,
+    /// Its open connections, and what their tasks share.
+    pub(crate) slots: Arc<Slots>,
     pub(crate) table: WsTable,
-    pub(crate) open: AtomicUsize,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-impl ServerShared {
+impl WsServer {
     pub(crate) fn new(
-        app: Arc<AppShared>,
+        node: Arc<Node>,
         name: &str,
         settings: ServerSettings,
         table: WsTable,
     ) -> Self {
-        let ping_interval = (settings.ping_interval_ms > 0)
-            .then(|| Duration::from_millis(settings.ping_interval_ms));
+        let slots = Arc::new(Slots::new(
+            name,
+            &settings,
+            node.registry.clone(),
+            node.metrics.clone(),
+        ));
         Self {
-            app,
-            name: Arc::from(name),
-            loop_settings: LoopSettings {
-                ping_interval,
-                close_timeout: Duration::from_millis(settings.close_timeout_ms),
-                limits: settings.limits(),
-                write_buffer_size: settings.write_buffer_size,
-            },
+            node,
+            name: slots.server.clone(),
             settings,
+            slots,
             table,
-            open: AtomicUsize::new(0),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -62,7 +62,7 @@ impl ServerShared {
 
 pub(crate) async fn serve(
     listener: TcpListener,
-    server: Arc<ServerShared>,
+    server: Arc<WsServer>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -78,35 +78,6 @@ pub(crate) async fn serve(
     }
 }
 
-/// A slot among the server's open connections, given back when the connection ends, however it
-/// ends. Shutdown waits for every slot to come back.
-pub(crate) struct OpenSlot(Arc<ServerShared>);
-
-impl OpenSlot {
-    /// Takes a slot; `None` (and no slot) when the server is full.
-    fn take(server: &Arc<ServerShared>) -> Option<Self> {
-        let slot = Self(server.clone());
-        let taken = server.open.fetch_add(1, Ordering::Relaxed);
-        server
-            .app
-            .metrics
-            .live_connections
-            .fetch_add(1, Ordering::Relaxed);
-        (taken < server.settings.max_connections).then_some(slot)
-    }
-}
-
-impl Drop for OpenSlot {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
-        self.0
-            .app
-            .metrics
-            .live_connections
-            .fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Upgrades one TCP connection and, once it is accepted, spawns its connection task.
 ///
 /// The connection gets a task of its own rather than going on in this one: a task is as large
@@ -114,7 +85,7 @@ impl Drop for OpenSlot {
 /// room of an open connection. The connection's allocations are all made before this task is
 /// freed, so none of them is carved out of its block (each connection would otherwise leave a
 /// hole of a few KiB behind).
-async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) {
+async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     let server = &server;
     // Small frames must not wait for Nagle's algorithm: latency is what WebSocket apps sell.
     let _ = stream.set_nodelay(true);
@@ -141,7 +112,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         }
     };
 
-    let Some(slot) = OpenSlot::take(server) else {
+    let Some(slot) = server.slots.take() else {
         let rejection = Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many connections, try again later\n",
@@ -150,9 +121,9 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         return reject(server, &mut transport, rejection).await;
     };
 
-    let matched = match server.table.at(upgrade.request.path()) {
-        Ok(matched) => matched,
-        Err(_) => {
+    let matched = match server.table.find(upgrade.request.path()) {
+        Some(matched) => matched,
+        None => {
             let rejection = Rejection::new(
                 StatusCode::NOT_FOUND,
                 format!("no WebSocket route for {}\n", upgrade.request.path()),
@@ -160,12 +131,11 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
             return reject(server, &mut transport, rejection).await;
         }
     };
-    let (pattern, route) = matched.value;
-    let params: Vec<(String, String)> = matched
-        .params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let WsMatch {
+        pattern,
+        route,
+        params,
+    } = matched;
 
     if let Err(rejection) = check_origin(
         &server.settings.allowed_origins,
@@ -191,7 +161,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
             tracing::error!(
                 server = %server.name,
                 path = request.path(),
-                panic = %panic_text(&*panic),
+                panic = %crate::ws::dispatch::panic_text(&*panic),
                 "on_handshake panicked; answering 500"
             );
             let rejection = Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
@@ -204,7 +174,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         return;
     }
     server
-        .app
+        .node
         .metrics
         .handshakes_accepted
         .fetch_add(1, Ordering::Relaxed);
@@ -216,7 +186,7 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         already_read: std::mem::take(&mut upgrade.leftover),
     };
     drop(upgrade);
-    let fd = server.app.fds.next();
+    let fd = server.node.fds.next();
     let shared = Arc::new(ConnShared::new(
         fd,
         Outbox::new(
@@ -225,21 +195,22 @@ async fn handle(server: Arc<ServerShared>, stream: TcpStream, peer: SocketAddr) 
         ),
         accepted.into_context(),
         server.name.clone(),
-        Arc::from(pattern.as_str()),
+        Arc::from(pattern),
     ));
-    server.app.registry.insert(shared.clone());
-    if !server.app.metrics.ready.load(Ordering::Relaxed) {
+    server.node.registry.insert(shared.clone());
+    if !server.node.is_ready() {
         // Shutdown began while this handshake was in flight: the connection still gets its
         // 1001 and its `on_close`.
-        let _ = shared.close(crate::message::close_frame(1001, "server shutting down"));
+        let _ = shared.close(crate::ws::message::close_frame(
+            1001,
+            "server shutting down",
+        ));
     }
-    let conn = Connection::new(shared, server.app.sender.clone());
-    route
-        .endpoint
-        .spawn(socket, conn, Box::new(request), server.clone(), slot);
+    let conn = Connection::new(shared, server.node.sender.clone());
+    route.endpoint.spawn(socket, conn, Box::new(request), slot);
 }
 
-async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> Option<Transport> {
+async fn secure(server: &WsServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &server.tls {
         return match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
@@ -255,8 +226,8 @@ async fn secure(server: &ServerShared, stream: TcpStream, timeout: Duration) -> 
     Some(Transport::Plain(stream))
 }
 
-async fn reject(server: &ServerShared, transport: &mut Transport, rejection: Rejection) {
-    server.app.metrics.rejected(rejection.reason_label());
+async fn reject(server: &WsServer, transport: &mut Transport, rejection: Rejection) {
+    server.node.metrics.rejected(rejection.reason_label());
     tracing::debug!(server = %server.name, status = %rejection.status(), "handshake rejected");
     handshake::write_rejection(transport, &rejection).await;
 }
@@ -277,13 +248,4 @@ fn check_origin(allowed: &[String], origin: Option<&str>) -> Result<(), Rejectio
         }
         _ => Ok(()),
     }
-}
-
-/// The message of a panic payload, for the log.
-pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".into())
 }

@@ -10,7 +10,7 @@ use tokio::io::AsyncRead;
 
 use super::head::{Head, opcode, unmask};
 use super::utf8::Utf8Stream;
-use crate::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
 /// The bounds one connection's decoder enforces.
 #[derive(Debug, Clone, Copy)]

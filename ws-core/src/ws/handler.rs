@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use crate::handshake::{Handshake, Rejection};
+use crate::ws::handshake::{Handshake, Rejection};
 use crate::{CloseInfo, Connection, Message, Request, Result};
 
 /// A WebSocket controller: Hyperf's `OnOpenInterface`, `OnMessageInterface` and

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Context;
-use crate::request::Request;
+use crate::ws::request::Request;
 
 /// Most headers an upgrade request may carry.
 const MAX_HEADERS: usize = 64;

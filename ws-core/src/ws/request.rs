@@ -94,12 +94,19 @@ impl Request {
             .unwrap_or_default()
     }
 
-    /// The route parameter `name` (`/room/{name}`).
-    pub fn param(&self, name: &str) -> Option<&str> {
+    /// The route parameter `name` (`/room/{name}`); the same accessor as
+    /// [`HttpRequest::path_param`](crate::http::HttpRequest::path_param).
+    pub fn path_param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The route parameter `name`: the old name of [`Request::path_param`].
+    #[deprecated(since = "0.1.0", note = "use `path_param`, the name HTTP requests use too")]
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.path_param(name)
     }
 
     /// All headers.

@@ -1,68 +1,20 @@
 //! Every connection this node holds, by fd, and the rooms they are in.
 
-use std::collections::{BTreeMap, HashMap};
+mod conn;
+mod rooms;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
 use rustc_hash::FxBuildHasher;
 
-use bytes::Bytes;
+pub(crate) use conn::ConnShared;
+use rooms::{Fanout, Room};
 
-use crate::Fd;
-use crate::SendError;
-use crate::codec::whole_frame;
-use crate::context::Context;
-use crate::message::{CloseFrame, Message};
-use crate::metrics::{Metrics, Traffic};
-use crate::outbox::{Outbox, Reached, Refusal};
-
-/// What the registry keeps of one live connection.
-#[derive(Debug)]
-pub(crate) struct ConnShared {
-    pub(crate) fd: Fd,
-    pub(crate) outbox: Outbox,
-    pub(crate) context: Context,
-    pub(crate) server: Arc<str>,
-    pub(crate) route: Arc<str>,
-    /// Whether the client was heard from lately, for the heartbeat sweep.
-    pub(crate) liveness: crate::heartbeat::Liveness,
-    /// The rooms this connection joined, so closing it leaves them without a scan.
-    rooms: Mutex<Vec<Arc<str>>>,
-}
-
-impl ConnShared {
-    pub(crate) fn new(
-        fd: Fd,
-        outbox: Outbox,
-        context: Context,
-        server: Arc<str>,
-        route: Arc<str>,
-    ) -> Self {
-        Self {
-            fd,
-            outbox,
-            context,
-            server,
-            route,
-            liveness: Default::default(),
-            rooms: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
-        self.outbox.push(message).map_err(|refusal| match refusal {
-            Refusal::Closed => SendError::NotConnected(self.fd),
-            Refusal::Full => SendError::Backpressure(self.fd),
-        })
-    }
-
-    pub(crate) fn close(&self, frame: CloseFrame) -> Result<(), SendError> {
-        self.outbox
-            .close(frame)
-            .map_err(|_| SendError::NotConnected(self.fd))
-    }
-}
+use crate::metrics::Metrics;
+use crate::ws::message::{CloseFrame, Message};
+use crate::{Fd, SendError};
 
 /// How many connections a local fan-out reached, and how many it could not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -82,95 +34,6 @@ pub(crate) struct Registry {
     connections: DashMap<Fd, Arc<ConnShared>, FxBuildHasher>,
     rooms: DashMap<Arc<str>, Room>,
     metrics: Arc<Metrics>,
-}
-
-/// The members of one room on this node.
-///
-/// Members are held by their shared state rather than by fd, so a push to the room reaches each
-/// one without a lookup in `connections`.
-#[derive(Debug, Default)]
-struct Room {
-    /// In fd order: the order the connections were accepted, so roughly the order their state,
-    /// their tasks and their kernel sockets were allocated. Pushing (and so waking and writing)
-    /// in that order took ~15% less server CPU per broadcast to 10,000 members than hash order
-    /// did, in user and kernel time alike.
-    members: BTreeMap<Fd, Arc<ConnShared>>,
-    /// `members` as a list, built by the first push after a change and shared by the pushes
-    /// after it. A push walks it holding no lock, so a fan-out to thousands of members never
-    /// holds up joins and leaves, and a room that did not change costs no copy per push.
-    snapshot: Option<Arc<[Arc<ConnShared>]>>,
-}
-
-impl Room {
-    fn add(&mut self, conn: Arc<ConnShared>) {
-        self.members.insert(conn.fd, conn);
-        self.snapshot = None;
-    }
-
-    fn remove(&mut self, fd: Fd) {
-        if self.members.remove(&fd).is_some() {
-            // Dropped now rather than at the next push, so a closed connection is not kept
-            // alive by a room that stays quiet.
-            self.snapshot = None;
-        }
-    }
-
-    fn snapshot(&mut self) -> Arc<[Arc<ConnShared>]> {
-        let members = &self.members;
-        self.snapshot
-            .get_or_insert_with(|| members.values().cloned().collect())
-            .clone()
-    }
-}
-
-/// One message on its way to many connections.
-struct Fanout<'m> {
-    message: &'m Message,
-    /// The message's frame, encoded once and written as is to every member it can be.
-    frame: Option<Bytes>,
-    delivery: Delivery,
-    /// Members that got the frame written by the fan-out itself; their tasks, which count
-    /// what they send, never saw it.
-    written: u64,
-}
-
-impl<'m> Fanout<'m> {
-    fn new(message: &'m Message) -> Self {
-        Self {
-            message,
-            frame: whole_frame(message),
-            delivery: Delivery::default(),
-            written: 0,
-        }
-    }
-
-    fn push(&mut self, conn: &ConnShared) {
-        let reached = match &self.frame {
-            Some(frame) => conn.outbox.push_frame(frame, self.message),
-            None => conn
-                .outbox
-                .push(self.message.clone())
-                .map(|()| Reached::Queued),
-        };
-        match reached {
-            Ok(Reached::Written) => {
-                self.written += 1;
-                self.delivery.local += 1;
-            }
-            Ok(Reached::Queued) => self.delivery.local += 1,
-            Err(_) => self.delivery.refused += 1,
-        }
-    }
-
-    fn finish(self, metrics: &Metrics) -> Delivery {
-        Traffic {
-            messages_out: self.written,
-            bytes_out: self.written * self.message.len() as u64,
-            ..Traffic::default()
-        }
-        .report(metrics);
-        self.delivery
-    }
 }
 
 impl Registry {
@@ -363,7 +226,8 @@ mod tests {
 
     use super::*;
     use crate::config::BackpressurePolicy;
-    use crate::outbox::Outbound;
+    use crate::ws::context::Context;
+    use crate::ws::outbox::{Outbound, Outbox};
 
     fn connect(registry: &Registry, fd: u64, limit: usize) -> Arc<ConnShared> {
         let conn = Arc::new(ConnShared::new(
@@ -457,7 +321,7 @@ mod tests {
         registry
             .get(Fd(3))
             .expect("connected")
-            .close(crate::message::close_frame(1000, ""))
+            .close(crate::ws::message::close_frame(1000, ""))
             .expect("open");
         registry.push_room("r", &Message::text("abcd"), None);
         // A full queue refuses the second message; a closing connection refuses any.

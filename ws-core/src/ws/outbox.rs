@@ -21,7 +21,7 @@ use parking_lot::{Mutex, MutexGuard};
 use tokio::net::TcpStream;
 
 use crate::config::BackpressurePolicy;
-use crate::message::{CloseFrame, Message, close_frame};
+use crate::ws::message::{CloseFrame, Message, close_frame};
 
 /// One item for the connection task.
 #[derive(Debug)]
@@ -373,7 +373,7 @@ mod tests {
         let outbox = Outbox::new(1 << 20, BackpressurePolicy::Reject);
         outbox.attach(server);
         let message = Message::text("hi");
-        let frame = crate::codec::whole_frame(&message).expect("a text frame");
+        let frame = crate::ws::codec::whole_frame(&message).expect("a text frame");
 
         let mut cx = Context::from_waker(Waker::noop());
 
@@ -413,7 +413,7 @@ mod tests {
         outbox.attach(server.clone());
         // Larger than any loopback send buffer, so the kernel takes only the start.
         let message = Message::binary(vec![7u8; 16 << 20]);
-        let frame = crate::codec::whole_frame(&message).expect("a binary frame");
+        let frame = crate::ws::codec::whole_frame(&message).expect("a binary frame");
         let mut cx = Context::from_waker(Waker::noop());
         assert_eq!(outbox.wait(&mut cx, true, true), Wait::Waiting);
         assert_eq!(outbox.push_frame(&frame, &message), Ok(Reached::Written));
@@ -425,7 +425,7 @@ mod tests {
         assert!(matches!(&drained[0], Outbound::Message(m) if m.to_text().ok() == Some("after")));
 
         // The start already on the wire, then the rest as the task writes it: the whole frame.
-        let mut transport = crate::transport::Transport::Shared(server);
+        let mut transport = crate::ws::transport::Transport::Shared(server);
         let (wire, written) = tokio::join!(read_exactly(&mut client, frame.len()), async {
             use tokio::io::AsyncWriteExt;
             transport.write_all(&rest).await

@@ -1,100 +1,17 @@
 //! Routes per server, registered in code ("config mode", Hyperf's `Router::addServer`) or by the
-//! controller macros, and matched with `matchit`.
+//! controller macros; [`table`] checks them against the config and matches requests.
 
-use std::collections::HashMap;
+mod table;
+
+pub(crate) use table::{HttpMatch, HttpTable, Tables, WsMatch, WsTable};
+
 use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
 use http::Method;
-use tracing::Instrument;
 
-use crate::connection::{self, Connection};
-use crate::handshake::{Handshake, Rejection};
+use crate::WebSocketHandler;
 use crate::http::{BoxedHandler, HttpHandler};
-use crate::server::ws::{OpenSlot, ServerShared};
-use crate::{BootError, Request, WebSocketHandler};
-
-/// A WebSocket controller with its type erased, ready to serve connections.
-#[derive(Clone)]
-pub struct WsRoute {
-    pub(crate) endpoint: Arc<dyn WsEndpoint>,
-    pub(crate) protocols: Vec<String>,
-}
-
-impl std::fmt::Debug for WsRoute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsRoute")
-            .field("protocols", &self.protocols)
-            .finish_non_exhaustive()
-    }
-}
-
-impl WsRoute {
-    /// Wraps a controller.
-    pub fn new<H: WebSocketHandler>(handler: Arc<H>) -> Self {
-        Self {
-            endpoint: Arc::new(Endpoint(handler)),
-            protocols: Vec::new(),
-        }
-    }
-
-    /// The subprotocols this route speaks; the handshake picks the first one the client offers.
-    pub fn protocols<I: IntoIterator<Item = S>, S: Into<String>>(mut self, protocols: I) -> Self {
-        self.protocols = protocols.into_iter().map(Into::into).collect();
-        self
-    }
-}
-
-pub(crate) trait WsEndpoint: Send + Sync + 'static {
-    fn handshake<'a>(
-        &'a self,
-        req: &'a Request,
-        handshake: &'a mut Handshake,
-    ) -> BoxFuture<'a, Result<(), Rejection>>;
-    /// Spawns the task that runs an accepted connection until it closes.
-    fn spawn(
-        &self,
-        socket: crate::connection::Upgraded,
-        conn: Connection,
-        request: Box<Request>,
-        server: Arc<ServerShared>,
-        slot: OpenSlot,
-    );
-}
-
-struct Endpoint<H>(Arc<H>);
-
-impl<H: WebSocketHandler> WsEndpoint for Endpoint<H> {
-    fn handshake<'a>(
-        &'a self,
-        req: &'a Request,
-        handshake: &'a mut Handshake,
-    ) -> BoxFuture<'a, Result<(), Rejection>> {
-        Box::pin(self.0.on_handshake(req, handshake))
-    }
-
-    fn spawn(
-        &self,
-        socket: crate::connection::Upgraded,
-        conn: Connection,
-        request: Box<Request>,
-        server: Arc<ServerShared>,
-        slot: OpenSlot,
-    ) {
-        // Every event of the connection — the framework's and its handlers' — carries its fd.
-        let span = tracing::info_span!(
-            "connection",
-            fd = %conn.fd(),
-            server = %conn.server(),
-            route = %conn.route()
-        );
-        // Spawned with its concrete type: the task holds the connection's state inline, one
-        // allocation per connection.
-        tokio::spawn(
-            connection::serve(self.0.clone(), socket, conn, request, server, slot).instrument(span),
-        );
-    }
-}
+use crate::ws::WsRoute;
 
 /// Where a route came from, for `routes` listings and duplicate errors.
 #[derive(Debug, Clone)]
@@ -246,18 +163,4 @@ impl ServerRoutes<'_> {
     pub fn patch(&mut self, path: &str, handler: impl HttpHandler) -> &mut Self {
         self.route(&[Method::PATCH], path, handler)
     }
-}
-
-/// Matched WebSocket routes of one server.
-pub(crate) type WsTable = matchit::Router<(String, WsRoute)>;
-
-/// Matched HTTP routes of one server: per path, per method.
-pub(crate) type HttpTable = matchit::Router<HashMap<Method, BoxedHandler>>;
-
-pub(crate) fn duplicate(def: &RouteDef, method: Option<&Method>) -> BootError {
-    let what = method.map(|m| format!("{m} ")).unwrap_or_default();
-    BootError::Route(format!(
-        "two controllers on server `{}` route {what}`{}` (the second is `{}`)",
-        def.server, def.path, def.origin.controller
-    ))
 }

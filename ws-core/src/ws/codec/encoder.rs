@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
 use super::head::{self, opcode};
-use crate::message::{CloseFrame, Message};
+use crate::ws::message::{CloseFrame, Message};
 
 /// Payloads shorter than this are copied next to their header, so a burst of small messages
 /// leaves in one contiguous write; longer ones are written from their own buffer, uncopied.
@@ -184,7 +184,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::head::Head;
+    use crate::ws::codec::head::Head;
 
     /// The frames in `wire`: opcode and payload.
     fn frames(mut wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
@@ -205,7 +205,7 @@ mod tests {
         encoder.message(Message::text("a"));
         encoder.message(Message::Binary(large.clone()));
         encoder.message(Message::Pong(Bytes::from_static(b"p")));
-        encoder.close(Some(&crate::message::close_frame(1000, "bye")));
+        encoder.close(Some(&crate::ws::message::close_frame(1000, "bye")));
         let queued = encoder.queued();
         let mut wire = Vec::new();
         std::future::poll_fn(|cx| encoder.poll_write(cx, &mut wire))

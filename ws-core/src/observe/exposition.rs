@@ -1,93 +1,21 @@
-//! `/metrics` (Prometheus text format), `/health` and `/ready` on an HTTP server.
+//! The Prometheus text format of `/metrics`: every counter and gauge of the node, written once
+//! per scrape.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use http::{HeaderValue, StatusCode, header};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
 
-use crate::app::AppShared;
-use crate::config::{Config, ServerKind};
-use crate::http::{HttpRequest, IntoResponse, Json};
-use crate::router::{RouteDef, RouteOrigin, RouteTarget};
-
-pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, shared: &Arc<AppShared>) {
-    let server = match &config.metrics.server {
-        Some(name) => Some(name.clone()),
-        None => config
-            .servers
-            .iter()
-            .find(|s| s.kind == ServerKind::Http)
-            .map(|s| s.name.clone()),
-    };
-    let Some(server) = server else { return };
-    // Every WebSocket route, so `ws_open_connections` shows a 0 for a route nobody is on yet
-    // instead of a series that appears with the first connection.
-    let mut ws_routes: Vec<(Arc<str>, Arc<str>)> = routes
-        .iter()
-        .filter(|r| matches!(r.target, RouteTarget::Ws(_)))
-        .map(|r| (Arc::from(r.server.as_str()), Arc::from(r.path.as_str())))
-        .collect();
-    ws_routes.sort();
-    ws_routes.dedup();
-    let get = |path: &str, handler: crate::http::BoxedHandler| RouteDef {
-        server: server.clone(),
-        path: path.to_string(),
-        target: RouteTarget::Http {
-            methods: vec![http::Method::GET, http::Method::HEAD],
-            handler,
-        },
-        origin: RouteOrigin {
-            controller: "observability".into(),
-            mode: "builtin",
-        },
-    };
-    let app = shared.clone();
-    routes.push(get(
-        "/metrics",
-        Arc::new(move |_req: HttpRequest| {
-            let body = render(&app, &ws_routes);
-            Box::pin(async move {
-                let mut response = body.into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                response
-            })
-        }),
-    ));
-    routes.push(get(
-        "/health",
-        Arc::new(|_req: HttpRequest| {
-            Box::pin(async { Json(serde_json::json!({"status": "ok"})).into_response() })
-        }),
-    ));
-    let app = shared.clone();
-    routes.push(get(
-        "/ready",
-        Arc::new(move |_req: HttpRequest| {
-            let servers = app.metrics.ready.load(Ordering::Relaxed);
-            let cluster = app.backplane.is_ready();
-            Box::pin(async move {
-                let status = if servers && cluster {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                (
-                    status,
-                    Json(serde_json::json!({"servers": servers, "cluster": cluster})),
-                )
-                    .into_response()
-            })
-        }),
-    ));
-}
-
-fn render(app: &AppShared, ws_routes: &[(Arc<str>, Arc<str>)]) -> String {
-    let m = &app.metrics;
+/// Renders the node's metrics; `ws_routes` are every WebSocket route, so a route nobody is on
+/// yet shows a 0.
+pub(super) fn render(
+    m: &Metrics,
+    registry: &Registry,
+    ws_routes: &[(Arc<str>, Arc<str>)],
+) -> String {
     let mut out = Exposition(String::with_capacity(2048));
     let counters = [
         (
@@ -160,7 +88,7 @@ fn render(app: &AppShared, ws_routes: &[(Arc<str>, Arc<str>)]) -> String {
     );
     let mut open: BTreeMap<(Arc<str>, Arc<str>), usize> =
         ws_routes.iter().map(|route| (route.clone(), 0)).collect();
-    open.extend(app.registry.count_by_route());
+    open.extend(registry.count_by_route());
     for ((server, route), count) in &open {
         let (server, route) = (escape(server), escape(route));
         out.sample(
@@ -186,7 +114,7 @@ fn render(app: &AppShared, ws_routes: &[(Arc<str>, Arc<str>)]) -> String {
 
     let name = "ws_rooms";
     out.family(name, "gauge", "Rooms with at least one local member.");
-    out.sample(name, "", app.registry.room_count());
+    out.sample(name, "", registry.room_count());
     out.0
 }
 

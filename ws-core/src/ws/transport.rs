@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 pub(crate) enum Transport {
     Plain(TcpStream),
     /// A plain socket that room pushes may also write to, between the connection task's
-    /// writes (see [`Outbox`](crate::outbox::Outbox)). Read and written through `&TcpStream`.
+    /// writes (see [`Outbox`](crate::ws::outbox::Outbox)). Read and written through `&TcpStream`.
     Shared(Arc<TcpStream>),
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),

@@ -1,0 +1,58 @@
+//! [`ConnShared`]: what the registry and every pusher share of one live connection.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::ws::context::Context;
+use crate::ws::liveness::Liveness;
+use crate::ws::message::{CloseFrame, Message};
+use crate::ws::outbox::{Outbox, Refusal};
+use crate::{Fd, SendError};
+
+/// What the registry keeps of one live connection.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    pub(crate) fd: Fd,
+    pub(crate) outbox: Outbox,
+    pub(crate) context: Context,
+    pub(crate) server: Arc<str>,
+    pub(crate) route: Arc<str>,
+    /// Whether the client was heard from lately, for the heartbeat sweep.
+    pub(crate) liveness: Liveness,
+    /// The rooms this connection joined, so closing it leaves them without a scan.
+    pub(super) rooms: Mutex<Vec<Arc<str>>>,
+}
+
+impl ConnShared {
+    pub(crate) fn new(
+        fd: Fd,
+        outbox: Outbox,
+        context: Context,
+        server: Arc<str>,
+        route: Arc<str>,
+    ) -> Self {
+        Self {
+            fd,
+            outbox,
+            context,
+            server,
+            route,
+            liveness: Default::default(),
+            rooms: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
+        self.outbox.push(message).map_err(|refusal| match refusal {
+            Refusal::Closed => SendError::NotConnected(self.fd),
+            Refusal::Full => SendError::Backpressure(self.fd),
+        })
+    }
+
+    pub(crate) fn close(&self, frame: CloseFrame) -> Result<(), SendError> {
+        self.outbox
+            .close(frame)
+            .map_err(|_| SendError::NotConnected(self.fd))
+    }
+}

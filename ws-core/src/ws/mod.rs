@@ -1,0 +1,45 @@
+//! The WebSocket side, one concept a file.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | [`handler`] | `WebSocketHandler`: what a controller does on open, message, close |
+//! | [`request`] | `Request`: the upgrade request a connection was opened with |
+//! | [`handshake`] | reading and answering the HTTP/1.1 upgrade; `Handshake`, `Rejection` |
+//! | [`endpoint`] | `WsRoute`: a controller with its type erased, spawning connection tasks |
+//! | [`slot`] | a server's open connections: limit, settings, what their tasks report to |
+//! | [`dispatch`] | a connection's task: `on_open`, the session, `on_close`, the panic policy |
+//! | [`session`] | the message loop: where a frame is read and queued pushes are written |
+//! | [`closing`] | the three closing handshakes and how a session ends |
+//! | [`connection`] | `Connection`: the handle handlers get |
+//! | [`outbox`] | a connection's bounded outbound queue: where a push is delivered |
+//! | [`liveness`] | whether a client was heard from, between heartbeat sweeps |
+//! | [`heartbeat`] | the per-server sweep that pings quiet clients and drops silent ones |
+//! | [`context`] | the per-connection typed key/value store |
+//! | [`message`] | messages and close information |
+//! | [`transport`] | the byte stream under a connection: TCP or TLS |
+//! | [`codec`] | RFC 6455 framing: decoder and encoder |
+
+pub(crate) mod closing;
+pub(crate) mod codec;
+pub(crate) mod connection;
+pub(crate) mod context;
+pub(crate) mod dispatch;
+pub(crate) mod endpoint;
+pub(crate) mod handler;
+pub(crate) mod handshake;
+pub(crate) mod heartbeat;
+pub(crate) mod liveness;
+pub(crate) mod message;
+pub(crate) mod outbox;
+pub(crate) mod request;
+pub(crate) mod session;
+pub(crate) mod slot;
+pub(crate) mod transport;
+
+pub use connection::Connection;
+pub use context::Context;
+pub use endpoint::WsRoute;
+pub use handler::WebSocketHandler;
+pub use handshake::{Handshake, Rejection};
+pub use message::{Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Message, Utf8Bytes};
+pub use request::{Request, RequestBuilder};
