@@ -159,10 +159,10 @@ pub enum BootError {
     },
     /// A route or controller cannot be registered.
     #[error("route error: {0}")]
-    Route(String),
+    Route(#[from] RouteError),
     /// A dependency cannot be provided.
     #[error("injection error: {0}")]
-    Inject(String),
+    Inject(#[from] InjectError),
     /// The cluster backplane cannot start.
     #[error("cluster error: {0}")]
     Cluster(String),
@@ -177,4 +177,112 @@ pub enum BootError {
     /// The runtime could not be created.
     #[error("runtime error: {0}")]
     Runtime(String),
+}
+
+/// Why a route cannot be registered at boot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// The route names a server the config does not define.
+    #[error("`{controller}` routes `{path}` on server `{server}`, which {config} does not define")]
+    UnknownServer {
+        /// The controller or handler.
+        controller: String,
+        /// The route's path.
+        path: String,
+        /// The server it names.
+        server: String,
+        /// The config file, or "the config".
+        config: String,
+    },
+    /// A WebSocket controller on an HTTP server.
+    #[error("`{controller}` is a WebSocket controller but server `{server}` is of type `http`")]
+    WebSocketOnHttp {
+        /// The controller.
+        controller: String,
+        /// The server it names.
+        server: String,
+    },
+    /// An HTTP route on a WebSocket server.
+    #[error("`{controller}` is an HTTP route but server `{server}` is of type `websocket`")]
+    HttpOnWebSocket {
+        /// The controller or handler.
+        controller: String,
+        /// The server it names.
+        server: String,
+    },
+    /// Two controllers on one route (and method, for HTTP).
+    #[error(
+        "two controllers on server `{server}` route {}`{path}` (the second is `{controller}`)",
+        method.as_ref().map(|m| format!("{m} ")).unwrap_or_default()
+    )]
+    Duplicate {
+        /// The server.
+        server: String,
+        /// The route's path.
+        path: String,
+        /// The HTTP method both claim; `None` for a WebSocket route.
+        method: Option<http::Method>,
+        /// The second controller.
+        controller: String,
+    },
+    /// The path is not a valid pattern, or conflicts with another one.
+    #[error("server `{server}` route `{path}`: {reason}")]
+    Pattern {
+        /// The server.
+        server: String,
+        /// The route's path.
+        path: String,
+        /// What the router found wrong.
+        reason: String,
+    },
+    /// A controller macro named an HTTP method that does not exist.
+    #[error("invalid method `{0}`")]
+    InvalidMethod(String),
+}
+
+/// Why a controller's or component's field cannot be provided at boot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InjectError {
+    /// Nothing provides the field's type.
+    #[error(
+        "`{owner}.{field}`: no provider for `Arc<{type_name}>`; mark `{short_name}` with #[component] or call App::provide"
+    )]
+    NoProvider {
+        /// The struct holding the field.
+        owner: String,
+        /// The field.
+        field: String,
+        /// The full name of the type asked for.
+        type_name: String,
+        /// Its last path segment.
+        short_name: String,
+    },
+    /// Building a singleton needs itself, through these types.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// A singleton was registered under a type it does not have.
+    #[error("singleton registered for `{0}` has another type")]
+    WrongType(String),
+    /// A `#[value]` field's config value has the wrong type.
+    #[error("{field} reads `{key}`: {reason}")]
+    BadValue {
+        /// The field, as `` `Owner.field` ``.
+        field: String,
+        /// The config key.
+        key: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A `#[value]` field reads a key the config does not define.
+    #[error("{field} reads `{key}`, which {config} does not define")]
+    MissingValue {
+        /// The field, as `` `Owner.field` ``.
+        field: String,
+        /// The config key.
+        key: String,
+        /// The config file, or "the config".
+        config: String,
+    },
 }

@@ -61,7 +61,7 @@ pub use config::{
     BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
     RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
 };
-pub use error::{BootError, Error, HttpError, Result, SendError};
+pub use error::{BootError, Error, HttpError, InjectError, Result, RouteError, SendError};
 pub use fd::{Fd, NodeId};
 pub use registration::HttpController;
 pub use registry::Delivery;

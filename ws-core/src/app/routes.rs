@@ -4,10 +4,10 @@
 use http::Method;
 
 use super::App;
-use crate::BootError;
 use crate::di::Container;
 use crate::registration::{HttpRouteRegistration, WsControllerRegistration};
 use crate::router::{RouteDef, RouteInfo, RouteOrigin, RouteTarget};
+use crate::{BootError, RouteError};
 
 /// One route a controller macro registered through `inventory`.
 enum Registered {
@@ -83,7 +83,7 @@ impl Registered {
                     .iter()
                     .map(|m| {
                         Method::from_bytes(m.as_bytes())
-                            .map_err(|_| BootError::Route(format!("invalid method `{m}`")))
+                            .map_err(|_| RouteError::InvalidMethod(m.to_string()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 RouteTarget::Http { methods, handler }

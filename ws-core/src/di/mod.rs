@@ -9,7 +9,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{BootError, Config, Sender};
+use crate::{BootError, Config, InjectError, Sender};
 
 type Singleton = Arc<dyn Any + Send + Sync>;
 
@@ -125,13 +125,12 @@ impl Container {
             .into_iter()
             .find(|r| (r.type_id)() == id)
             .ok_or_else(|| {
-                BootError::Inject(format!(
-                    "`{}.{}`: no provider for `Arc<{}>`; mark `{}` with #[component] or call App::provide",
-                    short(site.owner),
-                    site.field,
-                    std::any::type_name::<T>(),
-                    short(std::any::type_name::<T>()),
-                ))
+                BootError::from(InjectError::NoProvider {
+                    owner: short(site.owner).into(),
+                    field: site.field.into(),
+                    type_name: std::any::type_name::<T>().into(),
+                    short_name: short(std::any::type_name::<T>()).into(),
+                })
             })?;
         let value = self.building(id, registration.type_name, registration.build)?;
         self.singletons.insert(id, value.clone());
@@ -145,15 +144,12 @@ impl Container {
         build: impl FnOnce(&mut Self) -> Result<V, BootError>,
     ) -> Result<V, BootError> {
         if let Some(start) = self.building.iter().position(|(b, _)| *b == id) {
-            let mut cycle: Vec<&str> = self.building[start..]
+            let mut cycle: Vec<String> = self.building[start..]
                 .iter()
-                .map(|(_, n)| short(n))
+                .map(|(_, n)| short(n).to_string())
                 .collect();
-            cycle.push(short(name));
-            return Err(BootError::Inject(format!(
-                "dependency cycle: {}",
-                cycle.join(" -> ")
-            )));
+            cycle.push(short(name).to_string());
+            return Err(InjectError::Cycle(cycle).into());
         }
         self.building.push((id, name));
         let result = build(self);
@@ -163,12 +159,9 @@ impl Container {
 }
 
 fn downcast<T: Send + Sync + 'static>(value: Singleton) -> Result<Arc<T>, BootError> {
-    value.downcast::<T>().map_err(|_| {
-        BootError::Inject(format!(
-            "singleton registered for `{}` has another type",
-            std::any::type_name::<T>()
-        ))
-    })
+    value
+        .downcast::<T>()
+        .map_err(|_| BootError::from(InjectError::WrongType(std::any::type_name::<T>().into())))
 }
 
 /// `my_app::controller::ServerController` -> `ServerController`, generics kept.
@@ -212,7 +205,11 @@ pub fn config_value<T: serde::de::DeserializeOwned>(
     let field = format!("`{}.{}`", short(site.owner), site.field);
     match config.raw_value(key) {
         Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| {
-            BootError::Inject(format!("{field} reads `{key}`: {}", e.message().trim_end()))
+            BootError::from(InjectError::BadValue {
+                field: field.clone(),
+                key: key.into(),
+                reason: e.message().trim_end().into(),
+            })
         }),
         // A missing key is `None` for an `Option` field (serde reads a null as `None`).
         None => serde_json::from_value(serde_json::Value::Null).map_err(|_| {
@@ -221,9 +218,11 @@ pub fn config_value<T: serde::de::DeserializeOwned>(
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the config".into());
-            BootError::Inject(format!(
-                "{field} reads `{key}`, which {source} does not define"
-            ))
+            BootError::from(InjectError::MissingValue {
+                field: field.clone(),
+                key: key.into(),
+                config: source,
+            })
         }),
     }
 }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use http::Method;
 
 use super::{RouteDef, RouteTarget};
-use crate::BootError;
 use crate::config::{Config, ServerKind};
 use crate::http::BoxedHandler;
 use crate::ws::endpoint::WsRoute;
+use crate::{BootError, RouteError};
 
 /// The WebSocket routes of one server.
 #[derive(Default)]
@@ -114,18 +114,22 @@ impl Tables {
             .unwrap_or_else(|| "the config".into());
         for def in routes {
             let Some(server) = config.server(&def.server) else {
-                return Err(BootError::Route(format!(
-                    "`{}` routes `{}` on server `{}`, which {source} does not define",
-                    def.origin.controller, def.path, def.server
-                )));
+                return Err(RouteError::UnknownServer {
+                    controller: def.origin.controller,
+                    path: def.path,
+                    server: def.server,
+                    config: source,
+                }
+                .into());
             };
             match def.target {
                 RouteTarget::Ws(ref route) => {
                     if server.kind != ServerKind::Websocket {
-                        return Err(BootError::Route(format!(
-                            "`{}` is a WebSocket controller but server `{}` is of type `http`",
-                            def.origin.controller, def.server
-                        )));
+                        return Err(RouteError::WebSocketOnHttp {
+                            controller: def.origin.controller,
+                            server: def.server,
+                        }
+                        .into());
                     }
                     let table = &mut tables.entry(def.server.clone()).or_default().0;
                     if table.0.at(&def.path).is_ok_and(|m| m.value.0 == def.path) {
@@ -134,11 +138,10 @@ impl Tables {
                     table
                         .0
                         .insert(def.path.clone(), (def.path.clone(), route.clone()))
-                        .map_err(|e| {
-                            BootError::Route(format!(
-                                "server `{}` route `{}`: {e}",
-                                def.server, def.path
-                            ))
+                        .map_err(|e| RouteError::Pattern {
+                            server: def.server.clone(),
+                            path: def.path.clone(),
+                            reason: e.to_string(),
                         })?;
                 }
                 RouteTarget::Http {
@@ -146,10 +149,11 @@ impl Tables {
                     ref handler,
                 } => {
                     if server.kind != ServerKind::Http {
-                        return Err(BootError::Route(format!(
-                            "`{}` is an HTTP route but server `{}` is of type `websocket`",
-                            def.origin.controller, def.server
-                        )));
+                        return Err(RouteError::HttpOnWebSocket {
+                            controller: def.origin.controller,
+                            server: def.server,
+                        }
+                        .into());
                     }
                     let by_method = http_routes
                         .entry((def.server.clone(), def.path.clone()))
@@ -167,16 +171,22 @@ impl Tables {
             table
                 .0
                 .insert(path.clone(), handlers)
-                .map_err(|e| BootError::Route(format!("server `{server}` route `{path}`: {e}")))?;
+                .map_err(|e| RouteError::Pattern {
+                    server: server.clone(),
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(Self(tables))
     }
 }
 
 fn duplicate(def: &RouteDef, method: Option<&Method>) -> BootError {
-    let what = method.map(|m| format!("{m} ")).unwrap_or_default();
-    BootError::Route(format!(
-        "two controllers on server `{}` route {what}`{}` (the second is `{}`)",
-        def.server, def.path, def.origin.controller
-    ))
+    RouteError::Duplicate {
+        server: def.server.clone(),
+        path: def.path.clone(),
+        method: method.cloned(),
+        controller: def.origin.controller.clone(),
+    }
+    .into()
 }

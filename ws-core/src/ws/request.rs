@@ -104,7 +104,10 @@ impl Request {
     }
 
     /// The route parameter `name`: the old name of [`Request::path_param`].
-    #[deprecated(since = "0.1.0", note = "use `path_param`, the name HTTP requests use too")]
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `path_param`, the name HTTP requests use too"
+    )]
     pub fn param(&self, name: &str) -> Option<&str> {
         self.path_param(name)
     }
