@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::registry::ConnShared;
 use crate::ws::message::{Message, close_frame};
+use crate::ws::reply::Push;
 use crate::{Context, Fd, SendError, Sender};
 
 /// One open WebSocket connection, as its handlers see it.
@@ -64,18 +65,24 @@ impl Connection {
         &self.sender
     }
 
-    /// Queues `message` for this client. Fails with [`SendError::Backpressure`] when the client is
-    /// not reading and with [`SendError::NotConnected`] once the connection is closing.
+    /// Queues `message` for this client; fails with [`SendError::NotConnected`] once the
+    /// connection is closing.
     ///
-    /// The message is queued when `push` is called; the returned future is already complete.
-    /// It is a future so that a cluster-aware push could wait later without breaking callers,
-    /// and it holds no state: a handler awaiting it keeps no copy of the message in its own
-    /// future, which lives as long as the connection.
+    /// From this connection's own `on_open` or `on_message`, a push into a full outbound queue
+    /// **waits** for room: the connection reads nothing from its client meanwhile and writes its
+    /// queue out, so a client that sends faster than it reads is slowed down by TCP and loses no
+    /// reply. From anywhere else (a spawned task, another connection, an HTTP handler) the
+    /// server's `backpressure` policy applies at once: [`SendError::Backpressure`], or the
+    /// connection is closed with 1008 — a slow client never stalls its senders.
+    ///
+    /// `Ok` means the message is queued for this open connection, in order after everything
+    /// pushed to it before; it can still be lost if the connection drops before it is written.
+    /// The message is queued when `push` is called unless it has to wait for room.
     pub fn push(
         &self,
         message: impl Into<Message>,
     ) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
-        std::future::ready(self.shared.push(message.into()))
+        Push::new(&self.shared, message.into())
     }
 
     /// Starts the closing handshake with `code` and `reason`, after what is already queued.

@@ -12,6 +12,7 @@
 //! | [`closing`] | the three closing handshakes and how a session ends |
 //! | [`connection`] | `Connection`: the handle handlers get |
 //! | [`outbox`] | a connection's bounded outbound queue: where a push is delivered |
+//! | [`reply`] | the lossless reply path: a handler's push to its own connection waits for room |
 //! | [`liveness`] | whether a client was heard from, between heartbeat sweeps |
 //! | [`heartbeat`] | the per-server sweep that pings quiet clients and drops silent ones |
 //! | [`context`] | the per-connection typed key/value store |
@@ -31,6 +32,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod liveness;
 pub(crate) mod message;
 pub(crate) mod outbox;
+pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod session;
 pub(crate) mod slot;

@@ -42,6 +42,15 @@ pub(crate) enum Reached {
     Queued,
 }
 
+/// What became of a push from the connection's own handler.
+#[derive(Debug)]
+pub(crate) enum OwnPush {
+    Queued,
+    Closed,
+    /// The queue is full: the message comes back, to be pushed again once there is room.
+    Full(Message),
+}
+
 /// Why a push was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -122,14 +131,41 @@ impl Outbox {
         self.enqueue(self.state.lock(), message)
     }
 
+    /// A push from the connection's own handler: a full queue gives the message back instead of
+    /// applying the backpressure policy (see `ws/reply.rs`).
+    pub(crate) fn push_own(&self, message: Message) -> OwnPush {
+        let mut state = self.state.lock();
+        if state.closed {
+            return OwnPush::Closed;
+        }
+        if self.overflows(&state, message.len()) {
+            return OwnPush::Full(message);
+        }
+        state.bytes += message.len();
+        state.queue.push_back(Outbound::Message(message));
+        let waker = state.take_waiter();
+        wake_after(state, waker);
+        OwnPush::Queued
+    }
+
+    /// Whether `size` more bytes overflow the queue. An empty queue takes any message, so one
+    /// message larger than the limit still goes out.
+    fn overflows(&self, state: &State, size: usize) -> bool {
+        state.bytes > 0 && state.bytes + size > self.limit
+    }
+
+    /// Bytes queued and not yet taken by the task.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.state.lock().bytes
+    }
+
     /// Queues `message` under the lock the caller already holds, and wakes the task.
     fn enqueue(&self, mut state: MutexGuard<'_, State>, message: Message) -> Result<(), Refusal> {
         let size = message.len();
         if state.closed {
             return Err(Refusal::Closed);
         }
-        // An empty queue takes any message, so one message larger than the limit still goes out.
-        if state.bytes > 0 && state.bytes + size > self.limit {
+        if self.overflows(&state, size) {
             return match self.policy {
                 BackpressurePolicy::Reject => Err(Refusal::Full),
                 BackpressurePolicy::Close => {

@@ -19,6 +19,7 @@ use crate::ws::dispatch::{handler_failed, handler_panicked};
 use crate::ws::liveness::Due;
 use crate::ws::message::{CloseFrame, CloseInfo, Message};
 use crate::ws::outbox::{Outbound, Wait};
+use crate::ws::reply;
 use crate::ws::slot::OpenSlot;
 use crate::ws::transport::Transport;
 use crate::{Request, WebSocketHandler};
@@ -81,15 +82,15 @@ pub(crate) fn serve<H: WebSocketHandler>(
         traffic: Traffic::default(),
         metrics: server.metrics.clone(),
         close_timeout: settings.close_timeout,
+        write_error: None,
     };
     async move {
         let server = slot.server();
         let metrics = &server.metrics;
         let fd = conn.fd();
         let closed_at_open = Box::pin(async {
-            let outcome = AssertUnwindSafe(handler.on_open(&conn, &request))
-                .catch_unwind()
-                .await;
+            let on_open = AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind();
+            let outcome = session.dispatch(&conn.shared, on_open).await;
             drop(request);
             match outcome {
                 Ok(Ok(())) => None,
@@ -141,11 +142,16 @@ pub(super) struct Session {
     pub(super) traffic: Traffic,
     pub(super) metrics: Arc<Metrics>,
     pub(super) close_timeout: Duration,
+    /// A write that failed while a handler ran; the session ends once it returns.
+    pub(super) write_error: Option<io::Error>,
 }
 
 impl Session {
     async fn run<H: WebSocketHandler>(&mut self, handler: &H, conn: &Connection) -> CloseInfo {
         loop {
+            if let Some(error) = self.write_error.take() {
+                return Box::pin(self.end(Ending::WriteFailed(error), conn)).await;
+            }
             // The message only exists within this statement, moved into the handler's future:
             // nothing but that future is stored across the await below.
             let handled = match poll_fn(|cx| self.poll_event(cx, &conn.shared)).await {
@@ -161,7 +167,7 @@ impl Session {
                 },
                 Err(ending) => return Box::pin(self.end(ending, conn)).await,
             };
-            match handled.await {
+            match self.dispatch(&conn.shared, handled).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => handler_failed(&self.metrics, conn.fd(), "on_message", &error),
                 Err(panic) => {
@@ -270,20 +276,98 @@ impl Session {
     /// request ends the move and is returned.
     fn take_outbox(&mut self, shared: &ConnShared) -> Option<CloseFrame> {
         self.outbox_drained = false;
+        // A close request left waiting while the handler ran goes out first.
+        if let Some(frame) = self.encode_pending() {
+            return Some(frame);
+        }
         while self.encoder.queued() < self.write_buffer_size {
             if !shared.outbox.take(&mut self.pending) {
                 self.outbox_drained = true;
                 return None;
             }
-            while let Some(item) = self.pending.pop_front() {
-                if let Some(frame) = self.encode(item) {
-                    // A close request comes last: the outbox accepts nothing after it.
-                    self.pending.clear();
-                    return Some(frame);
-                }
+            if let Some(frame) = self.encode_pending() {
+                return Some(frame);
             }
         }
         None
+    }
+
+    /// Moves what was taken from the outbox into the encoder; a close request ends the move and
+    /// is returned.
+    fn encode_pending(&mut self) -> Option<CloseFrame> {
+        while let Some(item) = self.pending.pop_front() {
+            if let Some(frame) = self.encode(item) {
+                // A close request comes last: the outbox accepts nothing after it.
+                self.pending.clear();
+                return Some(frame);
+            }
+        }
+        None
+    }
+
+    /// Runs a handler callback of this connection to completion. While it waits, the session
+    /// writes out what it queued, so its own pushes waiting for room (`ws/reply.rs`) get it;
+    /// nothing is read meanwhile, so a client that sends faster than it reads is held back by
+    /// TCP. A write failure shuts the outbox (the callback's pushes then fail) and is reported
+    /// once the callback returns.
+    pub(super) async fn dispatch<F: Future>(
+        &mut self,
+        shared: &ConnShared,
+        callback: F,
+    ) -> F::Output {
+        let mut callback = std::pin::pin!(callback);
+        poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(output) =
+                    reply::as_handler_of(shared.fd, || callback.as_mut().poll(cx))
+                {
+                    return Poll::Ready(output);
+                }
+                if !self.write_while_dispatching(cx, shared) {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Writes queued messages (not a close request: the handler is still running) while a
+    /// callback waits; whether room was made in the outbox, so the callback should be polled
+    /// again.
+    fn write_while_dispatching(&mut self, cx: &mut TaskContext<'_>, shared: &ConnShared) -> bool {
+        if self.write_error.is_some() {
+            return false;
+        }
+        let before = shared.outbox.queued_bytes();
+        loop {
+            while self.encoder.queued() < self.write_buffer_size
+                && self.pending.is_empty()
+                && shared.outbox.take(&mut self.pending)
+            {
+                while let Some(item) = self.pending.pop_front() {
+                    if let Outbound::Close(frame) = item {
+                        // Sent once the callback returns, after everything queued before it.
+                        self.pending.push_front(Outbound::Close(frame));
+                        break;
+                    }
+                    let _not_a_close = self.encode(item);
+                }
+            }
+            if self.encoder.is_empty() {
+                break;
+            }
+            match self.encoder.poll_write(cx, &mut self.io) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(error)) => {
+                    self.write_error = Some(error);
+                    // Its pushes now fail at once, so the callback can finish.
+                    shared.outbox.shut();
+                    return true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        shared.outbox.queued_bytes() < before
     }
 
     /// Moves one queued item into the encoder; a close request is returned instead.
