@@ -17,7 +17,10 @@ use crate::model::structs::{ControllerArgs, StructMacro, StructModel, WsControll
 pub(crate) fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = WsControllerArgs::parse(attr, &mut errors);
-    match (checked_struct(item, StructMacro::WsController, errors), args) {
+    match (
+        checked_struct(item, StructMacro::WsController, errors),
+        args,
+    ) {
         (Ok(model), Some(args)) => generate::structs::ws_controller(&model, &args),
         (Err(tokens), _) => tokens,
         // Unreached: arguments without a `server` or `path` come with an error.

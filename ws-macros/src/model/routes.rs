@@ -4,6 +4,7 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
+use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, Ident, ImplItem, ImplItemFn, Item, ItemImpl, LitStr, Meta, Pat, PatIdent,
     Signature, Type, Visibility,
@@ -131,7 +132,7 @@ impl RoutesImpl {
                     Item::Struct(s) => s.struct_token.span,
                     Item::Enum(e) => e.enum_token.span,
                     Item::Fn(f) => f.sig.fn_token.span,
-                    other => syn::spanned::Spanned::span(other),
+                    other => other.span(),
                 };
                 let name = style.macro_name();
                 let hint = match style {

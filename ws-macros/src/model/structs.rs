@@ -253,10 +253,7 @@ fn item_keyword_span(item: &Item) -> Span {
 
 /// Removes `#[inject]` / `#[value(..)]` from a field's attributes and reads them: the field's
 /// source is what the first one says.
-fn take_field_attrs(
-    attrs: &mut Vec<Attribute>,
-    errors: &mut Errors,
-) -> (Vec<FieldAttr>, Source) {
+fn take_field_attrs(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> (Vec<FieldAttr>, Source) {
     let mut taken: Vec<FieldAttr> = Vec::new();
     let mut source = None;
     let mut kept = Vec::new();
