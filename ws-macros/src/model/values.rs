@@ -127,3 +127,86 @@ pub(crate) fn http_methods(methods: &[LitStr], span: Span, errors: &mut Errors) 
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(check: impl FnOnce(&mut Errors)) -> Vec<String> {
+        let mut errors = Errors::default();
+        check(&mut errors);
+        match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn lit(value: &str) -> LitStr {
+        LitStr::new(value, Span::call_site())
+    }
+
+    #[test]
+    fn paths_start_with_a_slash_and_balance_their_braces() {
+        for good in ["/", "/chat", "/room/{id}", "/a/{b}/c/{d}"] {
+            assert!(errors_of(|e| validate_path(&lit(good), "`path`", e)).is_empty());
+        }
+        for (bad, why) in [
+            ("chat", "must start with `/`, e.g. \"/chat\""),
+            ("/a b", "must not contain whitespace"),
+            ("/room/{id", "unclosed `{`"),
+            ("/room/id}", "unbalanced braces"),
+            ("/{{id}}", "unbalanced braces"),
+        ] {
+            let errors = errors_of(|e| validate_path(&lit(bad), "`path`", e));
+            assert!(
+                errors.len() == 1 && errors[0].contains(why),
+                "{bad}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_keys_are_full_dotted_paths_under_app() {
+        for good in ["app.name", "app.db.url"] {
+            let mut errors = Errors::default();
+            assert!(validate_config_key(&lit(good), &mut errors));
+            assert!(errors.is_empty());
+        }
+        for bad in ["name", "app.", "app", "app..x", "server.port"] {
+            let mut errors = Errors::default();
+            assert!(!validate_config_key(&lit(bad), &mut errors), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_methods_are_upper_cased_once_each() {
+        let mut errors = Errors::default();
+        let methods = [lit("get"), lit("Post"), lit("GET"), lit("FETCH")];
+        let names = http_methods(&methods, Span::call_site(), &mut errors);
+        assert_eq!(names, ["GET", "POST"]);
+        let errors = errors_of(|e| {
+            let _ = http_methods(&methods, Span::call_site(), e);
+        });
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0].contains("duplicate method \"GET\""));
+        assert!(errors[1].contains("unknown HTTP method \"FETCH\""));
+        assert!(
+            errors_of(|e| {
+                let _ = http_methods(&[], Span::call_site(), e);
+            })[0]
+                .contains("at least one")
+        );
+    }
+
+    #[test]
+    fn subprotocols_are_tokens_listed_once() {
+        let errors = errors_of(|e| {
+            validate_protocols(
+                &[lit("chat.v1"), lit("chat v2"), lit(""), lit("chat.v1")],
+                e,
+            )
+        });
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[2].contains("duplicate subprotocol \"chat.v1\""));
+    }
+}
