@@ -32,6 +32,14 @@ impl Errors {
         self.combined.is_none()
     }
 
+    /// `item` followed by every recorded error; `item` alone if nothing was recorded.
+    pub(crate) fn emit_with(self, item: impl ToTokens) -> TokenStream {
+        match self.combined {
+            Some(error) => item_with_errors(item, &error),
+            None => item.into_token_stream(),
+        }
+    }
+
     /// `Ok` if nothing was recorded.
     pub(crate) fn finish(self) -> syn::Result<()> {
         match self.combined {

@@ -1,21 +1,30 @@
 //! Procedural macros of the ws framework. Use them through `ws_core` (`ws_core::ws_controller`,
 //! `ws_core::prelude::*`), which re-exports them.
 //!
-//! Every macro parses its input into a typed model first (arguments, fields, route methods),
-//! collects every mistake of the item, and only then generates code. On error it emits the item
-//! as written (helper attributes removed) next to the errors, so the rest of the crate still
-//! type-checks and rust-analyzer keeps working. Generated code names only `::ws_core` (through
-//! the hidden `ws_core::__private` hub) and `::core`/`::std`, and lives in `const _: () = { .. };`
-//! blocks so it adds no names to the user's module.
+//! Every macro runs the same three steps, each in its own module (serde_derive's
+//! `internals::{ast, attr, check}`, Rocket's `attribute/route/{parse, mod}.rs`):
+//!
+//! - `model` reads the attribute's arguments, the item and its helper attributes (`#[inject]`,
+//!   `#[value]`, `#[get]`, `#[route]`, ...) into typed values, refusing what is malformed;
+//! - `check` refuses well-formed misuse: generics, wrong receivers, unbindable parameters,
+//!   helper attributes where they cannot work, a route declared twice;
+//! - `generate` emits the code of a checked model, one file per macro family.
+//!
+//! `expand` chains them for each macro. Every mistake of an item is collected (`errors`)
+//! and reported at once, each at its own tokens; on error the item is emitted as written
+//! (helper attributes removed) next to the errors, so the rest of the crate still type-checks
+//! and rust-analyzer keeps working.
 
-mod args;
+mod check;
 mod errors;
-mod main_fn;
+mod expand;
+mod generate;
+mod model;
 mod naming;
-mod routes;
-mod structs;
 
 use proc_macro::TokenStream;
+
+use crate::model::routes::Style;
 
 /// Registers a WebSocket controller: Hyperf's `Router::addServer('ws', ...)` route, declared on
 /// the controller.
@@ -53,7 +62,7 @@ use proc_macro::TokenStream;
 /// define, two controllers on one route, an `Arc<T>` without a provider, a missing config value.
 #[proc_macro_attribute]
 pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
-    structs::ws_controller(attr.into(), item.into()).into()
+    expand::ws_controller(attr.into(), item.into()).into()
 }
 
 /// Declares an HTTP controller, Hyperf's `@Controller` / `@AutoController`: its routes come from
@@ -84,7 +93,7 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn controller(attr: TokenStream, item: TokenStream) -> TokenStream {
-    structs::controller(attr.into(), item.into()).into()
+    expand::controller(attr.into(), item.into()).into()
 }
 
 /// Every `pub async fn name(&self, ..)` of the impl becomes the route `PREFIX/name`, answering
@@ -122,7 +131,7 @@ pub fn controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn auto_routes(attr: TokenStream, item: TokenStream) -> TokenStream {
-    routes::expand(attr.into(), item.into(), routes::Style::Auto).into()
+    expand::routes(attr.into(), item.into(), Style::Auto).into()
 }
 
 /// Routes declared per method (Hyperf's `@Controller` with `@GetMapping`, ...): `#[get("/path")]`,
@@ -155,7 +164,7 @@ pub fn auto_routes(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn routes(attr: TokenStream, item: TokenStream) -> TokenStream {
-    routes::expand(attr.into(), item.into(), routes::Style::Explicit).into()
+    expand::routes(attr.into(), item.into(), Style::Explicit).into()
 }
 
 /// Registers an injectable singleton, built once at boot on first use and injected as `Arc<T>`
@@ -188,7 +197,7 @@ pub fn routes(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn component(attr: TokenStream, item: TokenStream) -> TokenStream {
-    structs::component(attr.into(), item.into()).into()
+    expand::component(attr.into(), item.into()).into()
 }
 
 /// The app's entry point: starts the runtime, runs the body (routes in code, providers,
@@ -211,5 +220,5 @@ pub fn component(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    main_fn::expand(attr.into(), item.into()).into()
+    expand::main_fn(attr.into(), item.into()).into()
 }

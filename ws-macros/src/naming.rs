@@ -1,34 +1,25 @@
-//! Names derived from type names.
+//! Names derived from the user's identifiers.
+
+use heck::ToSnakeCase;
+use syn::Ident;
 
 /// Hyperf's AutoController prefix: `ServerController` -> `/server`,
 /// `UserProfileController` -> `/user_profile`, `HTTPStatsController` -> `/http_stats`.
+///
+/// Words are split the way `heck` splits them, the rule the scaffolder (`ws-cli gen:controller`)
+/// names controllers by, so a generated controller's default prefix is its module name.
 pub(crate) fn default_prefix(type_name: &str) -> String {
     let base = match type_name.strip_suffix("Controller") {
         Some(base) if !base.is_empty() => base,
         _ => type_name,
     };
-    format!("/{}", snake_case(base))
+    format!("/{}", base.to_snake_case())
 }
 
-/// `UserProfile` -> `user_profile`; an acronym stays one word (`HTTPServer` -> `http_server`).
-pub(crate) fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev != '_'
-                && (prev.is_lowercase()
-                    || prev.is_ascii_digit()
-                    || (prev.is_uppercase() && next_is_lower))
-            {
-                out.push('_');
-            }
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
+/// The identifier as the user reads it: `r#type` -> `type`.
+pub(crate) fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_string).unwrap_or(name)
 }
 
 #[cfg(test)]
@@ -45,5 +36,11 @@ mod tests {
         assert_eq!(default_prefix("Controller"), "/controller");
         assert_eq!(default_prefix("Index"), "/index");
         assert_eq!(default_prefix("Snake_Case"), "/snake_case");
+    }
+
+    #[test]
+    fn raw_identifiers_lose_their_prefix() {
+        let ident: Ident = syn::parse_quote!(r#type);
+        assert_eq!(unraw(&ident), "type");
     }
 }

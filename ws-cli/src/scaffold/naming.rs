@@ -2,6 +2,7 @@
 //! (`chat_room` -> `ChatRoomController`, `chat-server` -> `chat_server`).
 
 use anyhow::bail;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 
 /// Strict and reserved keywords of edition 2024: none can name a crate or a module.
 const KEYWORDS: &[&str] = &[
@@ -81,7 +82,8 @@ pub(crate) struct ControllerName {
 
 impl ControllerName {
     /// `chat_room`, `chat-room`, `ChatRoom` and `ChatRoomController` all give `chat_room` and
-    /// `ChatRoomController`.
+    /// `ChatRoomController`. Words are split by `heck`, the rule of `#[controller]`'s default
+    /// prefix (`HTTPStats` -> `http_stats`).
     pub(crate) fn parse(input: &str) -> anyhow::Result<Self> {
         let why = |reason: &str| -> anyhow::Result<Self> {
             bail!("`{input}` cannot be a controller name: {reason}")
@@ -100,58 +102,24 @@ impl ControllerName {
                 "`{bad}` is not allowed; use letters, digits, `-` and `_`"
             ));
         }
-        let snake = snake_case(&input.replace('-', "_"));
+        // Checked before the conversion, which would quietly merge `a__b` into `a_b`.
+        let words = input.replace('-', "_");
+        if words.contains("__") || words.ends_with('_') {
+            return why("its words must be separated by exactly one `_` or `-`");
+        }
+        let snake = words.to_snake_case();
         let module = match snake.strip_suffix("_controller") {
             Some(base) if !base.is_empty() => base.to_string(),
             _ => snake,
         };
-        if module.contains("__") || module.ends_with('_') {
-            return why("its words must be separated by exactly one `_` or `-`");
-        }
         if KEYWORDS.contains(&module.as_str()) {
             return why(&format!(
                 "`{module}` is a Rust keyword and cannot name a module"
             ));
         }
-        let type_name = format!("{}Controller", camel_case(&module));
+        let type_name = format!("{}Controller", module.to_upper_camel_case());
         Ok(Self { module, type_name })
     }
-}
-
-/// `UserProfile` -> `user_profile`, `HTTPServer` -> `http_server`, `chat_room` unchanged; the
-/// same rule as `#[controller]`'s default prefix.
-pub(crate) fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev != '_'
-                && (prev.is_ascii_lowercase()
-                    || prev.is_ascii_digit()
-                    || (prev.is_ascii_uppercase() && next_is_lower))
-            {
-                out.push('_');
-            }
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
-/// `chat_room` -> `ChatRoom`.
-pub(crate) fn camel_case(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -218,6 +186,8 @@ mod tests {
             ("Fn", "keyword"),
             ("mod_controller", "keyword"),
             ("a__b", "exactly one"),
+            ("chat_room_", "exactly one"),
+            ("chat--room", "exactly one"),
             ("a/b", "`/` is not allowed"),
             ("", "empty"),
         ] {

@@ -1,5 +1,8 @@
 //! Attribute arguments: `key = "value", list = ["a", "b"]`, parsed leniently (any expression
 //! as a value) so that each mistake gets its own precise error instead of a parse failure.
+//!
+//! This file knows the syntax only; what a value means (a path, a server name) is read by
+//! [`crate::model::values`].
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -129,42 +132,8 @@ impl Args {
     }
 }
 
-/// Checks a route path or prefix: starts with `/`, no whitespace, balanced `{param}`s.
-pub(crate) fn check_path(lit: &LitStr, what: &str, errors: &mut Errors) {
-    let path = lit.value();
-    if !path.starts_with('/') {
-        errors.at(
-            lit,
-            format!(
-                "{what} must start with `/`, e.g. \"/{}\"",
-                path.trim_start_matches('/')
-            ),
-        );
-        return;
-    }
-    if path.chars().any(char::is_whitespace) {
-        errors.at(lit, format!("{what} must not contain whitespace"));
-        return;
-    }
-    let mut open = false;
-    for c in path.chars() {
-        match (c, open) {
-            ('{', false) => open = true,
-            ('}', true) => open = false,
-            ('{', true) | ('}', false) => {
-                errors.at(
-                    lit,
-                    format!("{what} has unbalanced braces; path parameters are written `{{name}}`"),
-                );
-                return;
-            }
-            _ => {}
-        }
-    }
-    if open {
-        errors.at(
-            lit,
-            format!("{what} has an unclosed `{{`; path parameters are written `{{name}}`"),
-        );
-    }
+/// The arguments of an attribute that takes none (`#[component]`, `#[routes]`): anything given
+/// is recorded in `errors`.
+pub(crate) fn no_args(tokens: TokenStream, usage: &str, errors: &mut Errors) {
+    let _ = Args::parse(tokens, &[], usage, errors);
 }
