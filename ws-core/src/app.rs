@@ -12,7 +12,7 @@ use http::Method;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::cluster::{self, Backplane, LocalNode};
+use crate::cluster::{self, Backplane};
 use crate::config::{Config, ServerKind};
 use crate::di::Container;
 use crate::fd::FdAllocator;
@@ -260,14 +260,8 @@ impl App {
         // which counts what room pushes write.
         let metrics = Arc::new(Metrics::default());
         let registry = Arc::new(Registry::new(metrics.clone()));
-        let backplane = cluster::connect(
-            &config.cluster,
-            LocalNode {
-                registry: registry.clone(),
-                metrics: metrics.clone(),
-            },
-        )
-        .await?;
+        let backplane =
+            cluster::connect(&config.cluster, registry.clone(), metrics.clone()).await?;
         let sender = Sender::new(registry.clone(), backplane.clone(), metrics.clone());
         let shared = Arc::new(AppShared {
             registry,

@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const SEQUENCE_BITS: u32 = 43;
 const SEQUENCE_MASK: u64 = (1 << SEQUENCE_BITS) - 1;
 /// Bits of an fd in all: the most an IEEE-754 double holds exactly.
+#[cfg(any(feature = "redis", feature = "nats"))]
 const FD_BITS: u32 = 53;
 /// The highest node id a cluster hands out; ids are `1..=MAX_NODE`, and 0 is the single node.
+/// Only the broker backplanes claim ids.
+#[cfg(any(feature = "redis", feature = "nats"))]
 pub(crate) const MAX_NODE: u16 = (1 << (FD_BITS - SEQUENCE_BITS)) - 1;
 
 /// Identifier of a node in a cluster. Node `0` is the single-node (in-process) default.

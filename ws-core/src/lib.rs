@@ -53,6 +53,7 @@ mod registration;
 mod registry;
 mod request;
 mod router;
+mod secret;
 mod sender;
 mod server;
 mod telemetry;
@@ -71,7 +72,7 @@ pub use config::{
 };
 pub use connection::Connection;
 pub use context::Context;
-pub use error::{BootError, Error, HttpError, Result, SendError};
+pub use error::{BootError, ClusterError, Error, HttpError, Result, SendError};
 pub use fd::{Fd, NodeId};
 pub use handler::WebSocketHandler;
 pub use handshake::{Handshake, Rejection};

@@ -1,5 +1,7 @@
 //! Every connection this node holds, by fd, and the rooms they are in.
 
+mod delivery;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
