@@ -114,3 +114,54 @@ async fn connect_broker(
         scheme: scheme.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BootError;
+
+    /// A node with no connections.
+    struct Nobody;
+
+    impl LocalDelivery for Nobody {
+        fn apply(&self, command: Command) -> Reply {
+            command::dead_reply(&command)
+        }
+    }
+
+    async fn boot_error(url: &str) -> String {
+        let config = ClusterConfig {
+            url: url.into(),
+            ..ClusterConfig::default()
+        };
+        let result = connect(&config, Arc::new(Nobody), Arc::new(Metrics::default())).await;
+        BootError::from(result.err().expect("no backplane")).to_string()
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_bad_url_is_one_line_with_the_password_masked() {
+        let line = boot_error("redis://app:s3cret@host:port").await;
+        assert!(
+            line.starts_with(
+                "cluster error: `redis://app:***@host:port` is not a usable Redis URL"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("s3cret") && !line.contains('\n'), "{line}");
+    }
+
+    #[cfg(not(all(feature = "redis", feature = "nats")))]
+    #[tokio::test]
+    async fn a_broker_left_out_of_the_build_is_named() {
+        let scheme = if cfg!(feature = "nats") {
+            "redis"
+        } else {
+            "nats"
+        };
+        assert_eq!(
+            boot_error(&format!("{scheme}://127.0.0.1:1")).await,
+            format!("cluster error: backplane `{scheme}://` is not available in this build")
+        );
+    }
+}
