@@ -47,7 +47,7 @@ pub(super) trait Broker: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<(Self, NodeId), ClusterError>> + Send;
 
     /// Starts what lives across sessions once the node exists, before the first session
-    /// opens. Returns tasks that [`Backplane::shutdown`] stops before the lease is released.
+    /// opens. Returns tasks that [`Backplane::shutdown`](super::backplane::Backplane::shutdown) stops before the lease is released.
     fn start(
         shared: &Arc<Shared<Self>>,
     ) -> impl Future<Output = Result<Vec<JoinHandle<()>>, ClusterError>> + Send {

@@ -31,8 +31,11 @@
 //! implements [`LocalDelivery`]; the cluster does not know it). The brokers share everything
 //! but their client: `broker` is what a broker implements, `supervise` the skeleton around it
 //! (boot, reconnect loop, readiness, counted calls), `lease` and `backoff` its timing, `wire`
-//! the frames; `redis/` and `nats/` hold only
-//! each broker's connection, pub/sub and lease primitive.
+//! the frames; `redis/` and `nats/` hold only each broker's connection, pub/sub and lease
+//! primitive.
+//!
+//! [`SendError::BrokerUnavailable`]: crate::SendError::BrokerUnavailable
+//! [`SendError::Timeout`]: crate::SendError::Timeout
 
 mod backplane;
 mod command;
