@@ -42,6 +42,10 @@ mod tests {
             "redis://app:***@host:6379"
         );
         assert_eq!(mask_url("redis://app:a/b?c#d@host"), "redis://app:***@host");
+        for password in ["p@ss", "a/b@c", "x?y#z", "::", "@"] {
+            let masked = mask_url(&format!("nats://user:{password}@host:4222"));
+            assert_eq!(masked, "nats://user:***@host:4222", "{password}");
+        }
     }
 
     #[test]
