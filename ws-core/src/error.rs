@@ -1,4 +1,5 @@
-//! The error types: [`Error`] for handlers, [`SendError`] for delivery.
+//! The error types: [`Error`] for handlers, [`SendError`] for delivery, [`BootError`] (with
+//! [`ClusterError`]) for a failed boot.
 
 use std::fmt;
 
@@ -165,7 +166,7 @@ pub enum BootError {
     Inject(#[from] InjectError),
     /// The cluster backplane cannot start.
     #[error("cluster error: {0}")]
-    Cluster(String),
+    Cluster(#[from] ClusterError),
     /// TLS material is unusable.
     #[error("tls error: server `{server}`: {reason}")]
     Tls {
@@ -284,5 +285,88 @@ pub enum InjectError {
         key: String,
         /// The config file, or "the config".
         config: String,
+    },
+}
+
+/// Why the cluster backplane named by `[cluster] url` could not start. Its `Display` is one line
+/// naming the broker's URL (password masked) and the cause, printed after `cluster error:`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The URL's scheme names a backplane this build was compiled without (see the crate's
+    /// `redis` and `nats` features).
+    #[error("backplane `{scheme}://` is not available in this build")]
+    UnsupportedScheme {
+        /// The scheme, e.g. `nats`.
+        scheme: String,
+    },
+    /// The URL cannot be used by the broker's client.
+    #[error("`{url}` is not a usable {broker} URL: {reason}")]
+    BadUrl {
+        /// `Redis` or `NATS`.
+        broker: &'static str,
+        /// The URL, password masked.
+        url: String,
+        /// What the client said.
+        reason: String,
+    },
+    /// The broker could not be reached within the boot window (10 s).
+    #[error("cannot reach {broker} at {url}: {reason}")]
+    Unreachable {
+        /// `Redis` or `NATS`.
+        broker: &'static str,
+        /// The URL, password masked.
+        url: String,
+        /// The last failure.
+        reason: String,
+    },
+    /// The NATS key-value bucket that holds the node leases could not be opened.
+    #[error(
+        "cannot open the lease bucket `{bucket}` at {url} (is JetStream enabled, `nats-server -js`?): {reason}"
+    )]
+    LeaseStore {
+        /// The bucket, `{prefix}_nodes`.
+        bucket: String,
+        /// The URL, password masked.
+        url: String,
+        /// The last failure.
+        reason: String,
+    },
+    /// Claiming a node id failed for another reason than all of them being taken.
+    #[error("claiming a node id at {url} failed: {reason}")]
+    Claim {
+        /// The URL, password masked.
+        url: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// Every node id under this prefix is held by a live node.
+    #[error("every node id of prefix `{prefix}` at {url} is taken")]
+    NoFreeNodeId {
+        /// The cluster prefix.
+        prefix: String,
+        /// The URL, password masked.
+        url: String,
+    },
+    /// A subscription the node needs could not be made.
+    #[error("cannot subscribe to `{subject}` at {url}: {reason}")]
+    Subscribe {
+        /// The channel or subject.
+        subject: String,
+        /// The URL, password masked.
+        url: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// A node id was claimed, but subscribing and asserting its lease did not succeed within the
+    /// boot window.
+    #[error("claimed node {node} at {url} but could not subscribe in time: {reason}")]
+    NotReady {
+        /// The node id that was claimed; its lease is given back or expires.
+        node: crate::NodeId,
+        /// The URL, password masked.
+        url: String,
+        /// The last failure.
+        reason: String,
     },
 }

@@ -8,12 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Sequence and node together take 53 bits, so every fd is an integer that JavaScript's `Number`
 /// (and every JSON parser built on doubles) holds exactly: browser code can receive an fd and
 /// send it back unchanged. 43 bits give 8.8 × 10¹² connections per node; 10 bits leave room for
-/// [`MAX_NODE`] nodes sharing one broker.
+/// `MAX_NODE` nodes sharing one broker.
 const SEQUENCE_BITS: u32 = 43;
 const SEQUENCE_MASK: u64 = (1 << SEQUENCE_BITS) - 1;
 /// Bits of an fd in all: the most an IEEE-754 double holds exactly.
+#[cfg(any(feature = "redis", feature = "nats"))]
 const FD_BITS: u32 = 53;
 /// The highest node id a cluster hands out; ids are `1..=MAX_NODE`, and 0 is the single node.
+/// Only the broker backplanes claim ids.
+#[cfg(any(feature = "redis", feature = "nats"))]
 pub(crate) const MAX_NODE: u16 = (1 << (FD_BITS - SEQUENCE_BITS)) - 1;
 
 /// Identifier of a node in a cluster. Node `0` is the single-node (in-process) default.

@@ -45,6 +45,7 @@ mod observe;
 mod registration;
 mod registry;
 mod router;
+mod secret;
 mod sender;
 mod server;
 mod telemetry;
@@ -61,7 +62,9 @@ pub use config::{
     BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
     RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
 };
-pub use error::{BootError, Error, HttpError, InjectError, Result, RouteError, SendError};
+pub use error::{
+    BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,
+};
 pub use fd::{Fd, NodeId};
 pub use registration::HttpController;
 pub use registry::Delivery;

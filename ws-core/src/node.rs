@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::cluster::{self, Backplane, LocalNode};
+use crate::cluster::{self, Backplane};
 use crate::config::Config;
 use crate::fd::FdAllocator;
 use crate::metrics::Metrics;
@@ -28,14 +28,8 @@ impl Node {
         // which counts what room pushes write.
         let metrics = Arc::new(Metrics::default());
         let registry = Arc::new(Registry::new(metrics.clone()));
-        let backplane = cluster::connect(
-            &config.cluster,
-            LocalNode {
-                registry: registry.clone(),
-                metrics: metrics.clone(),
-            },
-        )
-        .await?;
+        let backplane =
+            cluster::connect(&config.cluster, registry.clone(), metrics.clone()).await?;
         let sender = Sender::new(registry.clone(), backplane.clone(), metrics.clone());
         Ok(Self {
             fds: FdAllocator::new(backplane.node()),

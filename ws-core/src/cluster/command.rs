@@ -1,3 +1,5 @@
+//! What nodes ask of each other, and what they answer.
+
 use crate::ws::message::Message;
 use crate::{Fd, SendError};
 
@@ -71,5 +73,17 @@ impl From<Result<(), SendError>> for Reply {
             Ok(()) => Reply::Ok,
             Err(e) => Reply::Failed(e),
         }
+    }
+}
+
+/// What a node that holds no connections answers: the reply for a node known to be dead.
+pub(crate) fn dead_reply(command: &Command) -> Reply {
+    match command {
+        Command::Push { fd, .. } | Command::Disconnect { fd, .. } => {
+            Reply::Failed(SendError::NotConnected(*fd))
+        }
+        Command::Exists { .. } => Reply::Exists(false),
+        Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
+        Command::RoomMembers { .. } => Reply::Members(Vec::new()),
     }
 }

@@ -1,6 +1,9 @@
+//! The single-node backplane.
+
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::{Backplane, Command, Reply, dead_reply};
+use super::backplane::Backplane;
+use super::command::{Command, Reply, dead_reply};
 use crate::{NodeId, SendError};
 
 /// The single-node backplane: there are no other nodes, so every remote fd is unknown.

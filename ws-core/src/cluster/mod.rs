@@ -25,286 +25,146 @@
 //! [`SendError::BrokerUnavailable`] (the backplane tracks its connection state instead of waiting
 //! for a timeout), local delivery goes on, and the node reconnects with exponential backoff
 //! (capped at 2 s), re-subscribes and re-asserts its lease before it reports ready again.
+//!
+//! **Layout**: [`backplane`] is the trait the node uses, [`memory`] the single-node one, and
+//! [`local`] how commands from other nodes reach this node's connections (the registry
+//! implements [`LocalDelivery`]; the cluster does not know it). The brokers share everything
+//! but their client: `broker` is what a broker implements, `supervise` the skeleton around it
+//! (boot, reconnect loop, readiness, counted calls), `lease` and `backoff` its timing, `wire`
+//! the frames; `redis/` and `nats/` hold only each broker's connection, pub/sub and lease
+//! primitive.
+//!
+//! [`SendError::BrokerUnavailable`]: crate::SendError::BrokerUnavailable
+//! [`SendError::Timeout`]: crate::SendError::Timeout
 
+mod backplane;
 mod command;
+mod local;
 mod memory;
+
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod backoff;
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod broker;
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod lease;
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod supervise;
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod wire;
+
 #[cfg(feature = "nats")]
 mod nats;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-
+pub(crate) use backplane::{Backplane, remote_room_members};
 pub use command::{Command, Reply};
+pub(crate) use local::LocalDelivery;
 pub(crate) use memory::MemoryBackplane;
 
-use crate::fd::MAX_NODE;
+use crate::config::ClusterConfig;
+use crate::error::ClusterError;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
-use crate::{Fd, NodeId, SendError};
 
-/// A way for nodes to reach each other. Implementations: in-process (single node), Redis
-/// pub/sub, NATS.
-pub(crate) trait Backplane: Send + Sync + 'static {
-    /// This node's id, unique among the live nodes sharing the broker.
-    fn node(&self) -> NodeId;
-    /// Sends `command` to `node` and waits (bounded by `request_timeout_ms`) for its reply. A node
-    /// whose lease is gone answers as an empty node would ([`dead_reply`]) without being asked.
-    fn request(&self, node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>>;
-    /// Sends `command` to every other node, without waiting for replies. Returns once the command
-    /// is queued for the broker, never waiting on the broker itself.
-    fn publish(&self, command: Command) -> BoxFuture<'_, Result<(), SendError>>;
-    /// The nodes whose lease is alive, this one included.
-    fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<NodeId>, SendError>>;
-    /// Whether the broker is connected, subscriptions are in place and the lease is held.
-    fn is_ready(&self) -> bool;
-    /// Stops background tasks and removes this node's state from the broker.
-    fn shutdown(&self) -> BoxFuture<'_, ()>;
-}
-
-/// Applies commands that arrive from other nodes to this node's connections.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) struct LocalNode {
-    pub(crate) registry: Arc<Registry>,
-    /// Where backplane failures are counted (`ws_backplane_errors_total`).
-    pub(crate) metrics: Arc<Metrics>,
-}
-
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-impl LocalNode {
-    pub(crate) fn apply(&self, command: Command) -> Reply {
-        match command {
-            Command::Push { fd, message } => Reply::from(self.registry.push(fd, message)),
-            Command::Disconnect { fd, code, reason } => Reply::from(
-                self.registry
-                    .close(fd, crate::ws::message::close_frame(code, &reason)),
-            ),
-            Command::Exists { fd } => Reply::Exists(self.registry.contains(fd)),
-            Command::Broadcast { message, except } => {
-                Reply::Delivered(self.registry.broadcast(&message, except).local)
-            }
-            Command::RoomPush {
-                room,
-                message,
-                except,
-            } => Reply::Delivered(self.registry.push_room(&room, &message, except).local),
-            Command::RoomMembers { room } => Reply::Members(self.registry.room_members(&room)),
-        }
-    }
-
-    /// Counts a failed backplane operation; failures are typed results, not log lines.
-    #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-    pub(crate) fn count_error(&self) {
-        self.metrics
-            .backplane_errors
-            .fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts `result` if it is a broker-side failure (a gone fd is a normal answer).
-    #[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-    pub(crate) fn counted<T>(&self, result: Result<T, SendError>) -> Result<T, SendError> {
-        if matches!(
-            result,
-            Err(SendError::BrokerUnavailable(_) | SendError::Timeout { .. })
-        ) {
-            self.count_error();
-        }
-        result
-    }
-}
-
-/// What a node that holds no connections answers: the reply for a node known to be dead.
-pub(crate) fn dead_reply(command: &Command) -> Reply {
-    match command {
-        Command::Push { fd, .. } | Command::Disconnect { fd, .. } => {
-            Reply::Failed(SendError::NotConnected(*fd))
-        }
-        Command::Exists { .. } => Reply::Exists(false),
-        Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
-        Command::RoomMembers { .. } => Reply::Members(Vec::new()),
-    }
-}
-
-/// The members of `room` on every live node but this one, asked concurrently.
-pub(crate) async fn remote_room_members(
-    backplane: &dyn Backplane,
-    room: &str,
-) -> Result<Vec<Fd>, SendError> {
-    let me = backplane.node();
-    let nodes = backplane.live_nodes().await?;
-    let asks = nodes.into_iter().filter(|node| *node != me).map(|node| {
-        backplane.request(
-            node,
-            Command::RoomMembers {
-                room: room.to_string(),
-            },
-        )
-    });
-    let mut members = Vec::new();
-    for reply in futures_util::future::join_all(asks).await {
-        if let Reply::Members(fds) = reply? {
-            members.extend(fds);
-        }
-    }
-    Ok(members)
-}
-
-/// Connects the backplane named by `[cluster] url`.
+/// Connects the backplane named by `[cluster] url`. Commands from other nodes go to
+/// `delivery`; backplane failures are counted in `metrics`.
 pub(crate) async fn connect(
-    config: &crate::config::ClusterConfig,
-    local: LocalNode,
-) -> Result<Arc<dyn Backplane>, crate::BootError> {
-    let scheme = config.url.split("://").next().unwrap_or_default();
-    match scheme {
+    config: &ClusterConfig,
+    delivery: Arc<dyn LocalDelivery>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Backplane>, ClusterError> {
+    match config.url.split("://").next().unwrap_or_default() {
         "memory" => Ok(Arc::new(MemoryBackplane)),
+        scheme => connect_broker(scheme, config, delivery, metrics).await,
+    }
+}
+
+#[cfg(any(feature = "redis", feature = "nats"))]
+async fn connect_broker(
+    scheme: &str,
+    config: &ClusterConfig,
+    delivery: Arc<dyn LocalDelivery>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Backplane>, ClusterError> {
+    let local = local::LocalNode::new(delivery, metrics);
+    match scheme {
         #[cfg(feature = "redis")]
         "redis" | "rediss" => Ok(Arc::new(
-            redis::RedisBackplane::connect(config, local).await?,
+            supervise::start::<redis::Redis>(config, local).await?,
         )),
         #[cfg(feature = "nats")]
-        "nats" => Ok(Arc::new(nats::NatsBackplane::connect(config, local).await?)),
-        other => {
-            let _ = local;
-            Err(crate::BootError::Cluster(format!(
-                "backplane `{other}://` is not available in this build"
-            )))
-        }
+        "nats" => Ok(Arc::new(
+            supervise::start::<nats::Nats>(config, local).await?,
+        )),
+        other => Err(ClusterError::UnsupportedScheme {
+            scheme: other.to_string(),
+        }),
     }
 }
 
-/// Resolves once `stop` says so, or its sender is gone (which also means stop).
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// How long boot keeps trying to reach the broker before it gives up with one clear error.
-/// Long enough for a broker started alongside the app (compose, a CI job) to come up.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) const BOOT_WINDOW: Duration = Duration::from_secs(10);
-
-/// Exponential reconnect delays: 100 ms doubling to a 2 s cap, with up to 25 % jitter so nodes
-/// that lost the broker together do not reconnect in lockstep.
-#[derive(Debug)]
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) struct Backoff {
-    attempt: u32,
-}
-
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-impl Backoff {
-    pub(crate) const FIRST: Duration = Duration::from_millis(100);
-    pub(crate) const CAP: Duration = Duration::from_secs(2);
-
-    pub(crate) fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    // Only the Redis supervisor runs its own reconnect loop; NATS's client has one.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let delay = Self::delay(self.attempt as usize);
-        self.attempt = self.attempt.saturating_add(1);
-        delay
-    }
-
-    /// The delay before reconnect attempt `attempt` (0-based).
-    pub(crate) fn delay(attempt: usize) -> Duration {
-        let exp = u32::try_from(attempt.min(16)).unwrap_or(16);
-        let base = Self::FIRST.saturating_mul(1 << exp).min(Self::CAP);
-        let jitter = base.mul_f64((random_u64() % 1000) as f64 / 4000.0);
-        (base + jitter).min(Self::CAP)
-    }
-}
-
-/// A random number without a `rand` dependency: std's per-process random SipHash keys, mixed
-/// with the time and a counter. Good enough for node-id start points, lease tokens and jitter.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    hasher.write_u128(now.as_nanos());
-    hasher.write_u32(std::process::id());
-    hasher.finish()
-}
-
-/// A lease token: tells this process's claim on a node id apart from any other's.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) fn lease_token() -> String {
-    format!("{:016x}{:016x}", random_u64(), random_u64())
-}
-
-/// A random first candidate in `1..=MAX_NODE`; node 0 is the single-node default and never
-/// claimed.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) fn random_start() -> u16 {
-    // The remainder is below `MAX_NODE`, a `u16`.
-    (random_u64() % u64::from(MAX_NODE)) as u16 + 1
-}
-
-/// How often a lease is renewed: three renewals fit in one lease, so one lost renewal (a GC
-/// pause, a slow broker) does not lose the node id.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) fn renew_every(lease: Duration) -> Duration {
-    (lease / 3).max(Duration::from_millis(50))
-}
-
-/// `url` with any password replaced, for log lines and errors.
-#[cfg_attr(not(any(feature = "redis", feature = "nats")), allow(dead_code))]
-pub(crate) fn masked(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
-    }
+/// A build without brokers has only the memory backplane.
+#[cfg(not(any(feature = "redis", feature = "nats")))]
+async fn connect_broker(
+    scheme: &str,
+    _config: &ClusterConfig,
+    _delivery: Arc<dyn LocalDelivery>,
+    _metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Backplane>, ClusterError> {
+    Err(ClusterError::UnsupportedScheme {
+        scheme: scheme.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BootError;
 
-    #[test]
-    fn backoff_doubles_to_the_cap() {
-        let mut backoff = Backoff::new();
-        let first = backoff.next_delay();
-        assert!(
-            first >= Backoff::FIRST && first <= Backoff::FIRST.mul_f64(1.25),
-            "{first:?}"
-        );
-        for _ in 0..20 {
-            assert!(backoff.next_delay() <= Backoff::CAP);
+    /// A node with no connections.
+    struct Nobody;
+
+    impl LocalDelivery for Nobody {
+        fn apply(&self, command: Command) -> Reply {
+            command::dead_reply(&command)
         }
-        assert!(Backoff::delay(10) >= Duration::from_millis(1500));
-        backoff.reset();
-        assert!(backoff.next_delay() < Duration::from_millis(200));
     }
 
-    #[test]
-    fn random_starts_are_valid_node_ids() {
-        for _ in 0..1000 {
-            assert!((1..=MAX_NODE).contains(&random_start()));
-        }
-        assert_ne!(lease_token(), lease_token());
+    async fn boot_error(url: &str) -> String {
+        let config = ClusterConfig {
+            url: url.into(),
+            ..ClusterConfig::default()
+        };
+        let result = connect(&config, Arc::new(Nobody), Arc::new(Metrics::default())).await;
+        BootError::from(result.err().expect("no backplane")).to_string()
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn a_bad_url_is_one_line_with_the_password_masked() {
+        let line = boot_error("redis://app:s3cret@host:port").await;
+        assert!(
+            line.starts_with(
+                "cluster error: `redis://app:***@host:port` is not a usable Redis URL"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("s3cret") && !line.contains('\n'), "{line}");
+    }
+
+    #[cfg(not(all(feature = "redis", feature = "nats")))]
+    #[tokio::test]
+    async fn a_broker_left_out_of_the_build_is_named() {
+        let scheme = if cfg!(feature = "nats") {
+            "redis"
+        } else {
+            "nats"
+        };
+        assert_eq!(
+            boot_error(&format!("{scheme}://127.0.0.1:1")).await,
+            format!("cluster error: backplane `{scheme}://` is not available in this build")
+        );
     }
 }

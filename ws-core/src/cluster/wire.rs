@@ -28,7 +28,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::{Command, Reply};
+use super::command::{Command, Reply};
 use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::{Fd, NodeId, SendError};
 

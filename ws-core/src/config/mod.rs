@@ -24,6 +24,7 @@
 //! folder (so `cargo run -p app` works from anywhere in a workspace). A `.env` file in the working
 //! directory is read first, as Hyperf does; variables already set win.
 
+mod env;
 mod error;
 mod settings;
 
@@ -297,7 +298,7 @@ impl Config {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ConfigError::syntax(&file_name, text, e.span(), e.message())
         })?;
-        apply_env_overrides(&mut table, &file_name, &env)?;
+        env::apply_overrides(&mut table, &file_name, &env)?;
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Invalid {
                 file: file_name.clone(),
@@ -388,7 +389,7 @@ impl Config {
     /// commands and logs.
     pub fn to_masked_toml(&self) -> String {
         let mut masked = self.clone();
-        masked.cluster.url = mask_url_password(&masked.cluster.url);
+        masked.cluster.url = crate::secret::mask_url(&masked.cluster.url);
         for server in &mut masked.servers {
             if let Some(tls) = &mut server.settings.tls {
                 tls.key = PathBuf::from("***");
@@ -396,71 +397,6 @@ impl Config {
         }
         toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot print config: {e}"))
     }
-}
-
-fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
-    }
-}
-
-fn apply_env_overrides(
-    table: &mut toml::Table,
-    file: &Path,
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
-    let env_error = |var: &str, reason: String| ConfigError::Env {
-        var: var.to_string(),
-        file: file.to_path_buf(),
-        reason,
-    };
-    if let Some(servers) = table.get_mut("servers").and_then(|s| s.as_array_mut()) {
-        for server in servers.iter_mut().filter_map(|s| s.as_table_mut()) {
-            let Some(name) = server
-                .get("name")
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-            else {
-                continue;
-            };
-            let stem = format!("WS_SERVER_{}", name.to_uppercase().replace(['-', '.'], "_"));
-            let host_var = format!("{stem}_HOST");
-            if let Some(host) = env(&host_var) {
-                server.insert("host".into(), toml::Value::String(host));
-            }
-            let port_var = format!("{stem}_PORT");
-            if let Some(port) = env(&port_var) {
-                let port: u16 = port.trim().parse().map_err(|_| {
-                    env_error(
-                        &port_var,
-                        format!("`{port}` is not a port number (0-65535)"),
-                    )
-                })?;
-                server.insert("port".into(), toml::Value::Integer(i64::from(port)));
-            }
-        }
-    }
-    let mut set = |section: &str, key: &str, var: &str| {
-        if let Some(value) = env(var) {
-            let entry = table
-                .entry(section.to_string())
-                .or_insert_with(|| toml::Value::Table(Default::default()));
-            if let Some(t) = entry.as_table_mut() {
-                t.insert(key.into(), toml::Value::String(value));
-            }
-        }
-    };
-    set("cluster", "url", "WS_CLUSTER_URL");
-    set("log", "level", "WS_LOG_LEVEL");
-    set("log", "format", "WS_LOG_FORMAT");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Every connection this node holds, by fd, and the rooms they are in.
 
 mod conn;
+mod delivery;
 mod rooms;
 
 use std::collections::HashMap;

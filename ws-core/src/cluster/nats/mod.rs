@@ -1,0 +1,366 @@
+//! The NATS backplane: core NATS request/reply for messages, a JetStream KV bucket for leases
+//! ([`lease`]).
+//!
+//! Subjects: `{prefix}.node.{id}` (requests to a node; replies use NATS's own inboxes) and
+//! `{prefix}.all` (casts). This needs JetStream (`nats-server -js`) but no 2.11-only
+//! per-message TTLs, so NATS 2.9 works.
+//!
+//! Unlike Redis's, the NATS client reconnects by itself (with the same backoff, through
+//! `reconnect_delay_callback`) and re-subscribes every subscription before anything else is
+//! sent. So a session here is one connected period of that client: it opens when the client
+//! reports `Connected` and the lease is re-asserted (the bucket re-created if the server lost
+//! it), and ends at `Disconnected`. The subscriptions are made once, at boot, and read by two
+//! tasks of their own.
+
+mod lease;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use async_nats::client::RequestErrorKind;
+use async_nats::jetstream::{self, kv};
+use async_nats::{Client, ConnectOptions, Event};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::TryStreamExt;
+use futures_util::future::FutureExt;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use self::lease::{ensure_bucket, sanitize};
+use crate::cluster::backoff::Backoff;
+use crate::cluster::broker::{Boot, Broker, Core, Shared, timed_out};
+use crate::cluster::command::{Command, Reply, dead_reply};
+use crate::cluster::lease::renew_every;
+use crate::cluster::wire::{self, Frame};
+use crate::error::ClusterError;
+use crate::{NodeId, SendError};
+
+/// What is specific to NATS in a node's backplane.
+pub(crate) struct Nats {
+    client: Client,
+    js: jetstream::Context,
+    /// The lease bucket; replaced when a restarted server had lost it.
+    store: RwLock<kv::Store>,
+    bucket: String,
+    /// The cluster prefix, cut to what subjects may carry.
+    prefix: String,
+    /// The revision of this node's key after its last write, for compare-and-set renewals.
+    revision: AtomicU64,
+    /// The client's connection events.
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+}
+
+fn options(
+    events: mpsc::UnboundedSender<Event>,
+    timeout: Duration,
+    lease: Duration,
+) -> ConnectOptions {
+    ConnectOptions::new()
+        .connection_timeout(timeout)
+        .request_timeout(Some(timeout))
+        // The client's pings are how a hung (not closed) server is noticed; the default of
+        // 60 s would leave the node "ready" on a dead broker for a minute.
+        .ping_interval(renew_every(lease).max(Duration::from_millis(500)))
+        .reconnect_delay_callback(Backoff::delay)
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let events = events.clone();
+            async move {
+                let _ = events.send(event);
+            }
+        })
+}
+
+/// What the supervisor learns from the client's events.
+enum Link {
+    Up,
+    Down,
+    Closed,
+}
+
+/// The next connect or disconnect; other events (slow consumer, server errors) are counted.
+async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> Link {
+    loop {
+        match events.recv().await {
+            Some(Event::Connected) => return Link::Up,
+            Some(Event::Disconnected) => return Link::Down,
+            Some(Event::Closed) | None => return Link::Closed,
+            Some(other) => {
+                core.local.count_error();
+                tracing::debug!(node = %core.node, event = %other, "NATS client event");
+            }
+        }
+    }
+}
+
+impl Broker for Nats {
+    const NAME: &'static str = "NATS";
+    type Session = ();
+
+    async fn claim(boot: &mut Boot<'_>) -> Result<(Self, NodeId), ClusterError> {
+        let config = boot.config;
+        let (timeout, lease) = (boot.timeout, boot.lease);
+        let prefix = sanitize(&config.prefix);
+        if prefix != config.prefix {
+            tracing::warn!(prefix = %config.prefix, used = %prefix, "cluster prefix has characters NATS subjects cannot carry");
+        }
+        let bucket = format!("{prefix}_nodes");
+
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let client = boot
+            .retry("cluster broker not reachable yet", || {
+                let attempt = async_nats::connect_with_options(
+                    config.url.as_str(),
+                    options(events_tx.clone(), timeout, lease),
+                );
+                async move {
+                    match tokio::time::timeout(timeout.max(Duration::from_secs(1)), attempt).await {
+                        Ok(Ok(client)) => Ok(client),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("connecting timed out".to_string()),
+                    }
+                }
+            })
+            .await
+            .map_err(|reason| ClusterError::Unreachable {
+                broker: Self::NAME,
+                url: boot.url.clone(),
+                reason,
+            })?;
+        drop(events_tx);
+
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(timeout);
+        // JetStream may come up a moment after the server accepts connections.
+        let store = boot
+            .retry("cluster lease bucket not available yet", || {
+                ensure_bucket(&js, &bucket, lease)
+            })
+            .await
+            .map_err(|reason| ClusterError::LeaseStore {
+                bucket: bucket.clone(),
+                url: boot.url.clone(),
+                reason,
+            })?;
+        let Some((node, revision)) = lease::claim(&store, &boot.token, &boot.url).await? else {
+            return Err(ClusterError::NoFreeNodeId {
+                prefix,
+                url: boot.url.clone(),
+            });
+        };
+        let nats = Self {
+            client,
+            js,
+            store: RwLock::new(store),
+            bucket,
+            prefix,
+            revision: AtomicU64::new(revision),
+            events: tokio::sync::Mutex::new(events),
+        };
+        Ok((nats, node))
+    }
+
+    async fn start(shared: &Arc<Shared<Self>>) -> Result<Vec<JoinHandle<()>>, ClusterError> {
+        let Shared { core, broker } = &**shared;
+        let subscribe =
+            |subject: String| async move {
+                broker.client.subscribe(subject.clone()).await.map_err(|e| {
+                    ClusterError::Subscribe {
+                        subject,
+                        url: core.url.clone(),
+                        reason: e.to_string(),
+                    }
+                })
+            };
+        let requests = subscribe(format!("{}.node.{}", broker.prefix, core.node.0)).await?;
+        let casts = subscribe(format!("{}.all", broker.prefix)).await?;
+        // The first session's lease round trips follow these subscriptions on the same
+        // connection, so once the node is ready, the server has them: no other node can get
+        // "no responders" for this one after boot returns.
+        Ok(vec![
+            tokio::spawn(answer_requests(shared.clone(), requests)),
+            tokio::spawn(apply_casts(shared.clone(), casts)),
+        ])
+    }
+
+    async fn open(&self, core: &Core) -> Result<(), String> {
+        {
+            let mut events = self.events.lock().await;
+            while !self.connected() {
+                match next_link(core, &mut events).await {
+                    Link::Up => break,
+                    Link::Down => {}
+                    Link::Closed => return Err("the NATS client is closed".into()),
+                }
+            }
+        }
+        // The client re-subscribed before anything else, so these round trips come after.
+        self.reassert(core).await
+    }
+
+    async fn serve(&self, core: &Core, (): ()) -> String {
+        let mut events = self.events.lock().await;
+        loop {
+            match next_link(core, &mut events).await {
+                // A reconnect the session was opened on.
+                Link::Up => {}
+                Link::Down => return "disconnected from NATS".into(),
+                Link::Closed => return "the NATS client is closed".into(),
+            }
+        }
+    }
+
+    async fn renew(&self, core: &Core) -> Result<(), String> {
+        if !self.connected() {
+            return Err("the NATS client is not connected".into());
+        }
+        self.renew_lease(core).await
+    }
+
+    async fn release(&self, core: &Core) {
+        self.release_lease(core).await;
+    }
+
+    async fn close(&self, core: &Core) {
+        let _ = tokio::time::timeout(core.timeout, self.client.drain()).await;
+    }
+
+    /// The client's state flips before the supervisor hears of it.
+    fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    async fn request(
+        &self,
+        core: &Core,
+        node: NodeId,
+        command: Command,
+    ) -> Result<Reply, SendError> {
+        let started = Instant::now();
+        let dead = dead_reply(&command);
+        let frame = wire::encode(&Frame::Request {
+            origin: core.node,
+            id: 0,
+            command,
+        })?;
+        let subject = format!("{}.node.{}", self.prefix, node.0);
+        let kind =
+            match tokio::time::timeout(core.timeout, self.client.request(subject, frame)).await {
+                Ok(Ok(message)) => {
+                    return match wire::decode(message.payload) {
+                        Ok(Frame::Reply { reply, .. }) => Ok(reply),
+                        Ok(_) => Err(SendError::BrokerUnavailable(format!(
+                            "node {node} answered with a non-reply frame"
+                        ))),
+                        Err(e) => Err(SendError::BrokerUnavailable(format!(
+                            "node {node} answered a malformed frame: {e}"
+                        ))),
+                    };
+                }
+                Ok(Err(e)) => e.kind(),
+                Err(_) => RequestErrorKind::TimedOut,
+            };
+        match kind {
+            // Nobody subscribes to the node's subject: dead if its lease is gone too, otherwise
+            // crashed less than a lease ago or reconnecting, and unreachable right now.
+            RequestErrorKind::NoResponders => {
+                if self.lease_alive(core, node).await? {
+                    Err(timed_out(node, started))
+                } else {
+                    Ok(dead)
+                }
+            }
+            // Subscribed but silent: partitioned from the broker, or overloaded. A lease that is
+            // gone settles it (dead); the check is bounded by a quarter of the timeout, so the
+            // whole call stays within 1.25 × request_timeout_ms.
+            RequestErrorKind::TimedOut => {
+                let check = tokio::time::timeout(core.timeout / 4, self.lease_alive(core, node));
+                match check.await {
+                    Ok(Ok(false)) => Ok(dead),
+                    _ => Err(timed_out(node, started)),
+                }
+            }
+            other => Err(SendError::BrokerUnavailable(format!(
+                "request to node {node} failed: {other:?}"
+            ))),
+        }
+    }
+
+    fn cast(&self, _core: &Core, frame: Bytes) -> Result<(), SendError> {
+        // Polled once: the client queues or refuses at once, so a handler broadcasting never
+        // waits on a slow broker.
+        match self
+            .client
+            .publish(format!("{}.all", self.prefix), frame)
+            .now_or_never()
+        {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(SendError::BrokerUnavailable(e.to_string())),
+            None => Err(SendError::BrokerUnavailable(
+                "the NATS client's outbound queue is full".into(),
+            )),
+        }
+    }
+
+    async fn live_nodes(&self, core: &Core) -> Result<Vec<NodeId>, SendError> {
+        let store = self.store.read().clone();
+        let keys = async {
+            let keys = store.keys().await.map_err(|e| e.to_string())?;
+            keys.try_collect::<Vec<String>>()
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let keys = tokio::time::timeout(core.timeout, keys)
+            .await
+            .map_err(|_| {
+                SendError::BrokerUnavailable(format!(
+                    "listing nodes took over {} ms",
+                    core.timeout.as_millis()
+                ))
+            })?
+            .map_err(SendError::BrokerUnavailable)?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.strip_prefix('n')?.parse().ok())
+            .map(NodeId)
+            .collect())
+    }
+}
+
+/// Answers requests in arrival order: applying only queues into local outboxes, so one slow
+/// client never holds up the others, and pushes to one connection stay in order.
+async fn answer_requests(shared: Arc<Shared<Nats>>, mut requests: async_nats::Subscriber) {
+    let Shared { core, broker } = &*shared;
+    while let Some(message) = requests.next().await {
+        let Some(reply_to) = message.reply else {
+            continue;
+        };
+        let Ok(Frame::Request { id, command, .. }) = wire::decode(message.payload) else {
+            core.local.count_error();
+            continue;
+        };
+        match core.answer(id, command) {
+            Ok(frame) => {
+                if broker.client.publish(reply_to, frame).await.is_err() {
+                    core.local.count_error();
+                }
+            }
+            Err(_) => core.local.count_error(),
+        }
+    }
+}
+
+async fn apply_casts(shared: Arc<Shared<Nats>>, mut casts: async_nats::Subscriber) {
+    let core = &shared.core;
+    while let Some(message) = casts.next().await {
+        match wire::decode(message.payload) {
+            Ok(Frame::Cast { origin, command }) => core.apply_cast(origin, command),
+            Ok(_) => {}
+            Err(_) => core.local.count_error(),
+        }
+    }
+}
