@@ -7,8 +7,8 @@
 //! | [`handshake`] | reading and answering the HTTP/1.1 upgrade; `Handshake`, `Rejection` |
 //! | [`endpoint`] | `WsRoute`: a controller with its type erased, spawning connection tasks |
 //! | [`slot`] | a server's open connections: limit, settings, what their tasks report to |
-//! | [`dispatch`] | a connection's task: `on_open`, the session, `on_close`, the panic policy |
-//! | [`session`] | the message loop: where a frame is read and queued pushes are written |
+//! | [`session`] | a connection's task — `on_open`, the message loop, `on_close` — where a frame is read and queued pushes are written |
+//! | [`dispatch`] | what a handler's error or panic does to its connection (log, count, 1011) |
 //! | [`closing`] | the three closing handshakes and how a session ends |
 //! | [`connection`] | `Connection`: the handle handlers get |
 //! | [`outbox`] | a connection's bounded outbound queue: where a push is delivered |
