@@ -344,6 +344,26 @@ async fn plain_http_unknown_paths_and_bad_upgrades_get_4xx_not_a_hang() {
     let no_key = upgrade_request(addr, "/open", "")
         .replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "");
     assert_eq!(http_exchange(addr, no_key.as_bytes()).await.status, 400);
+    // RFC 6455 §4.2.1: the key is base64 of exactly 16 bytes. 24 characters that decode to 17
+    // or 18 bytes, or that are not base64 at all, are refused.
+    for key in [
+        "AAAAAAAAAAAAAAAAAAAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+        "!!!!!!!!!!!!!!!!!!!!!!==",
+    ] {
+        let request = upgrade_request(addr, "/open", "").replace("dGhlIHNhbXBsZSBub25jZQ==", key);
+        assert_eq!(
+            http_exchange(addr, request.as_bytes()).await.status,
+            400,
+            "Sec-WebSocket-Key: {key}"
+        );
+    }
+    let no_host = upgrade_request(addr, "/open", "").replace(&format!("Host: {addr}\r\n"), "");
+    assert!(
+        !no_host.contains("Host:"),
+        "the request still names its host: {no_host}"
+    );
+    assert_eq!(http_exchange(addr, no_host.as_bytes()).await.status, 400);
     let post = upgrade_request(addr, "/open", "").replacen("GET", "POST", 1);
     assert_eq!(http_exchange(addr, post.as_bytes()).await.status, 400);
     assert_eq!(

@@ -3,7 +3,7 @@
 mod form;
 mod handler;
 mod request;
-mod response;
+pub(crate) mod response;
 mod static_file;
 
 pub use ::http::{Method, StatusCode};

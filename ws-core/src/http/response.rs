@@ -126,12 +126,39 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
 
 impl IntoResponse for crate::Error {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "HTTP handler failed");
+        if let Some(error) = self.downcast_ref::<crate::SendError>() {
+            return error.clone().into_response();
         }
-        error_response(status, &self.to_string())
+        if let Some(error) = self.downcast_ref::<crate::HttpError>() {
+            return error_response(error.status, &error.message);
+        }
+        if let Some(error) = self.downcast_ref::<super::ParamRejection>() {
+            return error.clone().into_response();
+        }
+        // Anything else was not meant for the client (a database error may name a host, a
+        // user, a query): it is logged in full under an id the answer carries.
+        let id = error_id();
+        tracing::error!(error_id = %id, error = %self, "HTTP handler failed");
+        internal_error(&id)
     }
+}
+
+/// A short random id tying a 500 answer to its log line.
+pub(crate) fn error_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // Each `RandomState` is seeded afresh, so hashing nothing gives a new value every call.
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{:08x}", bits as u32)
+}
+
+/// 500 with a generic body carrying `id`; the details are in the log under that id.
+pub(crate) fn internal_error(id: &str) -> Response {
+    let mut response =
+        Json(serde_json::json!({ "error": "internal error", "error_id": id })).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
 }
 
 impl IntoResponse for crate::SendError {

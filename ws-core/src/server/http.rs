@@ -206,8 +206,9 @@ impl Call {
     fn finish(&self, outcome: Outcome) -> Response {
         outcome.unwrap_or_else(|_| {
             let (server, method, uri) = (&self.server.name, &self.method, &self.uri);
-            tracing::error!(%server, %method, %uri, "HTTP handler panicked");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            let id = crate::http::response::error_id();
+            tracing::error!(%server, %method, %uri, error_id = %id, "HTTP handler panicked");
+            crate::http::response::internal_error(&id)
         })
     }
 }
@@ -303,9 +304,36 @@ mod tests {
             let msg: String = req.param("msg")?;
             Ok::<_, crate::http::ParamRejection>(format!("{id}:{msg}"))
         });
+        router.get("/secret", |_req: HttpRequest| async move {
+            Err::<&str, _>(crate::Error::msg("db password wrong"))
+        });
+        router.get("/typed", |_req: HttpRequest| async move {
+            Err::<&str, crate::Error>(
+                crate::HttpError::new(http::StatusCode::FORBIDDEN, "not yours").into(),
+            )
+        });
+        router.get("/number", |req: HttpRequest| async move {
+            let n: u32 = req.param("n")?;
+            Ok::<_, crate::Error>(n.to_string())
+        });
         router.get("/panic", |_req: HttpRequest| async move { boom("GET") });
         router.post("/panic", |_req: HttpRequest| async move { boom("POST") });
         app.with_config(config).start().await.expect("app starts")
+    }
+
+    /// Stands for the generic 500 body, whose error id differs per answer.
+    const INTERNAL: &str = "<internal error with an id>";
+
+    /// A generic 500 body: `internal error` and an 8-hex-digit id, nothing else.
+    fn assert_internal(answer: &str) {
+        let json: serde_json::Value = serde_json::from_str(answer).expect("a JSON body");
+        assert_eq!(json["error"], "internal error", "{answer}");
+        let id = json["error_id"].as_str().expect("an error id");
+        assert!(
+            id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{answer}"
+        );
+        assert_eq!(json.as_object().map(|o| o.len()), Some(2), "{answer}");
     }
 
     fn boom(method: &str) -> &'static str {
@@ -373,12 +401,29 @@ mod tests {
             (
                 format!("GET /panic HTTP/1.1\r\n{close}\r\n\r\n"),
                 "500",
-                r#"{"error":"internal error"}"#,
+                INTERNAL,
             ),
             (
                 format!("POST /panic HTTP/1.1\r\n{close}\r\nContent-Length: 2\r\n\r\nhi"),
                 "500",
-                r#"{"error":"internal error"}"#,
+                INTERNAL,
+            ),
+            // An error the handler did not mean for the client: nothing of it leaks.
+            (
+                format!("GET /secret HTTP/1.1\r\n{close}\r\n\r\n"),
+                "500",
+                INTERNAL,
+            ),
+            // Errors meant for the client reach it as they are.
+            (
+                format!("GET /typed HTTP/1.1\r\n{close}\r\n\r\n"),
+                "403",
+                r#"{"error":"not yours"}"#,
+            ),
+            (
+                format!("GET /number?n=x HTTP/1.1\r\n{close}\r\n\r\n"),
+                "400",
+                r#"{"error":"invalid parameter `n`: invalid digit found in string"}"#,
             ),
         ];
         for (request, status, body) in cases {
@@ -387,7 +432,11 @@ mod tests {
                 head.starts_with(&format!("HTTP/1.1 {status} ")),
                 "{request:?}: {head}"
             );
-            assert_eq!(answer, body, "{request:?}");
+            if body == INTERNAL {
+                assert_internal(&answer);
+            } else {
+                assert_eq!(answer, body, "{request:?}");
+            }
         }
         let (head, _) = exchange(&app, &format!("DELETE /ping HTTP/1.1\r\n{close}\r\n\r\n")).await;
         assert!(

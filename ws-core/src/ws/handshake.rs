@@ -288,7 +288,7 @@ fn check(
         .get(http::header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|k| k.len() == 24)
+        .filter(|key| is_nonce(key))
         .ok_or_else(|| bad("missing or invalid Sec-WebSocket-Key"))?
         .to_string();
     let offered_protocols = headers
@@ -305,6 +305,16 @@ fn check(
         offered_protocols,
         leftover: Vec::new(),
     })
+}
+
+/// Whether `key` is a valid `Sec-WebSocket-Key`: base64 of exactly 16 bytes (RFC 6455 §4.2.1).
+fn is_nonce(key: &str) -> bool {
+    use base64::Engine;
+    // 16 bytes are 24 base64 characters; checking the length first bounds the decode.
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|nonce| nonce.len() == 16)
 }
 
 impl Upgrade {
