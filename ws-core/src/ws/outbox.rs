@@ -134,14 +134,15 @@ impl Outbox {
     /// A push from the connection's own handler: a full queue gives the message back instead of
     /// applying the backpressure policy (see `ws/reply.rs`).
     pub(crate) fn push_own(&self, message: Message) -> OwnPush {
+        let size = message.len();
         let mut state = self.state.lock();
         if state.closed {
             return OwnPush::Closed;
         }
-        if self.overflows(&state, message.len()) {
+        if self.overflows(&state, size) {
             return OwnPush::Full(message);
         }
-        state.bytes += message.len();
+        state.bytes += size;
         state.queue.push_back(Outbound::Message(message));
         let waker = state.take_waiter();
         wake_after(state, waker);
@@ -150,6 +151,7 @@ impl Outbox {
 
     /// Whether `size` more bytes overflow the queue. An empty queue takes any message, so one
     /// message larger than the limit still goes out.
+    #[inline]
     fn overflows(&self, state: &State, size: usize) -> bool {
         state.bytes > 0 && state.bytes + size > self.limit
     }

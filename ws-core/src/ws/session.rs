@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -89,8 +90,11 @@ pub(crate) fn serve<H: WebSocketHandler>(
         let metrics = &server.metrics;
         let fd = conn.fd();
         let closed_at_open = Box::pin(async {
-            let on_open = AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind();
-            let outcome = session.dispatch(&conn.shared, on_open).await;
+            let outcome = {
+                let on_open = AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind();
+                let mut on_open = std::pin::pin!(on_open);
+                poll_fn(|cx| session.poll_dispatch(cx, &conn.shared, on_open.as_mut())).await
+            };
             drop(request);
             match outcome {
                 Ok(Ok(())) => None,
@@ -167,7 +171,8 @@ impl Session {
                 },
                 Err(ending) => return Box::pin(self.end(ending, conn)).await,
             };
-            match self.dispatch(&conn.shared, handled).await {
+            let mut handled = std::pin::pin!(handled);
+            match poll_fn(|cx| self.poll_dispatch(cx, &conn.shared, handled.as_mut())).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => handler_failed(&self.metrics, conn.fd(), "on_message", &error),
                 Err(panic) => {
@@ -277,7 +282,9 @@ impl Session {
     fn take_outbox(&mut self, shared: &ConnShared) -> Option<CloseFrame> {
         self.outbox_drained = false;
         // A close request left waiting while the handler ran goes out first.
-        if let Some(frame) = self.encode_pending() {
+        if !self.pending.is_empty()
+            && let Some(frame) = self.encode_pending()
+        {
             return Some(frame);
         }
         while self.encoder.queued() < self.write_buffer_size {
@@ -294,6 +301,7 @@ impl Session {
 
     /// Moves what was taken from the outbox into the encoder; a close request ends the move and
     /// is returned.
+    #[inline]
     fn encode_pending(&mut self) -> Option<CloseFrame> {
         while let Some(item) = self.pending.pop_front() {
             if let Some(frame) = self.encode(item) {
@@ -305,30 +313,31 @@ impl Session {
         None
     }
 
-    /// Runs a handler callback of this connection to completion. While it waits, the session
-    /// writes out what it queued, so its own pushes waiting for room (`ws/reply.rs`) get it;
-    /// nothing is read meanwhile, so a client that sends faster than it reads is held back by
-    /// TCP. A write failure shuts the outbox (the callback's pushes then fail) and is reported
-    /// once the callback returns.
-    pub(super) async fn dispatch<F: Future>(
+    /// One poll of a handler callback of this connection, driven to completion across polls by
+    /// the caller's `poll_fn`. While it waits, the session writes out what it queued, so its own
+    /// pushes waiting for room (`ws/reply.rs`) get it; nothing is read meanwhile, so a client
+    /// that sends faster than it reads is held back by TCP. A write failure shuts the outbox
+    /// (the callback's pushes then fail) and is reported once the callback returns.
+    ///
+    /// A plain function over a future the caller pinned in its own state, rather than an async
+    /// fn taking the future: the handler's future is then moved once per message, not twice.
+    #[inline]
+    pub(super) fn poll_dispatch<F: Future>(
         &mut self,
+        cx: &mut TaskContext<'_>,
         shared: &ConnShared,
-        callback: F,
-    ) -> F::Output {
-        let mut callback = std::pin::pin!(callback);
-        poll_fn(|cx| {
-            loop {
-                if let Poll::Ready(output) =
-                    reply::as_handler_of(shared.fd, || callback.as_mut().poll(cx))
-                {
-                    return Poll::Ready(output);
-                }
-                if !self.write_while_dispatching(cx, shared) {
-                    return Poll::Pending;
-                }
+        mut callback: Pin<&mut F>,
+    ) -> Poll<F::Output> {
+        loop {
+            if let Poll::Ready(output) =
+                reply::as_handler_of(shared.fd, || callback.as_mut().poll(cx))
+            {
+                return Poll::Ready(output);
             }
-        })
-        .await
+            if !self.write_while_dispatching(cx, shared) {
+                return Poll::Pending;
+            }
+        }
     }
 
     /// Writes queued messages (not a close request: the handler is still running) while a
