@@ -10,7 +10,7 @@ mod raw;
 use std::time::Duration;
 
 use raw::{BINARY, CLOSE, CONT, Harness, PING, PONG, TEXT, close_payload, encode};
-use ws_core::CloseInitiator;
+use ws_core::{CloseInitiator, Message};
 
 /// Sends `bytes` on a fresh connection and expects the server to fail it with `code`.
 async fn fails_with(bytes: &[u8], code: u16) {
@@ -283,12 +283,20 @@ async fn a_dropped_tcp_connection_reaches_on_close_as_1006() {
 async fn frames_after_the_client_close_are_not_dispatched() {
     let mut h = Harness::start("").await;
     let mut client = h.client().await;
-    let mut bytes = encode(true, 0, CLOSE, &close_payload(1000, ""), true);
+    // A message before the close is dispatched (and shows the recording works); the one after
+    // the close, in the same write, must never reach the handler.
+    let mut bytes = encode(true, 0, TEXT, b"in time", true);
+    bytes.extend(encode(true, 0, CLOSE, &close_payload(1000, ""), true));
     bytes.extend(encode(true, 0, TEXT, b"too late", true));
     client.send_raw(&bytes).await;
+    let echo = client.read_data().await;
+    assert_eq!(echo.payload, b"in time");
     let reply = client.read_frame().await;
     assert_eq!(reply.close_code(), Some(1000));
     client.expect_eof().await;
+    // `on_close` runs after the read loop has ended: whatever it dispatched, it dispatched
+    // before this returns.
     assert_eq!(h.on_close().await.code, 1000);
+    assert_eq!(h.dispatched(), vec![Message::text("in time")]);
     h.stop().await;
 }

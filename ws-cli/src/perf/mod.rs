@@ -103,7 +103,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         chosen
     };
     if scenarios.contains(&Scenario::HttpSend) && !scenario::wrk_available() {
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        if crate::ci::in_ci() {
             bail!(
                 "`{}` not found; CI must run the HTTP scenario (apt-get install wrk)",
                 scenario::WRK
