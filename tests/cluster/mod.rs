@@ -246,10 +246,13 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Starts nginx in front of `nodes` (ws, http) pairs, or `None` (a skip the run shows) outside
-    /// CI when nginx is missing.
-    pub fn start(nodes: [(SocketAddr, SocketAddr); 2]) -> Option<Self> {
-        let program = require("nginx", "the nginx multi-server setup")?;
+    /// Finds nginx, or returns `None` (a skip the run shows) outside CI when it is missing.
+    pub fn require() -> Option<PathBuf> {
+        require("nginx", "the nginx multi-server setup")
+    }
+
+    /// Starts nginx (`program`, from [`Nginx::require`]) in front of `nodes` (ws, http) pairs.
+    pub fn start(program: &Path, nodes: [(SocketAddr, SocketAddr); 2]) -> Self {
         let dir = TempDir::new("nginx");
         let (ws_port, http_port) = (free_port(), free_port());
         let root = workspace_root();
@@ -322,12 +325,12 @@ impl Nginx {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Self {
+        Self {
             ws,
             http,
             process,
             dir,
-        })
+        }
     }
 
     pub fn error_log(&self) -> String {
@@ -453,6 +456,10 @@ pub async fn through_nginx(kind: Kind) {
             started.elapsed().as_millis()
         )
     };
+    // Both programs are looked for before anything starts, so a skip costs nothing.
+    let Some(nginx_program) = Nginx::require() else {
+        return;
+    };
     let Some(mut broker) = Broker::start(kind) else {
         return;
     };
@@ -470,9 +477,7 @@ pub async fn through_nginx(kind: Kind) {
         ("WS_CONFIG_DIR", &config_b),
         ("WS_CLUSTER_URL", &broker.url()),
     ]);
-    let Some(nginx) = Nginx::start([(a.ws, a.http), (b.ws, b.http)]) else {
-        return;
-    };
+    let nginx = Nginx::start(&nginx_program, [(a.ws, a.http), (b.ws, b.http)]);
     let https = [a.http, b.http];
     phase("nodes and nginx up");
 
