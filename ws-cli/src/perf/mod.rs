@@ -57,6 +57,10 @@ pub(crate) struct PerfArgs {
     /// The seed example binary (default: `seed` next to this binary)
     #[arg(long)]
     seed: Option<PathBuf>,
+    /// A folder where `npm install uws-pack` was run: the `uws` scenario (only run when named
+    /// with --only) measures uWebSockets.js from it; `scripts/perf-uws.sh` sets it up
+    #[arg(long, value_name = "DIR")]
+    uws_dir: Option<PathBuf>,
     /// Print the table as JSON too
     #[arg(long)]
     json: bool,
@@ -87,6 +91,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         cli: me.clone(),
         echo_server: sibling("echo-server", &args.echo_server)?,
         seed: sibling("seed", &args.seed)?,
+        uws: args.uws_dir.clone(),
     };
     let mut scenarios: Vec<Scenario> = if args.only.is_empty() {
         Scenario::ALL
