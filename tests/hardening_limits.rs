@@ -53,6 +53,12 @@ async fn a_message_at_the_limit_is_echoed_and_one_byte_more_closes_1009() {
     client.send(true, TEXT, &[b'a'; 1025]).await;
     client.expect_close(1009).await;
     assert_eq!(h.on_close().await.code, 1009);
+    // The two messages at the limit, and neither of those over it.
+    assert_eq!(
+        h.dispatched().len(),
+        2,
+        "an oversized message was dispatched"
+    );
     h.stop().await;
 }
 
@@ -72,6 +78,11 @@ async fn a_frame_at_the_limit_is_accepted_and_one_byte_more_closes_1009() {
     client.send(true, BINARY, &[7; 101]).await;
     client.expect_close(1009).await;
     assert_eq!(h.on_close().await.code, 1009);
+    assert_eq!(
+        h.dispatched().len(),
+        2,
+        "the oversized frame was dispatched"
+    );
     h.stop().await;
 }
 
@@ -84,6 +95,7 @@ async fn an_oversized_frame_is_refused_on_its_header_alone() {
     client.send_raw(&frame[..14]).await;
     client.expect_close(1009).await;
     assert_eq!(h.on_close().await.code, 1009);
+    assert_eq!(h.dispatched(), vec![], "the oversized frame was dispatched");
     h.stop().await;
 }
 

@@ -19,6 +19,12 @@ async fn fails_with(bytes: &[u8], code: u16) {
     client.send_raw(bytes).await;
     client.expect_close(code).await;
     assert_eq!(h.on_close().await.code, code);
+    // Neither on the wire (above) nor to the handler.
+    assert_eq!(
+        h.dispatched(),
+        vec![],
+        "the offending message was dispatched"
+    );
     h.stop().await;
 }
 
@@ -80,6 +86,7 @@ async fn invalid_utf8_fails_fast_before_the_frame_is_complete() {
         .await;
     client.expect_close(1007).await;
     assert_eq!(h.on_close().await.code, 1007);
+    assert_eq!(h.dispatched(), vec![], "the invalid frame was dispatched");
     h.stop().await;
 }
 
