@@ -33,7 +33,7 @@ pub(crate) struct PerfArgs {
     #[arg(long)]
     quick: bool,
     /// Run only these scenarios, comma-separated (e.g. `--only idle,http`); an explicitly named
-    /// scenario runs even where --quick would skip it
+    /// scenario runs even where --quick would skip it, and `uws` runs only when named
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
     only: Vec<Scenario>,
     /// Idle connections for the memory scenario (each process may hold at most ~20,000 descriptors here)
