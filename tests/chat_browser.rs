@@ -3,15 +3,16 @@
 //! HTTP, the page reconnecting after a server restart, and the history a late user gets.
 //!
 //! Needs Debian's `chromium` (`.ci/install.d/chromium.sh`; `$CHROMIUM` names another binary).
-//! Without it the test fails under `CI=true` and is skipped loudly elsewhere. The screenshot goes
-//! to `<target dir>/test-output/chat.png`.
+//! Without it the test fails under `CI=true`; elsewhere it is a skip the run shows. The
+//! screenshot goes to `<target dir>/test-output/chat.png`.
 
 use std::time::Duration;
 
 use serde_json::json;
 use support::browser::{Chromium, Page, find_chromium};
 use support::chat::ChatProcess;
-use support::{in_ci, target_dir};
+use support::skip::skip;
+use support::target_dir;
 use ws_core::testing::http_request;
 
 const STEP: Duration = Duration::from_secs(15);
@@ -99,12 +100,10 @@ async fn enter(cdp: &support::browser::Cdp, url: &str, nickname: &str) -> Page {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_chat_through_the_app() {
     let Some(chromium) = find_chromium() else {
-        assert!(
-            !in_ci(),
-            "Chromium is missing: .ci/install.d/chromium.sh installs Debian's `chromium`"
-        );
-        eprintln!(
-            "\n*** SKIPPED two_browsers_chat_through_the_app: no Chromium (apt-get install chromium, or set CHROMIUM) ***\n"
+        skip(
+            "the chat in a real browser",
+            "Chromium is missing (.ci/install.d/chromium.sh installs Debian's `chromium`; \
+             CHROMIUM names another binary)",
         );
         return;
     };

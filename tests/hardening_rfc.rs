@@ -10,7 +10,7 @@ mod raw;
 use std::time::Duration;
 
 use raw::{BINARY, CLOSE, CONT, Harness, PING, PONG, TEXT, close_payload, encode};
-use ws_core::CloseInitiator;
+use ws_core::{CloseInitiator, Message};
 
 /// Sends `bytes` on a fresh connection and expects the server to fail it with `code`.
 async fn fails_with(bytes: &[u8], code: u16) {
@@ -19,6 +19,12 @@ async fn fails_with(bytes: &[u8], code: u16) {
     client.send_raw(bytes).await;
     client.expect_close(code).await;
     assert_eq!(h.on_close().await.code, code);
+    // Neither on the wire (above) nor to the handler.
+    assert_eq!(
+        h.dispatched(),
+        vec![],
+        "the offending message was dispatched"
+    );
     h.stop().await;
 }
 
@@ -80,6 +86,7 @@ async fn invalid_utf8_fails_fast_before_the_frame_is_complete() {
         .await;
     client.expect_close(1007).await;
     assert_eq!(h.on_close().await.code, 1007);
+    assert_eq!(h.dispatched(), vec![], "the invalid frame was dispatched");
     h.stop().await;
 }
 
@@ -283,12 +290,27 @@ async fn a_dropped_tcp_connection_reaches_on_close_as_1006() {
 async fn frames_after_the_client_close_are_not_dispatched() {
     let mut h = Harness::start("").await;
     let mut client = h.client().await;
-    let mut bytes = encode(true, 0, CLOSE, &close_payload(1000, ""), true);
+    // A message before the close is dispatched (and shows the recording works); the one after
+    // the close, in the same write, must never reach the handler.
+    let mut bytes = encode(true, 0, TEXT, b"in time", true);
+    bytes.extend(encode(true, 0, CLOSE, &close_payload(1000, ""), true));
     bytes.extend(encode(true, 0, TEXT, b"too late", true));
     client.send_raw(&bytes).await;
-    let reply = client.read_frame().await;
+    // The echo of "in time" may go out before the close reply or be dropped with the closing
+    // queue (RFC 6455 §5.5.1 lets the server answer the close first); nothing else may come.
+    let reply = loop {
+        let frame = client.read_frame().await;
+        match frame.opcode {
+            CLOSE => break frame,
+            TEXT if frame.payload == b"in time" => {}
+            _ => panic!("unexpected {frame:?} after the client's close"),
+        }
+    };
     assert_eq!(reply.close_code(), Some(1000));
     client.expect_eof().await;
+    // `on_close` runs after the read loop has ended: whatever it dispatched, it dispatched
+    // before this returns.
     assert_eq!(h.on_close().await.code, 1000);
+    assert_eq!(h.dispatched(), vec![Message::text("in time")]);
     h.stop().await;
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -150,7 +151,18 @@ impl RawClient {
         path: &str,
         extra: &str,
     ) -> Result<Self, HttpResponse> {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Self::upgrade(stream, addr, path, extra).await
+    }
+
+    /// Upgrades an already connected `stream` (one with socket options of the test's choosing);
+    /// the response when it is not a 101.
+    pub async fn upgrade(
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+        extra: &str,
+    ) -> Result<Self, HttpResponse> {
         stream.set_nodelay(true).expect("nodelay");
         stream
             .write_all(upgrade_request(addr, path, extra).as_bytes())
@@ -285,15 +297,37 @@ impl RawClient {
         }
     }
 
-    /// Asserts the server closes with `code` (skipping other frames), answers the close, and
-    /// asserts the server then closes the TCP connection itself (RFC 6455 §7.1.1).
+    /// Asserts the server's next frame of substance is a close with `code`: pings and pongs may
+    /// come first, data may not. Where the RFC fails a connection for a message (1002, 1007,
+    /// 1009), that message must not be delivered, and an echo server that echoed it before
+    /// closing would otherwise pass. Then answers the close and asserts the server closes the
+    /// TCP connection itself (RFC 6455 §7.1.1).
     pub async fn expect_close(&mut self, code: u16) -> Frame {
+        let (close, data) = self.read_until_close(code, true).await;
+        debug_assert!(data.is_empty());
+        close
+    }
+
+    /// Like [`RawClient::expect_close`], for a close that legitimately follows data already on
+    /// its way (a slow reader closed by the backpressure policy); returns that data.
+    pub async fn expect_close_after_data(&mut self, code: u16) -> (Frame, Vec<Frame>) {
+        self.read_until_close(code, false).await
+    }
+
+    async fn read_until_close(&mut self, code: u16, no_data: bool) -> (Frame, Vec<Frame>) {
+        let mut data = Vec::new();
         let close = loop {
             let frame = self.try_read_frame().await.unwrap_or_else(|| {
                 panic!("the server dropped the connection without a close frame, expected {code}")
             });
-            if frame.opcode == CLOSE {
-                break frame;
+            match frame.opcode {
+                CLOSE => break frame,
+                PING | PONG => {}
+                _ if no_data => panic!(
+                    "the server sent data before closing with {code}: {frame:?} (a message that \
+                     fails the connection must not be delivered)"
+                ),
+                _ => data.push(frame),
             }
         };
         assert_eq!(close.close_code(), Some(code), "close frame {close:?}");
@@ -307,7 +341,7 @@ impl RawClient {
         self.expect_eof().await;
         // Then the client closes its side too, as a real one does on the server's FIN.
         let _ = self.stream.shutdown().await;
-        close
+        (close, data)
     }
 
     /// Asserts the server closes the TCP connection without further frames of data.
@@ -355,13 +389,20 @@ pub fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
-/// Echoes data messages; reports every `on_close`.
+/// Echoes data messages; records every message it is handed and reports every `on_close`.
 struct Echo {
+    dispatched: Arc<Mutex<Vec<Message>>>,
     closes: mpsc::UnboundedSender<CloseInfo>,
 }
 
 impl WebSocketHandler for Echo {
     async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
+        // Recorded before the echo, so a message that reached the handler is on the list even
+        // when the echo can no longer be written.
+        self.dispatched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(msg.clone());
         conn.push(msg).await?;
         Ok(())
     }
@@ -371,10 +412,11 @@ impl WebSocketHandler for Echo {
     }
 }
 
-/// An echo server on a free port, and the `on_close` calls its handler saw.
+/// An echo server on a free port, and the `on_message` and `on_close` calls its handler saw.
 pub struct Harness {
     pub server: TestServer,
     pub addr: SocketAddr,
+    dispatched: Arc<Mutex<Vec<Message>>>,
     closes: mpsc::UnboundedReceiver<CloseInfo>,
 }
 
@@ -383,8 +425,15 @@ impl Harness {
     /// timeout.
     pub async fn start(settings: &str) -> Self {
         let (tx, closes) = mpsc::unbounded_channel();
+        let dispatched = Arc::new(Mutex::new(Vec::new()));
         let mut app = App::new();
-        app.router("ws").ws("/", Echo { closes: tx });
+        app.router("ws").ws(
+            "/",
+            Echo {
+                dispatched: dispatched.clone(),
+                closes: tx,
+            },
+        );
         let config = format!(
             "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 0\n[servers.settings]\nclose_timeout_ms = 2000\n{settings}\n"
         );
@@ -393,8 +442,17 @@ impl Harness {
         Self {
             server,
             addr,
+            dispatched,
             closes,
         }
+    }
+
+    /// Every message the handler's `on_message` was handed so far, in order.
+    pub fn dispatched(&self) -> Vec<Message> {
+        self.dispatched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub async fn client(&self) -> RawClient {

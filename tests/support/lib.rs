@@ -3,6 +3,12 @@
 
 pub mod browser;
 pub mod chat;
+pub mod delivery;
+pub mod skip;
+
+// The one definition of what `CI` means, shared with `ws-cli perf`.
+#[path = "../../ws-cli/src/ci.rs"]
+mod ci;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -186,7 +192,8 @@ impl SeedProcess {
     }
 }
 
-/// Whether tests run in CI, where a missing service is a failure, not a skip.
+/// Whether tests run in CI, where a missing service is a failure, not a skip: `CI` is `true`, `1`
+/// or `yes` in any case (`ws-cli/src/ci.rs`, which `ws-cli perf` reads too).
 pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    ci::in_ci()
 }

@@ -5,6 +5,7 @@
 //! its thread count, the client must not wait on stdin at shutdown).
 
 mod bench;
+mod ci;
 mod client;
 mod connect;
 mod perf;

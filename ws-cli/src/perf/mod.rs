@@ -33,7 +33,7 @@ pub(crate) struct PerfArgs {
     #[arg(long)]
     quick: bool,
     /// Run only these scenarios, comma-separated (e.g. `--only idle,http`); an explicitly named
-    /// scenario runs even where --quick would skip it
+    /// scenario runs even where --quick would skip it, and `uws` runs only when named
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIO")]
     only: Vec<Scenario>,
     /// Idle connections for the memory scenario (each process may hold at most ~20,000 descriptors here)
@@ -57,6 +57,10 @@ pub(crate) struct PerfArgs {
     /// The seed example binary (default: `seed` next to this binary)
     #[arg(long)]
     seed: Option<PathBuf>,
+    /// A folder where `npm install uws-pack` was run: the `uws` scenario (only run when named
+    /// with --only) measures uWebSockets.js from it; `scripts/perf-uws.sh` sets it up
+    #[arg(long, value_name = "DIR")]
+    uws_dir: Option<PathBuf>,
     /// Print the table as JSON too
     #[arg(long)]
     json: bool,
@@ -87,6 +91,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         cli: me.clone(),
         echo_server: sibling("echo-server", &args.echo_server)?,
         seed: sibling("seed", &args.seed)?,
+        uws: args.uws_dir.clone(),
     };
     let mut scenarios: Vec<Scenario> = if args.only.is_empty() {
         Scenario::ALL
@@ -103,7 +108,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         chosen
     };
     if scenarios.contains(&Scenario::HttpSend) && !scenario::wrk_available() {
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        if crate::ci::in_ci() {
             bail!(
                 "`{}` not found; CI must run the HTTP scenario (apt-get install wrk)",
                 scenario::WRK

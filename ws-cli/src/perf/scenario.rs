@@ -26,7 +26,19 @@ pub(super) struct Binaries {
     pub(super) cli: PathBuf,
     pub(super) echo_server: PathBuf,
     pub(super) seed: PathBuf,
+    /// A folder holding `node_modules/uws-pack`, for the `uws` scenario.
+    pub(super) uws: Option<PathBuf>,
 }
+
+/// uWebSockets.js echoing from its JavaScript callback, as its own examples do; the port is
+/// its first argument. Written next to the `uws-pack` install, where node resolves it.
+const UWS_ECHO: &str = "\
+import { App } from 'uws-pack';
+const port = Number(process.argv[2]);
+App()
+  .ws('/*', { maxPayloadLength: 16 << 20, message: (ws, message, isBinary) => { ws.send(message, isBinary); } })
+  .listen('127.0.0.1', port, (token) => { if (!token) { process.exit(1); } });
+";
 
 pub(super) struct Settings {
     pub(super) rounds: u32,
@@ -56,6 +68,10 @@ pub(super) enum Scenario {
     HttpSend,
     #[value(name = "idle")]
     IdleMemory,
+    /// The text echo against uWebSockets.js (npm `uws-pack`); only when named with `--only`,
+    /// since it needs node and an npm install (`scripts/perf-uws.sh`).
+    #[value(name = "uws")]
+    Uws,
 }
 
 /// Which server of a comparison a target is.
@@ -162,6 +178,7 @@ impl Scenario {
     pub(super) fn title(self) -> &'static str {
         match self {
             Scenario::TextThroughput => "64 B text echo, 50 conns x 16 in flight",
+            Scenario::Uws => "64 B text echo, 50 conns x 16 in flight, vs uWebSockets.js",
             Scenario::BinaryThroughput => "16 KiB binary echo, 20 conns x 4 in flight",
             Scenario::Latency => "latency, 1 conn x 1 in flight, 64 B",
             Scenario::Handshakes => "handshakes, 50 workers",
@@ -189,6 +206,7 @@ impl Scenario {
             Scenario::SeedController => ("tokio-tungstenite, same replies", "seed /"),
             Scenario::Fanout => ("tokio broadcast channel", "seed /room"),
             Scenario::HttpSend => ("bare hyper", "seed /server/send"),
+            Scenario::Uws => ("uWebSockets.js (JS callback)", "echo-server"),
             _ => ("tokio-tungstenite", "echo-server"),
         };
         let mut samples: Vec<[Vec<f64>; 2]> = Vec::new();
@@ -230,7 +248,7 @@ impl Scenario {
 
     fn metrics(self) -> &'static [(&'static str, bool)] {
         match self {
-            Scenario::TextThroughput => &[
+            Scenario::TextThroughput | Scenario::Uws => &[
                 ("messages/s", true),
                 ("server CPU s per million messages", false),
             ],
@@ -314,6 +332,13 @@ impl Scenario {
                     ..ws(server, "/")
                 }
             }
+            (Scenario::Uws, Side::Reference) => {
+                let dir = bins
+                    .uws
+                    .as_deref()
+                    .context("the uws scenario needs --uws-dir (see scripts/perf-uws.sh)")?;
+                ws(start_uws(pin, dir)?, "/")
+            }
             (_, Side::Reference) => ws(
                 start_baseline(pin, &bins.cli, "bench-baseline-server", &[])?,
                 "/",
@@ -351,7 +376,7 @@ impl Scenario {
             secs,
         ];
         match self {
-            Scenario::TextThroughput | Scenario::SeedController => args.extend(
+            Scenario::TextThroughput | Scenario::SeedController | Scenario::Uws => args.extend(
                 [
                     "--conns",
                     "50",
@@ -430,7 +455,7 @@ impl Scenario {
             );
         }
         Ok(match self {
-            Scenario::TextThroughput | Scenario::SeedController => {
+            Scenario::TextThroughput | Scenario::SeedController | Scenario::Uws => {
                 vec![number("msgs_per_sec"), per(cpu, number("messages"), 1e6)]
             }
             Scenario::BinaryThroughput => {
@@ -698,6 +723,23 @@ fn start_baseline(
     let mut command = pin.command(pin.server_core, cli);
     command.args([subcommand, "--port", &port.to_string()]);
     command.args(options);
+    Server::start(command, port)
+}
+
+/// uWebSockets.js from the `uws-pack` install in `dir`, on a free port.
+fn start_uws(pin: Pinning, dir: &Path) -> anyhow::Result<Server> {
+    if !dir.join("node_modules/uws-pack").is_dir() {
+        bail!(
+            "{} holds no node_modules/uws-pack (npm install --prefix DIR uws-pack)",
+            dir.display()
+        );
+    }
+    let script = dir.join("ws-cli-uws-echo.mjs");
+    std::fs::write(&script, UWS_ECHO)
+        .with_context(|| format!("cannot write {}", script.display()))?;
+    let port = free_port()?;
+    let mut command = pin.command(pin.server_core, Path::new("node"));
+    command.arg(&script).arg(port.to_string());
     Server::start(command, port)
 }
 
