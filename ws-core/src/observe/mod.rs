@@ -70,6 +70,8 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
         Arc::new(move |_req: HttpRequest| {
             let servers = node.is_ready();
             let cluster = node.backplane.is_ready();
+            // 0 while a cluster node holds no id (its broker has been down since boot).
+            let id = node.backplane.node().0;
             Box::pin(async move {
                 let status = if servers && cluster {
                     StatusCode::OK
@@ -78,7 +80,7 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
                 };
                 (
                     status,
-                    Json(serde_json::json!({"servers": servers, "cluster": cluster})),
+                    Json(serde_json::json!({"servers": servers, "cluster": cluster, "node": id})),
                 )
                     .into_response()
             })
