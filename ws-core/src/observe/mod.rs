@@ -70,8 +70,6 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
         Arc::new(move |_req: HttpRequest| {
             let servers = node.is_ready();
             let cluster = node.backplane.is_ready();
-            // 0 while a cluster node holds no id (its broker has been down since boot).
-            let id = node.backplane.node().0;
             Box::pin(async move {
                 let status = if servers && cluster {
                     StatusCode::OK
@@ -80,7 +78,7 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
                 };
                 (
                     status,
-                    Json(serde_json::json!({"servers": servers, "cluster": cluster, "node": id})),
+                    Json(serde_json::json!({"servers": servers, "cluster": cluster})),
                 )
                     .into_response()
             })
