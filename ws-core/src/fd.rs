@@ -140,9 +140,12 @@ impl FdAllocator {
     /// unlikely to hand out the same local-only fd (each only ever means something on its own
     /// node).
     pub(crate) fn unclaimed() -> Self {
+        use std::hash::BuildHasher;
+        // Random enough to keep two nodes apart, without a dependency on a random crate.
+        let random = std::hash::RandomState::new().hash_one(std::time::SystemTime::now());
         Self {
             claimed: AtomicU64::new(0),
-            local: AtomicU64::new(fastrand::u64(1..1 << (SEQUENCE_BITS - 1))),
+            local: AtomicU64::new(random % ((1 << (SEQUENCE_BITS - 1)) - 1) + 1),
         }
     }
 
