@@ -36,3 +36,18 @@ async fn broker_pause_and_kill() {
 async fn system_broker() {
     cluster::on_system_broker(Kind::Redis).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_at_boot() {
+    cluster::broker_down_at_boot(Kind::Redis).await;
+}
+
+#[test]
+fn broker_required_at_boot() {
+    cluster::required_at_boot(Kind::Redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_node_loses_its_id() {
+    cluster::lease_lost(Kind::Redis).await;
+}

@@ -144,6 +144,19 @@ impl Broker {
         }
     }
 
+    /// A broker of `kind` on a free port that is not started yet ([`Broker::restart`] starts
+    /// it), or `None` (a loud skip) when its binary is missing outside CI.
+    pub fn not_started(kind: Kind) -> Option<Self> {
+        let program = require(kind.binary(), "the cluster suite")?;
+        Some(Self {
+            kind,
+            port: free_port(),
+            program,
+            dir: TempDir::new(kind.binary()),
+            process: None,
+        })
+    }
+
     /// Starts the broker on its port again (after [`Broker::kill`]); waits until it serves.
     pub fn restart(&mut self) {
         assert!(self.process.is_none(), "broker already running");
@@ -341,6 +354,11 @@ impl Nginx {
 /// `server.toml` for a seed node: the seed's two servers (ports come from the environment) and
 /// the given `[cluster]` section.
 pub fn seed_config(dir: &Path, url: &str, prefix: &str) {
+    seed_config_with(dir, url, prefix, "");
+}
+
+/// [`seed_config`] with more lines in its `[cluster]` section.
+pub fn seed_config_with(dir: &Path, url: &str, prefix: &str, cluster_extra: &str) {
     let toml = format!(
         r#"
 [[servers]]
@@ -360,6 +378,7 @@ url = "{url}"
 prefix = "{prefix}"
 lease_ms = {LEASE_MS}
 request_timeout_ms = {REQUEST_TIMEOUT_MS}
+{cluster_extra}
 "#
     );
     std::fs::write(dir.join("server.toml"), toml).expect("write server.toml");
@@ -1119,4 +1138,316 @@ pub async fn on_system_broker(kind: Kind) {
     for app in apps {
         app.shutdown().await;
     }
+}
+
+/// The fd of the connection `node` accepted since `known` was listed.
+pub async fn new_fd(http_addr: SocketAddr, known: &[Fd]) -> Fd {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(fd) = connections(http_addr)
+            .await
+            .into_iter()
+            .find(|fd| !known.contains(fd))
+        {
+            return fd;
+        }
+        assert!(Instant::now() < deadline, "the connection never showed up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A WebSocket client on a seed process's `/`, past its `Opened`, and its fd.
+pub async fn seed_client(node: &SeedProcess) -> (TestClient, Fd) {
+    let known = connections(node.http).await;
+    let mut client = TestClient::connect(&node.ws_url("/")).await;
+    client.assert_push("Opened").await;
+    (client, new_fd(node.http, &known).await)
+}
+
+/// `SIGSTOP` / `SIGCONT` to a process.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The broker is down when the node boots: it binds, serves its own connections, answers
+/// `/health` 200 and `/ready` 503 and fails remote pushes fast with 502; once the broker is up
+/// it turns ready without a restart and pushes cross nodes.
+pub async fn broker_down_at_boot(kind: Kind) {
+    let Some(mut broker) = Broker::not_started(kind) else {
+        return;
+    };
+    let prefix = unique_prefix("late");
+    let dir_a = TempDir::new("late-a");
+    seed_config(&dir_a.0, &broker.url(), &prefix);
+    let config_a = dir_a.0.display().to_string();
+    let started = Instant::now();
+    let a = SeedProcess::start(&[("WS_CONFIG_DIR", &config_a)]);
+    eprintln!(
+        "[{kind:?}] bound with the broker down after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(http(a.http, "/health").await.0, 200);
+    let (status, body, _) = http(a.http, "/ready").await;
+    assert_eq!(status, 503, "{body}");
+
+    // Its own connections work; their fds are local-only (node 0).
+    let (mut early, early_fd) = seed_client(&a).await;
+    assert_eq!(early_fd.node(), NodeId(0), "fd accepted before any node id");
+    early.send("hi").await;
+    early.assert_push("Recv: hi").await;
+    let (status, body, _) = http(a.http, &format!("/server/send?fd={early_fd}")).await;
+    assert_eq!(status, 200, "local push: {body}");
+    assert_exactly_once(&mut early, "Hello World.", "local client").await;
+    // A remote push fails at once: the broker is unavailable.
+    let remote = Fd::new(NodeId(5), 1);
+    let (status, body, took) = http(a.http, &format!("/server/send?fd={remote}")).await;
+    assert_eq!(status, 502, "remote push without a broker: {body}");
+    assert!(
+        took < Duration::from_millis(REQUEST_TIMEOUT_MS / 2),
+        "not fail-fast: {took:?}"
+    );
+
+    // The broker comes up: the node joins by itself.
+    broker.restart();
+    let took = eventually(
+        Duration::from_secs(15),
+        "ready once the broker is up",
+        || async { http(a.http, "/ready").await.0 == 200 },
+    )
+    .await;
+    eprintln!("[{kind:?}] ready {took:?} after the broker started");
+    let dir_b = TempDir::new("late-b");
+    seed_config(&dir_b.0, &broker.url(), &prefix);
+    let config_b = dir_b.0.display().to_string();
+    let b = SeedProcess::start(&[("WS_CONFIG_DIR", &config_b)]);
+    let (mut on_a, fd_a) = seed_client(&a).await;
+    let (mut on_b, fd_b) = seed_client(&b).await;
+    assert_ne!(
+        fd_a.node(),
+        NodeId(0),
+        "a joined node hands out cluster fds"
+    );
+    assert_ne!(fd_a.node(), fd_b.node());
+    for (via, fd, client, who) in [
+        (a.http, fd_b, &mut on_b, "client on B, pushed via A"),
+        (b.http, fd_a, &mut on_a, "client on A, pushed via B"),
+    ] {
+        let (status, body, _) = http(via, &format!("/server/send?fd={fd}")).await;
+        assert_eq!(status, 200, "{who}: {body}");
+        assert_exactly_once(client, "Hello World.", who).await;
+    }
+    // The local-only connection stays its node's: reachable there, unknown elsewhere.
+    assert_eq!(
+        http(a.http, &format!("/server/send?fd={early_fd}")).await.0,
+        200
+    );
+    assert_exactly_once(&mut early, "Hello World.", "local-only client").await;
+    assert_eq!(
+        http(b.http, &format!("/server/send?fd={early_fd}")).await.0,
+        404
+    );
+    // Broadcasts reach it from any node.
+    assert_eq!(http(b.http, "/server/broadcast?msg=all").await.0, 200);
+    assert_exactly_once(&mut early, "all", "local-only client (broadcast)").await;
+}
+
+/// With `required_at_boot = true` a node whose broker is down exits non-zero, with one line
+/// naming the URL, and never binds.
+pub fn required_at_boot(kind: Kind) {
+    let Some(broker) = Broker::not_started(kind) else {
+        return;
+    };
+    let dir = TempDir::new("required");
+    seed_config_with(
+        &dir.0,
+        &broker.url(),
+        &unique_prefix("required"),
+        "required_at_boot = true",
+    );
+    let http_port = free_port();
+    let mut command = Command::new(support::binary("seed", "seed"));
+    command
+        .current_dir(workspace_root())
+        .env("WS_CONFIG_DIR", &dir.0)
+        .env("WS_SERVER_WS_PORT", free_port().to_string())
+        .env("WS_SERVER_HTTP_PORT", http_port.to_string())
+        .env("RUST_LOG", "off")
+        .env("NO_COLOR", "1");
+    let mut process = Spawned::start(command);
+    let status = process
+        .wait(Duration::from_secs(30))
+        .expect("the node exits when its broker is required and down");
+    assert!(!status.success(), "{status}");
+    let output = process.output();
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line:\n{output}");
+    assert!(
+        lines[0].contains(&broker.url()) && lines[0].contains("cluster error"),
+        "{output}"
+    );
+    assert!(!listening(SocketAddr::from(([127, 0, 0, 1], http_port))));
+}
+
+/// Holds every node id but `free` under `prefix`, as live nodes would, until dropped.
+pub struct Blockers {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Blockers {
+    pub async fn hold(kind: Kind, url: &str, prefix: &str, free: NodeId) -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let (held_tx, held) = tokio::sync::oneshot::channel();
+        let (url, prefix) = (url.to_string(), prefix.to_string());
+        let ids: Vec<u16> = (1..=1023).filter(|id| *id != free.0).collect();
+        let task = tokio::spawn(async move {
+            let mut held_tx = Some(held_tx);
+            match kind {
+                Kind::Redis => {
+                    let client = redis::Client::open(url).expect("redis url");
+                    let mut conn = client
+                        .get_multiplexed_async_connection()
+                        .await
+                        .expect("redis");
+                    loop {
+                        let mut pipe = redis::pipe();
+                        for id in &ids {
+                            pipe.cmd("SET")
+                                .arg(format!("{prefix}:node:{id}"))
+                                .arg("blocker")
+                                .arg("PX")
+                                .arg(1000)
+                                .ignore();
+                        }
+                        pipe.query_async::<()>(&mut conn).await.expect("hold ids");
+                        if let Some(tx) = held_tx.take() {
+                            let _ = tx.send(());
+                        }
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            () = tokio::time::sleep(Duration::from_millis(300)) => {}
+                        }
+                    }
+                    for id in &ids {
+                        let _: Result<(), _> = redis::cmd("DEL")
+                            .arg(format!("{prefix}:node:{id}"))
+                            .query_async(&mut conn)
+                            .await;
+                    }
+                }
+                Kind::Nats => {
+                    let client = async_nats::connect(url).await.expect("nats");
+                    let js = async_nats::jetstream::new(client);
+                    let store = js
+                        .get_key_value(format!("{prefix}_nodes"))
+                        .await
+                        .expect("the lease bucket");
+                    loop {
+                        let puts = ids
+                            .iter()
+                            .map(|id| store.put(format!("n{id}"), "blocker".into()));
+                        for put in futures_util::future::join_all(puts).await {
+                            put.expect("hold id");
+                        }
+                        if let Some(tx) = held_tx.take() {
+                            let _ = tx.send(());
+                        }
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            () = tokio::time::sleep(Duration::from_millis(300)) => {}
+                        }
+                    }
+                    for id in &ids {
+                        let _ = store.purge(format!("n{id}")).await;
+                    }
+                }
+            }
+        });
+        held.await.expect("blockers hold the ids");
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn release(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("blockers");
+    }
+}
+
+/// A node paused longer than its lease while another node takes its id: when it resumes it
+/// closes its connections under the lost id and claims a fresh one; the id's fds are served by
+/// the new holder only.
+pub async fn lease_lost(kind: Kind) {
+    let Some(broker) = Broker::start(kind) else {
+        return;
+    };
+    let prefix = unique_prefix("paused");
+    let dir = TempDir::new("paused");
+    seed_config(&dir.0, &broker.url(), &prefix);
+    let config = dir.0.display().to_string();
+    let a = SeedProcess::start(&[("WS_CONFIG_DIR", &config)]);
+    eventually(Duration::from_secs(10), "A ready", || async {
+        http(a.http, "/ready").await.0 == 200
+    })
+    .await;
+    let (mut old, old_fd) = seed_client(&a).await;
+    let x = old_fd.node();
+    assert_ne!(x, NodeId(0));
+
+    // A stalls past its lease; B starts while every id but A's is held, so B gets A's id.
+    signal(a.process.pid(), "-STOP");
+    tokio::time::sleep(Duration::from_millis(LEASE_MS + 1000)).await;
+    let blockers = Blockers::hold(kind, &broker.url(), &prefix, x).await;
+    let b = SeedProcess::start(&[("WS_CONFIG_DIR", &config)]);
+    eventually(Duration::from_secs(10), "B ready", || async {
+        http(b.http, "/ready").await.0 == 200
+    })
+    .await;
+    let (mut on_b, fd_b) = seed_client(&b).await;
+    assert_eq!(fd_b.node(), x, "B claimed the paused node's id");
+    blockers.release().await;
+
+    let resumed = Instant::now();
+    signal(a.process.pid(), "-CONT");
+    // A's connections under the lost id are closed, and it joins again under a fresh id.
+    old.assert_closed(1012).await;
+    eprintln!(
+        "[{kind:?}] old connection closed {:?} after SIGCONT",
+        resumed.elapsed()
+    );
+    let took = eventually(Duration::from_secs(15), "A ready again", || async {
+        http(a.http, "/ready").await.0 == 200
+    })
+    .await;
+    eprintln!("[{kind:?}] A ready again {took:?} after its connections closed");
+    let (mut fresh, fresh_fd) = seed_client(&a).await;
+    assert_ne!(fresh_fd.node(), x, "A hands out fds under the lost id");
+    assert_ne!(fresh_fd.node(), NodeId(0));
+    assert!(
+        connections(a.http).await.iter().all(|fd| fd.node() != x),
+        "A still holds connections under the lost id"
+    );
+    // Under id X only B serves: its client gets a push via either node, once; the old fd is
+    // unknown everywhere.
+    for via in [a.http, b.http] {
+        let (status, body, _) = http(via, &format!("/server/send?fd={fd_b}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_exactly_once(&mut on_b, "Hello World.", "B's client under the taken id").await;
+        assert_eq!(
+            http(via, &format!("/server/send?fd={old_fd}")).await.0,
+            404,
+            "the paused node's old fd"
+        );
+    }
+    let (status, body, _) = http(b.http, &format!("/server/send?fd={fresh_fd}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_exactly_once(&mut fresh, "Hello World.", "A's client under its new id").await;
 }

@@ -110,10 +110,18 @@ const SEQUENCES_PER_MS: u64 = 10;
 const SEQUENCE_EPOCH_MS: u64 = 1_767_225_600_000;
 
 /// Hands out the fds of one node, in order, never twice.
+///
+/// A cluster node's id can change while it runs: it has none until it first claims one (the
+/// broker may be down at boot), and it gets a fresh one if it lost its lease. Until it holds an
+/// id its connections get *local-only* fds naming node 0, the id no broker hands out: every
+/// other node answers `NotConnected` for them, so they can never be mistaken for another node's.
 #[derive(Debug)]
 pub(crate) struct FdAllocator {
-    node: u64,
-    next: AtomicU64,
+    /// The next fd under the held node id, packed (node bits and sequence); 0 while the node
+    /// holds none. Node 0's single-node fds (`1, 2, 3, …`) are held here too.
+    claimed: AtomicU64,
+    /// The next local-only fd (node 0) of a cluster node without an id.
+    local: AtomicU64,
 }
 
 impl FdAllocator {
@@ -123,30 +131,67 @@ impl FdAllocator {
     /// previous life. Starting above every sequence that life could have reached makes a push
     /// to one of those fds a `NotConnected` error rather than a message to a stranger.
     pub(crate) fn new(node: NodeId) -> Self {
-        let first = if node.0 == 0 {
-            1
-        } else {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| {
-                    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-                });
-            (now_ms.saturating_sub(SEQUENCE_EPOCH_MS) * SEQUENCES_PER_MS).clamp(1, SEQUENCE_MASK)
-        };
+        let first = if node.0 == 0 { 1 } else { time_floor() };
         Self::starting_at(node, first)
+    }
+
+    /// A cluster node that holds no id yet: local-only fds until [`FdAllocator::set_node`].
+    /// Their sequence starts at random, so two nodes that booted without their broker are
+    /// unlikely to hand out the same local-only fd (each only ever means something on its own
+    /// node).
+    pub(crate) fn unclaimed() -> Self {
+        use std::hash::BuildHasher;
+        // Random enough to keep two nodes apart, without a dependency on a random crate.
+        let random = std::hash::RandomState::new().hash_one(std::time::SystemTime::now());
+        Self {
+            claimed: AtomicU64::new(0),
+            local: AtomicU64::new(random % ((1 << (SEQUENCE_BITS - 1)) - 1) + 1),
+        }
     }
 
     fn starting_at(node: NodeId, first: u64) -> Self {
         Self {
-            node: Fd::new(node, 0).get(),
-            next: AtomicU64::new(first),
+            claimed: AtomicU64::new(Fd::new(node, first).get()),
+            local: AtomicU64::new(1),
         }
     }
 
-    pub(crate) fn next(&self) -> Fd {
-        let sequence = self.next.fetch_add(1, Ordering::Relaxed) & SEQUENCE_MASK;
-        Fd(self.node | sequence)
+    /// Switches to `node`'s fds (node 0: local-only ones), from the time floor on, so a node
+    /// that gets an id back never hands out an fd that id's earlier holder may have used.
+    pub(crate) fn set_node(&self, node: NodeId) {
+        let next = if node.0 == 0 {
+            0
+        } else {
+            Fd::new(node, time_floor()).get()
+        };
+        self.claimed.store(next, Ordering::Release);
     }
+
+    pub(crate) fn next(&self) -> Fd {
+        // One atomic step on the packed value, so an fd never pairs one id with a sequence
+        // meant for another. 43 bits of sequence do not overflow into the node bits in any
+        // node's life (see `SEQUENCES_PER_MS`).
+        let held = self
+            .claimed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |next| {
+                (next != 0).then(|| next + 1)
+            });
+        match held {
+            Ok(next) => Fd(next),
+            Err(_) => Fd(self.local.fetch_add(1, Ordering::Relaxed) & SEQUENCE_MASK),
+        }
+    }
+}
+
+/// The first sequence of a cluster node's fds under an id it just got: above any sequence an
+/// earlier holder of the id could have reached.
+fn time_floor() -> u64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    (now_ms.saturating_sub(SEQUENCE_EPOCH_MS) * SEQUENCES_PER_MS).clamp(1, SEQUENCE_MASK)
 }
 
 #[cfg(test)]
@@ -181,5 +226,21 @@ mod tests {
             after > last,
             "{after:?} must not fall among {last:?} and before"
         );
+    }
+
+    #[test]
+    fn an_unclaimed_node_hands_out_local_only_fds_until_it_holds_an_id() {
+        let alloc = FdAllocator::unclaimed();
+        let early = alloc.next();
+        assert_eq!(early.node(), NodeId(0));
+        alloc.set_node(NodeId(9));
+        let joined = alloc.next();
+        assert_eq!(joined.node(), NodeId(9));
+        assert!(joined.get() < 1 << 53);
+        // Lost its id: local-only again, never repeating one it handed out before.
+        alloc.set_node(NodeId(0));
+        let again = alloc.next();
+        assert_eq!(again.node(), NodeId(0));
+        assert!(again > early);
     }
 }

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::fd::FdAllocator;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::ws::message::close_frame;
 use crate::{BootError, Sender};
 
 /// The state of one node, below the servers that use it: each server and observability route
@@ -16,7 +17,7 @@ pub(crate) struct Node {
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sender: Sender,
-    pub(crate) fds: FdAllocator,
+    pub(crate) fds: Arc<FdAllocator>,
     pub(crate) config: Arc<Config>,
     pub(crate) backplane: Arc<dyn Backplane>,
 }
@@ -31,8 +32,15 @@ impl Node {
         let backplane =
             cluster::connect(&config.cluster, registry.clone(), metrics.clone()).await?;
         let sender = Sender::new(registry.clone(), backplane.clone(), metrics.clone());
+        let clustered = !config.cluster.url.starts_with("memory:");
+        let fds = Arc::new(if clustered && backplane.node().0 == 0 {
+            FdAllocator::unclaimed()
+        } else {
+            FdAllocator::new(backplane.node())
+        });
+        follow_node_id(&*backplane, fds.clone(), registry.clone());
         Ok(Self {
-            fds: FdAllocator::new(backplane.node()),
+            fds,
             registry,
             metrics,
             sender,
@@ -54,4 +62,32 @@ impl Node {
             .ready
             .store(ready, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Keeps the fd allocator on the node id the backplane holds, and closes the connections under
+/// an id the node lost: another node holds that id now, and two live nodes must never serve
+/// fds under one id. Their clients reconnect and get fds under the new id.
+fn follow_node_id(backplane: &dyn Backplane, fds: Arc<FdAllocator>, registry: Arc<Registry>) {
+    let mut changes = backplane.node_changes();
+    let mut current = *changes.borrow_and_update();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let next = *changes.borrow_and_update();
+            // The allocator first, so no connection accepted from now on gets the lost id.
+            fds.set_node(next);
+            if current.0 != 0 && next != current {
+                let lost: Vec<_> = registry
+                    .fds()
+                    .into_iter()
+                    .filter(|fd| fd.node() == current)
+                    .collect();
+                tracing::warn!(node = %current, connections = lost.len(), "closing the connections under a node id this node lost (1012)");
+                for fd in lost {
+                    // Already closing or gone: nothing left to do for it.
+                    let _ = registry.close(fd, close_frame(1012, "node id lost; reconnect"));
+                }
+            }
+            current = next;
+        }
+    });
 }

@@ -38,14 +38,13 @@ pub struct Sender {
 struct Inner {
     registry: Arc<Registry>,
     backplane: Arc<dyn Backplane>,
-    node: NodeId,
     metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sender")
-            .field("node", &self.inner.node)
+            .field("node", &self.inner.backplane.node())
             .finish_non_exhaustive()
     }
 }
@@ -56,12 +55,10 @@ impl Sender {
         backplane: Arc<dyn Backplane>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let node = backplane.node();
         Self {
             inner: Arc::new(Inner {
                 registry,
                 backplane,
-                node,
                 metrics,
             }),
         }
@@ -77,13 +74,16 @@ impl Sender {
         )
     }
 
-    /// This node's id.
+    /// This node's id. A cluster node holds none (0) until it first reaches its broker, and
+    /// gets a fresh one if it lost its lease; see the cluster guide.
     pub fn node(&self) -> NodeId {
-        self.inner.node
+        self.inner.backplane.node()
     }
 
+    /// Node 0 fds are this node's own: a single node's, or a cluster node's local-only ones
+    /// (accepted while it held no id), which no other node holds.
     fn is_local(&self, fd: Fd) -> bool {
-        fd.node() == self.inner.node
+        fd.node().0 == 0 || fd.node() == self.inner.backplane.node()
     }
 
     async fn ask(&self, fd: Fd, command: Command) -> Result<Reply, SendError> {

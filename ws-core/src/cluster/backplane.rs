@@ -8,8 +8,12 @@ use crate::{Fd, NodeId, SendError};
 /// A way for nodes to reach each other. Implementations: in-process (single node), Redis
 /// pub/sub, NATS.
 pub(crate) trait Backplane: Send + Sync + 'static {
-    /// This node's id, unique among the live nodes sharing the broker.
+    /// This node's id, unique among the live nodes sharing the broker; 0 while a cluster node
+    /// holds none (its broker was down since boot, or it lost its lease and claims a new one).
     fn node(&self) -> NodeId;
+    /// Every change of [`Backplane::node`], starting with the current id. The single node's
+    /// never changes.
+    fn node_changes(&self) -> tokio::sync::watch::Receiver<NodeId>;
     /// Sends `command` to `node` and waits (bounded by `request_timeout_ms`) for its reply. A node
     /// whose lease is gone answers as an empty node would
     /// ([`dead_reply`](super::command::dead_reply)) without being asked.

@@ -1,22 +1,21 @@
 //! What a broker backplane implements, and what it gets to work with.
 //!
-//! A broker ([`Broker`]) brings only its own client: how to connect and claim a node id at boot,
-//! open and serve one connected session, renew and release its lease, and carry requests,
-//! casts and the live-node list. It gets the node's shared state ([`Core`]) and, at boot, the
-//! config and boot window ([`Boot`]). When any of it runs is `supervise`'s.
+//! A broker ([`Broker`]) brings only its own client: how to build it, open and serve one
+//! connected session (claiming a node id first when the node holds none), renew and release its
+//! lease, and carry requests, casts and the live-node list. It gets the node's shared state
+//! ([`Core`]). When any of it runs is `supervise`'s.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use super::command::{Command, Reply};
 use super::lease;
 use super::local::LocalNode;
@@ -26,9 +25,34 @@ use crate::error::ClusterError;
 use crate::secret::mask_url;
 use crate::{NodeId, SendError};
 
-/// How long boot keeps trying to reach the broker before it gives up with one clear error.
-/// Long enough for a broker started alongside the app (compose, a CI job) to come up.
+/// How long a boot with `required_at_boot` keeps trying to reach the broker before it gives up
+/// with one clear error. Long enough for a broker started alongside the app (compose, a CI job)
+/// to come up.
 pub(super) const BOOT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Why a session could not open or went on no longer.
+#[derive(Debug)]
+pub(super) enum Fault {
+    /// The broker, the connection or a call failed; the next session may keep the node id.
+    Down(String),
+    /// Another process holds this node's id: it was paused or cut off longer than its lease.
+    /// The id, and every fd under it, is no longer this node's.
+    Lost(String),
+}
+
+impl Fault {
+    pub(super) fn reason(&self) -> &str {
+        match self {
+            Fault::Down(reason) | Fault::Lost(reason) => reason,
+        }
+    }
+}
+
+impl From<String> for Fault {
+    fn from(reason: String) -> Self {
+        Fault::Down(reason)
+    }
+}
 
 /// What a broker backplane implements: its connection, pub/sub and lease primitive. Everything
 /// around them (when to reconnect, when the node is ready, what a caller gets meanwhile) is
@@ -40,30 +64,31 @@ pub(super) trait Broker: Send + Sync + Sized + 'static {
     /// What one connected period holds, handed from [`Broker::open`] to [`Broker::serve`].
     type Session: Send;
 
-    /// Connects and claims a free node id; retries through [`Boot::retry`] while the broker is
-    /// unreachable.
-    fn claim(
-        boot: &mut Boot<'_>,
-    ) -> impl Future<Output = Result<(Self, NodeId), ClusterError>> + Send;
+    /// Builds the client without waiting on the broker, which may not be up yet; fails only
+    /// for a URL the client cannot use.
+    fn new(
+        config: &ClusterConfig,
+        core: &Core,
+    ) -> impl Future<Output = Result<Self, ClusterError>> + Send;
 
-    /// Starts what lives across sessions once the node exists, before the first session
-    /// opens. Returns tasks that [`Backplane::shutdown`](super::backplane::Backplane::shutdown) stops before the lease is released.
-    fn start(
-        shared: &Arc<Shared<Self>>,
-    ) -> impl Future<Output = Result<Vec<JoinHandle<()>>, ClusterError>> + Send {
+    /// Starts what lives across sessions, before the first session opens. Returns tasks that
+    /// [`Backplane::shutdown`](super::backplane::Backplane::shutdown) stops before the lease is
+    /// released.
+    fn start(shared: &Arc<Shared<Self>>) -> Vec<JoinHandle<()>> {
         let _ = shared;
-        async { Ok(Vec::new()) }
+        Vec::new()
     }
 
-    /// Opens a session: connected, subscribed, and the lease asserted (re-taken if it expired),
-    /// so the node may report ready when this returns.
-    fn open(&self, core: &Core) -> impl Future<Output = Result<Self::Session, String>> + Send;
+    /// Opens a session: connected, a node id claimed if the node holds none
+    /// ([`Core::claimed`]), subscribed, and the lease asserted (re-taken if it expired and
+    /// nobody else took it), so the node may report ready when this returns.
+    fn open(&self, core: &Core) -> impl Future<Output = Result<Self::Session, Fault>> + Send;
 
     /// Reads and writes until the session fails; returns why.
     fn serve(&self, core: &Core, session: Self::Session) -> impl Future<Output = String> + Send;
 
     /// Renews the lease; an error ends the session.
-    fn renew(&self, core: &Core) -> impl Future<Output = Result<(), String>> + Send;
+    fn renew(&self, core: &Core) -> impl Future<Output = Result<(), Fault>> + Send;
 
     /// Gives the node id back on a clean stop, so other nodes see this one gone at once.
     fn release(&self, core: &Core) -> impl Future<Output = ()> + Send;
@@ -100,63 +125,14 @@ pub(super) trait Broker: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<Vec<NodeId>, SendError>> + Send;
 }
 
-/// What a broker's [`Broker::claim`] gets: the config and the boot window.
-pub(super) struct Boot<'a> {
-    pub(super) config: &'a ClusterConfig,
-    /// `config.url` with any password masked, for logs and errors.
-    pub(super) url: String,
-    pub(super) timeout: Duration,
-    pub(super) lease: Duration,
-    pub(super) token: Bytes,
-    /// When boot gives up.
-    pub(super) deadline: Instant,
-    backoff: Backoff,
-}
-
-impl<'a> Boot<'a> {
-    pub(super) fn new(config: &'a ClusterConfig) -> Self {
-        Self {
-            config,
-            url: mask_url(&config.url),
-            timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
-            lease: lease::length(config),
-            token: lease::token(),
-            deadline: Instant::now() + BOOT_WINDOW,
-            backoff: Backoff::new(),
-        }
-    }
-
-    /// Runs `attempt` until it succeeds, backing off between tries; its last error once the
-    /// next try would start past the boot window. `waiting` says what is awaited, in the log.
-    pub(super) async fn retry<T, F, Fut>(
-        &mut self,
-        waiting: &str,
-        mut attempt: F,
-    ) -> Result<T, String>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, String>>,
-    {
-        loop {
-            let reason = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(reason) => reason,
-            };
-            let delay = self.backoff.next_delay();
-            if Instant::now() + delay >= self.deadline {
-                return Err(reason);
-            }
-            tracing::warn!(url = %self.url, %reason, "{waiting}; retrying");
-            tokio::time::sleep(delay).await;
-        }
-    }
-}
-
 /// The state of one node that every broker shares.
 pub(super) struct Core {
     /// [`Broker::NAME`].
     pub(super) broker: &'static str,
-    pub(super) node: NodeId,
+    /// The node id held, 0 while none is (before the first claim, or after the lease was lost).
+    node: AtomicU16,
+    /// Every change of `node`, for the node's fd allocator and its connections.
+    node_changes: watch::Sender<NodeId>,
     /// The broker's URL, password masked.
     pub(super) url: String,
     /// This process's lease token.
@@ -165,6 +141,9 @@ pub(super) struct Core {
     /// `request_timeout_ms`: the bound of every call to the broker.
     pub(super) timeout: Duration,
     pub(super) local: LocalNode,
+    /// Until when the lease is surely this node's: a lease write sent at `t` holds until at
+    /// least `t + lease` on the broker. Past it the node answers no request under its id.
+    lease_until: Mutex<Option<Instant>>,
     ready: AtomicBool,
     ready_changed: Notify,
     /// Why the last session failed, for the boot error.
@@ -172,33 +151,78 @@ pub(super) struct Core {
 }
 
 impl Core {
-    pub(super) fn new(
-        broker: &'static str,
-        node: NodeId,
-        boot: &Boot<'_>,
-        local: LocalNode,
-    ) -> Self {
+    pub(super) fn new(broker: &'static str, config: &ClusterConfig, local: LocalNode) -> Self {
         Self {
             broker,
-            node,
-            url: boot.url.clone(),
-            token: boot.token.clone(),
-            lease: boot.lease,
-            timeout: boot.timeout,
+            node: AtomicU16::new(0),
+            node_changes: watch::channel(NodeId(0)).0,
+            url: mask_url(&config.url),
+            token: lease::token(),
+            lease: lease::length(config),
+            timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
             local,
+            lease_until: Mutex::new(None),
             ready: AtomicBool::new(false),
             ready_changed: Notify::new(),
             failure: Mutex::new(None),
         }
     }
 
+    /// The node id held; 0 while none is.
+    pub(super) fn node(&self) -> NodeId {
+        NodeId(self.node.load(Ordering::Acquire))
+    }
+
+    /// The node id held, if any.
+    pub(super) fn claimed(&self) -> Option<NodeId> {
+        Some(self.node()).filter(|node| node.0 != 0)
+    }
+
+    /// Every change of the node id, starting with the current one.
+    pub(super) fn node_changes(&self) -> watch::Receiver<NodeId> {
+        self.node_changes.subscribe()
+    }
+
+    /// A broker claimed `node`, whose lease write was sent at `sent`.
+    pub(super) fn set_claimed(&self, node: NodeId, sent: Instant) {
+        self.lease_written(sent);
+        self.node.store(node.0, Ordering::Release);
+        self.node_changes.send_replace(node);
+    }
+
+    /// The id is another process's now: forget it, and every fd under it with it.
+    pub(super) fn forget_node(&self) -> NodeId {
+        *self.lease_until.lock() = None;
+        let lost = NodeId(self.node.swap(0, Ordering::AcqRel));
+        self.node_changes.send_replace(NodeId(0));
+        lost
+    }
+
+    /// A lease write (claim, renewal, re-assertion) sent at `sent` succeeded.
+    pub(super) fn lease_written(&self, sent: Instant) {
+        let until = sent + self.lease;
+        let mut held = self.lease_until.lock();
+        if held.is_none_or(|held| held < until) {
+            *held = Some(until);
+        }
+    }
+
+    /// Whether the lease is surely still this node's by its own clock. False after a pause
+    /// (SIGSTOP, a stall) longer than the lease, until a renewal proves it again.
+    pub(super) fn lease_held(&self) -> bool {
+        self.lease_until
+            .lock()
+            .is_some_and(|until| Instant::now() < until)
+    }
+
     pub(super) fn unavailable(&self) -> SendError {
         SendError::BrokerUnavailable(format!("not connected to {} at {}", self.broker, self.url))
     }
 
-    /// Connected, subscribed, and holding the lease, as far as the supervisor knows.
+    /// Connected, subscribed, and holding the lease, as far as the supervisor knows and the
+    /// lease's own clock allows.
     pub(super) fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && self.lease_held()
     }
 
     /// Reports the node ready or not; returns whether it was. The supervisor's to call.
@@ -208,11 +232,11 @@ impl Core {
         was
     }
 
-    /// Resolves once the node is ready.
-    pub(super) async fn until_ready(&self) {
+    /// Resolves once the node is ready, or (with `or_failed`) once a session failed.
+    pub(super) async fn until_ready(&self, or_failed: bool) {
         loop {
             let changed = self.ready_changed.notified();
-            if self.is_ready() {
+            if self.is_ready() || (or_failed && self.failure.lock().is_some()) {
                 return;
             }
             changed.await;
@@ -222,6 +246,7 @@ impl Core {
     /// Keeps why the last session failed, for the boot error.
     pub(super) fn set_failure(&self, reason: String) {
         *self.failure.lock() = Some(reason);
+        self.ready_changed.notify_waiters();
     }
 
     /// Why the last session failed, if one did.
@@ -229,21 +254,33 @@ impl Core {
         self.failure.lock().clone()
     }
 
-    /// Applies a request from another node; the reply frame to send back. Never waits:
-    /// applying only queues into local outboxes.
-    pub(super) fn answer(&self, id: u64, command: Command) -> Result<Bytes, EncodeError> {
+    /// Applies a request to `target` from another node; the reply frame to send back. Never
+    /// waits: applying only queues into local outboxes. `None` when this node cannot vouch
+    /// that `target` is its id (it holds another, or its lease ran out by its own clock, as
+    /// after a pause): another node may hold the id now and answer for it, and two answers
+    /// under one id must never race.
+    pub(super) fn answer(
+        &self,
+        target: NodeId,
+        id: u64,
+        command: Command,
+    ) -> Option<Result<Bytes, EncodeError>> {
+        if target != self.node() || !self.lease_held() {
+            self.local.count_error();
+            return None;
+        }
         let reply = self.local.apply(command);
-        wire::encode(&Frame::Reply {
-            origin: self.node,
+        Some(wire::encode(&Frame::Reply {
+            origin: target,
             id,
             reply,
-        })
+        }))
     }
 
     /// Applies a cast from another node. Casts also reach their sender, which delivered
     /// locally before publishing: those are skipped.
     pub(super) fn apply_cast(&self, origin: NodeId, command: Command) {
-        if origin != self.node {
+        if origin != self.node() {
             let _ = self.local.apply(command);
         }
     }

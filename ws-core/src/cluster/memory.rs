@@ -15,6 +15,10 @@ impl Backplane for MemoryBackplane {
         NodeId(0)
     }
 
+    fn node_changes(&self) -> tokio::sync::watch::Receiver<NodeId> {
+        tokio::sync::watch::channel(NodeId(0)).1
+    }
+
     fn request(&self, _node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
         let reply = dead_reply(&command);
         async move { Ok(reply) }.boxed()

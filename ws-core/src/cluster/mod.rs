@@ -24,7 +24,13 @@
 //! **Faults**: while the broker is away every remote call fails at once with
 //! [`SendError::BrokerUnavailable`] (the backplane tracks its connection state instead of waiting
 //! for a timeout), local delivery goes on, and the node reconnects with exponential backoff
-//! (capped at 2 s), re-subscribes and re-asserts its lease before it reports ready again.
+//! (capped at 2 s), re-subscribes and re-asserts its lease before it reports ready again. A
+//! broker down at boot is the same fault from the start: the node serves its own connections
+//! under local-only fds (node 0, which no broker hands out) and claims its id once the broker is
+//! up, unless `[cluster] required_at_boot` asks boot to fail instead. A node that finds its id
+//! taken (it was paused longer than its lease) forgets it: its connections under that id are
+//! closed and it claims a fresh one; past its lease by its own clock it answers no request
+//! under the id meanwhile.
 //!
 //! **Layout**: [`backplane`] is the trait the node uses, [`memory`] the single-node one, and
 //! [`local`] how commands from other nodes reach this node's connections (the registry

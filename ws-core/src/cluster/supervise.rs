@@ -1,11 +1,16 @@
 //! The skeleton both broker backplanes share, written once over the [`Broker`] trait:
 //!
-//! - **boot**: claim a node id (retrying with backoff within [`BOOT_WINDOW`] while the broker is
-//!   unreachable), start the supervisor, and return only once it reports ready;
-//! - **the supervisor**: one *session* at a time: open it (connect, subscribe, assert the
-//!   lease), report ready, then serve it and renew the lease every `lease / 3` until either
-//!   fails; then report not ready, fail whatever waits on the session at once, count the
-//!   failure, and open the next one after an exponential backoff (capped at 2 s);
+//! - **boot**: build the client and start the supervisor. With `required_at_boot` boot returns
+//!   only once the node is ready, and fails after [`BOOT_WINDOW`]; otherwise it returns once the
+//!   first session opened or failed, and a node whose broker is down serves its own connections
+//!   (under local-only fds, node 0) while the supervisor keeps trying;
+//! - **the supervisor**: one *session* at a time: open it (connect, claim a node id if the node
+//!   holds none, subscribe, assert the lease), report ready, then serve it and renew the lease
+//!   every `lease / 3` until either fails; then report not ready, fail whatever waits on the
+//!   session at once, count the failure, and open the next one after an exponential backoff
+//!   (capped at 2 s). A session that finds its id held by another process (this node was paused
+//!   or cut off longer than its lease) forgets the id, so the node's connections under it are
+//!   closed, and the next session claims a fresh one;
 //! - **the [`Backplane`] calls**: fail fast while not ready, and count broker-side failures.
 
 use std::sync::Arc;
@@ -18,8 +23,8 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::backplane::Backplane;
-use super::broker::{BOOT_WINDOW, Boot, Broker, Core, Shared};
-use super::command::{Command, Reply};
+use super::broker::{BOOT_WINDOW, Broker, Core, Fault, Shared};
+use super::command::{Command, Reply, dead_reply};
 use super::lease;
 use super::local::LocalNode;
 use super::wire::{self, Frame};
@@ -36,18 +41,15 @@ pub(super) struct Supervised<B: Broker> {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Claims a node id on the broker `B`, starts its supervisor, and returns once it is ready.
+/// Builds the broker `B` and starts its supervisor; see the module's text for when it returns.
 pub(super) async fn start<B: Broker>(
     config: &ClusterConfig,
     local: LocalNode,
 ) -> Result<Supervised<B>, ClusterError> {
-    let mut boot = Boot::new(config);
-    let (broker, node) = B::claim(&mut boot).await?;
-    let shared = Arc::new(Shared {
-        core: Core::new(B::NAME, node, &boot, local),
-        broker,
-    });
-    let tasks = B::start(&shared).await?;
+    let core = Core::new(B::NAME, config, local);
+    let broker = B::new(config, &core).await?;
+    let shared = Arc::new(Shared { core, broker });
+    let tasks = B::start(&shared);
     let (stop, stop_rx) = watch::channel(false);
     let supervisor = tokio::spawn(supervise(shared.clone(), stop_rx));
     let backplane = Supervised {
@@ -57,20 +59,33 @@ pub(super) async fn start<B: Broker>(
         tasks: Mutex::new(tasks),
     };
     let core = &backplane.shared.core;
-    if tokio::time::timeout_at(boot.deadline, core.until_ready())
-        .await
-        .is_err()
-    {
-        let reason = core.failure();
-        let error = ClusterError::NotReady {
-            node,
-            url: core.url.clone(),
-            reason: reason.unwrap_or_else(|| format!("still connecting after {BOOT_WINDOW:?}")),
+    let required = config.required_at_boot;
+    let settled = tokio::time::timeout(BOOT_WINDOW, core.until_ready(!required)).await;
+    if core.is_ready() {
+        tracing::info!(node = %core.node(), url = %core.url, prefix = %config.prefix, "cluster backplane ready ({})", B::NAME.to_ascii_lowercase());
+        return Ok(backplane);
+    }
+    let reason = core
+        .failure()
+        .unwrap_or_else(|| format!("still connecting after {BOOT_WINDOW:?}"));
+    if required {
+        let _ = settled;
+        let error = match core.claimed() {
+            Some(node) => ClusterError::NotReady {
+                node,
+                url: core.url.clone(),
+                reason,
+            },
+            None => ClusterError::Unreachable {
+                broker: B::NAME,
+                url: core.url.clone(),
+                reason,
+            },
         };
         backplane.shutdown().await;
         return Err(error);
     }
-    tracing::info!(node = %node, url = %core.url, prefix = %config.prefix, "cluster backplane ready ({})", B::NAME.to_ascii_lowercase());
+    tracing::warn!(url = %core.url, %reason, "cluster broker not reachable at boot; serving this node's connections (local-only fds) and joining the cluster once it is up");
     Ok(backplane)
 }
 
@@ -88,17 +103,26 @@ async fn supervise<B: Broker>(shared: Arc<Shared<B>>, mut stop: watch::Receiver<
         let was_ready = core.set_ready(false);
         // Every caller waiting on this session learns now, not at its timeout.
         shared.broker.ended();
-        let Some(reason) = outcome else {
+        let Some(fault) = outcome else {
             return;
         };
         core.local.count_error();
-        if was_ready {
+        if let Fault::Lost(reason) = &fault {
+            let lost = core.forget_node();
+            tracing::error!(node = %lost, url = %core.url, %reason, "this node's id belongs to another node now (it was paused or cut off longer than lease_ms): closing its connections under that id and claiming a fresh one");
+        } else if was_ready {
             lost_at = Some(Instant::now());
-            tracing::warn!(node = %core.node, url = %core.url, %reason, "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
+            tracing::warn!(node = %core.node(), url = %core.url, reason = fault.reason(), "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
         } else {
-            tracing::debug!(node = %core.node, url = %core.url, %reason, "cluster broker still unreachable");
+            tracing::debug!(node = %core.node(), url = %core.url, reason = fault.reason(), "cluster broker still unreachable");
         }
-        core.set_failure(reason);
+        let claim_at_once = matches!(fault, Fault::Lost(_));
+        core.set_failure(match fault {
+            Fault::Down(reason) | Fault::Lost(reason) => reason,
+        });
+        if claim_at_once {
+            continue;
+        }
         tokio::select! {
             () = tokio::time::sleep(backoff.next_delay()) => {}
             () = stopped(&mut stop) => return,
@@ -112,23 +136,23 @@ async fn session<B: Broker>(
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
     lost_at: &mut Option<Instant>,
-) -> Option<String> {
+) -> Option<Fault> {
     let (core, broker) = (&shared.core, &shared.broker);
     let session = tokio::select! {
         opened = broker.open(core) => match opened {
             Ok(session) => session,
-            Err(reason) => return Some(reason),
+            Err(fault) => return Some(fault),
         },
         () = stopped(stop) => return None,
     };
     core.set_ready(true);
     backoff.reset();
     if let Some(lost_at) = lost_at.take() {
-        tracing::info!(node = %core.node, url = %core.url, down_ms = lost_at.elapsed().as_millis() as u64, "reconnected to the cluster broker and re-subscribed");
+        tracing::info!(node = %core.node(), url = %core.url, down_ms = lost_at.elapsed().as_millis() as u64, "reconnected to the cluster broker and re-subscribed");
     }
     tokio::select! {
-        reason = broker.serve(core, session) => Some(reason),
-        reason = keep_lease(broker, core) => Some(reason),
+        reason = broker.serve(core, session) => Some(Fault::Down(reason)),
+        fault = keep_lease(broker, core) => Some(fault),
         () = stopped(stop) => {
             core.set_ready(false);
             broker.release(core).await;
@@ -138,28 +162,36 @@ async fn session<B: Broker>(
 }
 
 /// Renews the lease every [`lease::renew_every`] until a renewal fails; returns why.
-async fn keep_lease<B: Broker>(broker: &B, core: &Core) -> String {
+async fn keep_lease<B: Broker>(broker: &B, core: &Core) -> Fault {
     let mut tick = tokio::time::interval(lease::renew_every(core.lease));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate; the session asserted the lease just now.
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Err(reason) = broker.renew(core).await {
-            return reason;
+        if let Err(fault) = broker.renew(core).await {
+            return fault;
         }
     }
 }
 
 impl<B: Broker> Backplane for Supervised<B> {
     fn node(&self) -> NodeId {
-        self.shared.core.node
+        self.shared.core.node()
+    }
+
+    fn node_changes(&self) -> watch::Receiver<NodeId> {
+        self.shared.core.node_changes()
     }
 
     fn request(&self, node: NodeId, command: Command) -> BoxFuture<'_, Result<Reply, SendError>> {
         async move {
             let Shared { core, broker } = &*self.shared;
-            let result = if self.is_ready() {
+            // No broker hands out node 0: its fds are local-only fds of some node, and no other
+            // node holds them.
+            let result = if node.0 == 0 {
+                Ok(dead_reply(&command))
+            } else if self.is_ready() {
                 broker.request(core, node, command).await
             } else {
                 Err(core.unavailable())
@@ -173,7 +205,7 @@ impl<B: Broker> Backplane for Supervised<B> {
         let Shared { core, broker } = &*self.shared;
         let result = if self.is_ready() {
             wire::encode(&Frame::Cast {
-                origin: core.node,
+                origin: core.node(),
                 command,
             })
             .map_err(SendError::from)

@@ -136,6 +136,11 @@ pub struct ClusterConfig {
     /// How long a remote operation may wait for the broker or the owning node, in milliseconds.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Whether boot fails when the broker cannot be reached within 10 s. By default (`false`) a
+    /// node whose broker is down at boot serves its own connections, answers `/ready` 503 and
+    /// joins the cluster by itself once the broker is up.
+    #[serde(default)]
+    pub required_at_boot: bool,
 }
 
 fn default_cluster_url() -> String {
@@ -158,6 +163,7 @@ impl Default for ClusterConfig {
             prefix: default_cluster_prefix(),
             lease_ms: default_lease_ms(),
             request_timeout_ms: default_request_timeout_ms(),
+            required_at_boot: false,
         }
     }
 }

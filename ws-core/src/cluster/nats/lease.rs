@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 
+use tokio::time::Instant;
+
 use super::Nats;
 use crate::NodeId;
 use crate::SendError;
-use crate::cluster::broker::Core;
+use crate::cluster::broker::{Core, Fault};
 use crate::error::ClusterError;
 
 /// Subject tokens and bucket names allow fewer characters than a Redis prefix; anything else
@@ -64,7 +66,7 @@ fn bucket_stream(bucket: &str, lease: Duration) -> jetstream::stream::Config {
 
 /// Opens the lease bucket, creating it if the server has none (first node, or a restarted
 /// server that lost it).
-pub(super) async fn ensure_bucket(
+async fn ensure_bucket(
     js: &jetstream::Context,
     bucket: &str,
     lease: Duration,
@@ -76,31 +78,69 @@ pub(super) async fn ensure_bucket(
     js.get_key_value(bucket).await.map_err(|e| e.to_string())
 }
 
-/// Claims the first free id from a random start; the id and its key's revision.
-pub(super) async fn claim(
-    store: &kv::Store,
-    token: &bytes::Bytes,
-    url: &str,
-) -> Result<Option<(NodeId, u64)>, ClusterError> {
-    for node in crate::cluster::lease::candidates(crate::cluster::lease::random_start()) {
-        match store.create(key(node), token.clone()).await {
-            Ok(revision) => return Ok(Some((node, revision))),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(ClusterError::Claim {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        }
-    }
-    Ok(None)
-}
-
 impl Nats {
+    /// Opens the lease bucket and claims the first free id from a random start.
+    pub(super) async fn claim(&self, core: &Core) -> Result<(), Fault> {
+        let store = self.open_bucket(core).await?;
+        let sent = Instant::now();
+        let work = async {
+            for node in crate::cluster::lease::candidates(crate::cluster::lease::random_start()) {
+                match store.create(key(node), core.token.clone()).await {
+                    Ok(revision) => return Ok(Some((node, revision))),
+                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(format!("claiming a node id failed: {e}")),
+                }
+            }
+            Ok(None)
+        };
+        let claimed = tokio::time::timeout(core.timeout * 4, work)
+            .await
+            .map_err(|_| "claiming a node id timed out".to_string())??;
+        let Some((node, revision)) = claimed else {
+            return Err(Fault::Down(
+                ClusterError::NoFreeNodeId {
+                    prefix: self.prefix.clone(),
+                    url: core.url.clone(),
+                }
+                .to_string(),
+            ));
+        };
+        self.revision.store(revision, Ordering::Release);
+        core.set_claimed(node, sent);
+        tracing::info!(node = %node, url = %core.url, "claimed a node id");
+        Ok(())
+    }
+
+    /// Opens (or creates) the lease bucket and keeps it for later calls.
+    async fn open_bucket(&self, core: &Core) -> Result<kv::Store, String> {
+        let store = tokio::time::timeout(
+            core.timeout * 2,
+            ensure_bucket(&self.js, &self.bucket, core.lease),
+        )
+        .await
+        .map_err(|_| format!("opening the lease bucket `{}` timed out", self.bucket))?
+        .map_err(|reason| {
+            ClusterError::LeaseStore {
+                bucket: self.bucket.clone(),
+                url: core.url.clone(),
+                reason,
+            }
+            .to_string()
+        })?;
+        *self.store.write() = Some(store.clone());
+        Ok(store)
+    }
+
+    fn store(&self) -> Result<kv::Store, String> {
+        self.store
+            .read()
+            .clone()
+            .ok_or_else(|| "the lease bucket is not open".to_string())
+    }
+
     /// Whether `node` holds a lease.
     pub(super) async fn lease_alive(&self, core: &Core, node: NodeId) -> Result<bool, SendError> {
-        let store = self.store.read().clone();
+        let store = self.store().map_err(SendError::BrokerUnavailable)?;
         match tokio::time::timeout(core.timeout, store.entry(key(node))).await {
             Ok(Ok(entry)) => Ok(entry.is_some_and(|e| e.operation == kv::Operation::Put)),
             Ok(Err(e)) => Err(SendError::BrokerUnavailable(format!(
@@ -114,80 +154,93 @@ impl Nats {
     }
 
     /// Renews the lease by compare-and-set on its last revision; falls back to re-asserting
-    /// it when the revision moved (expired, or the server lost the bucket).
-    pub(super) async fn renew_lease(&self, core: &Core) -> Result<(), String> {
-        let store = self.store.read().clone();
+    /// it when the revision moved (expired, taken, or the server lost the bucket).
+    pub(super) async fn renew_lease(&self, core: &Core) -> Result<(), Fault> {
+        let store = self.store()?;
         let revision = self.revision.load(Ordering::Acquire);
+        let sent = Instant::now();
         let update = tokio::time::timeout(
             core.timeout,
-            store.update(key(core.node), core.token.clone(), revision),
+            store.update(key(core.node()), core.token.clone(), revision),
         )
         .await;
         match update {
             Ok(Ok(revision)) => {
                 self.revision.store(revision, Ordering::Release);
+                core.lease_written(sent);
                 Ok(())
             }
             Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
                 self.reassert(core).await
             }
-            Ok(Err(e)) => Err(format!("renewing the lease failed: {e}")),
-            Err(_) => Err(format!(
+            Ok(Err(e)) => Err(Fault::Down(format!("renewing the lease failed: {e}"))),
+            Err(_) => Err(Fault::Down(format!(
                 "renewing the lease took over {} ms",
                 core.timeout.as_millis()
-            )),
+            ))),
         }
     }
 
-    /// Makes sure the bucket exists and this node holds its key, taking it again if it expired.
-    pub(super) async fn reassert(&self, core: &Core) -> Result<(), String> {
+    /// Makes sure the bucket exists and this node holds its key, taking it again if it expired
+    /// and nobody else took it.
+    pub(super) async fn reassert(&self, core: &Core) -> Result<(), Fault> {
+        let node = core.node();
+        let sent = Instant::now();
         let work = async {
-            let store = ensure_bucket(&self.js, &self.bucket, core.lease).await?;
-            *self.store.write() = store.clone();
-            let key = key(core.node);
-            let revision = match store.entry(key.clone()).await.map_err(|e| e.to_string())? {
+            let store = self.open_bucket(core).await.map_err(Fault::Down)?;
+            let key = key(node);
+            let entry = store
+                .entry(key.clone())
+                .await
+                .map_err(|e| Fault::Down(e.to_string()))?;
+            let revision = match entry {
                 Some(entry)
                     if entry.operation == kv::Operation::Put && entry.value != core.token =>
                 {
-                    return Err(format!(
-                        "node id {} was taken by another process while this node could not renew its lease",
-                        core.node
-                    ));
+                    return Err(Fault::Lost(format!(
+                        "node id {node} was taken by another process while this node could not renew its lease"
+                    )));
                 }
                 Some(entry) if entry.operation == kv::Operation::Put => store
                     .update(key, core.token.clone(), entry.revision)
                     .await
-                    .map_err(|e| e.to_string())?,
+                    .map_err(|e| Fault::Down(e.to_string()))?,
                 _ => {
-                    let revision = store
-                        .create(key, core.token.clone())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    tracing::info!(node = %core.node, "re-took the node lease (it had expired or the broker restarted)");
+                    let revision = store.create(key, core.token.clone()).await.map_err(|e| {
+                        if e.kind() == kv::CreateErrorKind::AlreadyExists {
+                            Fault::Lost(format!("node id {node} was taken by another process"))
+                        } else {
+                            Fault::Down(e.to_string())
+                        }
+                    })?;
+                    tracing::info!(node = %node, "re-took the node lease (it had expired or the broker restarted)");
                     revision
                 }
             };
             // Those were round trips after the client's re-subscriptions, so the server has them.
             self.revision.store(revision, Ordering::Release);
+            core.lease_written(sent);
             Ok(())
         };
         tokio::time::timeout(core.timeout * 2, work)
             .await
             .unwrap_or_else(|_| {
-                Err(format!(
+                Err(Fault::Down(format!(
                     "re-asserting the lease took over {} ms",
                     (core.timeout * 2).as_millis()
-                ))
+                )))
             })
     }
 
     /// Deletes this node's key if it still holds it.
     pub(super) async fn release_lease(&self, core: &Core) {
-        let store = self.store.read().clone();
+        let Ok(store) = self.store() else {
+            return;
+        };
         let revision = self.revision.load(Ordering::Acquire);
-        let delete = store.delete_expect_revision(key(core.node), Some(revision));
+        let delete = store.delete_expect_revision(key(core.node()), Some(revision));
         if let Ok(Err(e)) = tokio::time::timeout(core.timeout, delete).await {
-            tracing::debug!(node = %core.node, error = %e, "could not release the node lease; it expires by itself");
+            tracing::debug!(node = %core.node(), error = %e, "could not release the node lease; it expires by itself");
         }
     }
 }

@@ -26,16 +26,17 @@ use futures_util::StreamExt;
 use futures_util::TryStreamExt;
 use futures_util::future::FutureExt;
 use parking_lot::RwLock;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use self::lease::{ensure_bucket, sanitize};
+use self::lease::sanitize;
 use crate::cluster::backoff::Backoff;
-use crate::cluster::broker::{Boot, Broker, Core, Shared, timed_out};
+use crate::cluster::broker::{Broker, Core, Fault, Shared, timed_out};
 use crate::cluster::command::{Command, Reply, dead_reply};
 use crate::cluster::lease::renew_every;
 use crate::cluster::wire::{self, Frame};
+use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::{NodeId, SendError};
 
@@ -43,8 +44,8 @@ use crate::{NodeId, SendError};
 pub(crate) struct Nats {
     client: Client,
     js: jetstream::Context,
-    /// The lease bucket; replaced when a restarted server had lost it.
-    store: RwLock<kv::Store>,
+    /// The lease bucket once opened; replaced when a restarted server had lost it.
+    store: RwLock<Option<kv::Store>>,
     bucket: String,
     /// The cluster prefix, cut to what subjects may carry.
     prefix: String,
@@ -52,6 +53,8 @@ pub(crate) struct Nats {
     revision: AtomicU64,
     /// The client's connection events.
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+    /// The node id whose subject the request reader subscribed to; 0 while none.
+    subscribed: watch::Sender<NodeId>,
 }
 
 fn options(
@@ -91,7 +94,7 @@ async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> 
             Some(Event::Closed) | None => return Link::Closed,
             Some(other) => {
                 core.local.count_error();
-                tracing::debug!(node = %core.node, event = %other, "NATS client event");
+                tracing::debug!(node = %core.node(), event = %other, "NATS client event");
             }
         }
     }
@@ -101,103 +104,76 @@ impl Broker for Nats {
     const NAME: &'static str = "NATS";
     type Session = ();
 
-    async fn claim(boot: &mut Boot<'_>) -> Result<(Self, NodeId), ClusterError> {
-        let config = boot.config;
-        let (timeout, lease) = (boot.timeout, boot.lease);
+    async fn new(config: &ClusterConfig, core: &Core) -> Result<Self, ClusterError> {
         let prefix = sanitize(&config.prefix);
         if prefix != config.prefix {
             tracing::warn!(prefix = %config.prefix, used = %prefix, "cluster prefix has characters NATS subjects cannot carry");
         }
-        let bucket = format!("{prefix}_nodes");
-
         let (events_tx, events) = mpsc::unbounded_channel();
-        let client = boot
-            .retry("cluster broker not reachable yet", || {
-                let attempt = async_nats::connect_with_options(
-                    config.url.as_str(),
-                    options(events_tx.clone(), timeout, lease),
-                );
-                async move {
-                    match tokio::time::timeout(timeout.max(Duration::from_secs(1)), attempt).await {
-                        Ok(Ok(client)) => Ok(client),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("connecting timed out".to_string()),
-                    }
-                }
-            })
-            .await
-            .map_err(|reason| ClusterError::Unreachable {
-                broker: Self::NAME,
-                url: boot.url.clone(),
-                reason,
-            })?;
-        drop(events_tx);
-
+        // The client connects (and reconnects) in the background: a server that is not up yet
+        // is waited for by the supervisor's sessions, not by boot.
+        let client = async_nats::connect_with_options(
+            config.url.as_str(),
+            options(events_tx, core.timeout, core.lease).retry_on_initial_connect(),
+        )
+        .await
+        .map_err(|e| ClusterError::BadUrl {
+            broker: Self::NAME,
+            url: core.url.clone(),
+            reason: e.to_string(),
+        })?;
         let mut js = jetstream::new(client.clone());
-        js.set_timeout(timeout);
-        // JetStream may come up a moment after the server accepts connections.
-        let store = boot
-            .retry("cluster lease bucket not available yet", || {
-                ensure_bucket(&js, &bucket, lease)
-            })
-            .await
-            .map_err(|reason| ClusterError::LeaseStore {
-                bucket: bucket.clone(),
-                url: boot.url.clone(),
-                reason,
-            })?;
-        let Some((node, revision)) = lease::claim(&store, &boot.token, &boot.url).await? else {
-            return Err(ClusterError::NoFreeNodeId {
-                prefix,
-                url: boot.url.clone(),
-            });
-        };
-        let nats = Self {
+        js.set_timeout(core.timeout);
+        Ok(Self {
             client,
             js,
-            store: RwLock::new(store),
-            bucket,
+            store: RwLock::new(None),
+            bucket: format!("{prefix}_nodes"),
             prefix,
-            revision: AtomicU64::new(revision),
+            revision: AtomicU64::new(0),
             events: tokio::sync::Mutex::new(events),
-        };
-        Ok((nats, node))
+            subscribed: watch::channel(NodeId(0)).0,
+        })
     }
 
-    async fn start(shared: &Arc<Shared<Self>>) -> Result<Vec<JoinHandle<()>>, ClusterError> {
-        let Shared { core, broker } = &**shared;
-        let subscribe =
-            |subject: String| async move {
-                broker.client.subscribe(subject.clone()).await.map_err(|e| {
-                    ClusterError::Subscribe {
-                        subject,
-                        url: core.url.clone(),
-                        reason: e.to_string(),
-                    }
-                })
-            };
-        let requests = subscribe(format!("{}.node.{}", broker.prefix, core.node.0)).await?;
-        let casts = subscribe(format!("{}.all", broker.prefix)).await?;
-        // The first session's lease round trips follow these subscriptions on the same
-        // connection, so once the node is ready, the server has them: no other node can get
-        // "no responders" for this one after boot returns.
-        Ok(vec![
-            tokio::spawn(answer_requests(shared.clone(), requests)),
-            tokio::spawn(apply_casts(shared.clone(), casts)),
-        ])
+    fn start(shared: &Arc<Shared<Self>>) -> Vec<JoinHandle<()>> {
+        vec![
+            tokio::spawn(answer_requests(shared.clone())),
+            tokio::spawn(apply_casts(shared.clone())),
+        ]
     }
 
-    async fn open(&self, core: &Core) -> Result<(), String> {
+    async fn open(&self, core: &Core) -> Result<(), Fault> {
         {
             let mut events = self.events.lock().await;
-            while !self.connected() {
-                match next_link(core, &mut events).await {
-                    Link::Up => break,
-                    Link::Down => {}
-                    Link::Closed => return Err("the NATS client is closed".into()),
+            let connected = async {
+                while !self.connected() {
+                    match next_link(core, &mut events).await {
+                        Link::Up => break,
+                        Link::Down => {}
+                        Link::Closed => return Err("the NATS client is closed".to_string()),
+                    }
                 }
-            }
+                Ok(())
+            };
+            // Bounded, so a server that is not up yet shows as a failed session (the boot
+            // log, `/ready`) while the client keeps trying in the background.
+            tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected)
+                .await
+                .map_err(|_| format!("not connected to NATS at {}", core.url))??;
         }
+        if core.claimed().is_none() {
+            self.claim(core).await?;
+        }
+        let node = core.node();
+        // The reader subscribes to the node's subject; the round trips below follow it on the
+        // same connection, so once the node is ready the server has it: no other node can get
+        // "no responders" for this one.
+        let mut subscribed = self.subscribed.subscribe();
+        tokio::time::timeout(core.timeout, subscribed.wait_for(|n| *n == node))
+            .await
+            .map_err(|_| format!("subscribing as node {node} timed out"))?
+            .map_err(|_| "the NATS request reader stopped".to_string())?;
         // The client re-subscribed before anything else, so these round trips come after.
         self.reassert(core).await
     }
@@ -214,9 +190,9 @@ impl Broker for Nats {
         }
     }
 
-    async fn renew(&self, core: &Core) -> Result<(), String> {
+    async fn renew(&self, core: &Core) -> Result<(), Fault> {
         if !self.connected() {
-            return Err("the NATS client is not connected".into());
+            return Err(Fault::Down("the NATS client is not connected".into()));
         }
         self.renew_lease(core).await
     }
@@ -243,7 +219,7 @@ impl Broker for Nats {
         let started = Instant::now();
         let dead = dead_reply(&command);
         let frame = wire::encode(&Frame::Request {
-            origin: core.node,
+            origin: core.node(),
             id: 0,
             command,
         })?;
@@ -307,7 +283,9 @@ impl Broker for Nats {
     }
 
     async fn live_nodes(&self, core: &Core) -> Result<Vec<NodeId>, SendError> {
-        let store = self.store.read().clone();
+        let Some(store) = self.store.read().clone() else {
+            return Err(core.unavailable());
+        };
         let keys = async {
             let keys = store.keys().await.map_err(|e| e.to_string())?;
             keys.try_collect::<Vec<String>>()
@@ -331,31 +309,88 @@ impl Broker for Nats {
     }
 }
 
-/// Answers requests in arrival order: applying only queues into local outboxes, so one slow
-/// client never holds up the others, and pushes to one connection stay in order.
-async fn answer_requests(shared: Arc<Shared<Nats>>, mut requests: async_nats::Subscriber) {
+/// Answers requests to this node's id in arrival order: applying only queues into local
+/// outboxes, so one slow client never holds up the others, and pushes to one connection stay in
+/// order. Follows the node id: subscribes to its subject once claimed, and drops the
+/// subscription when the id is lost.
+async fn answer_requests(shared: Arc<Shared<Nats>>) {
     let Shared { core, broker } = &*shared;
-    while let Some(message) = requests.next().await {
-        let Some(reply_to) = message.reply else {
+    let mut node_changes = core.node_changes();
+    loop {
+        let node = *node_changes.borrow_and_update();
+        if node.0 == 0 {
+            if node_changes.changed().await.is_err() {
+                return;
+            }
             continue;
+        }
+        let subject = format!("{}.node.{}", broker.prefix, node.0);
+        let mut requests = match broker.client.subscribe(subject).await {
+            Ok(requests) => requests,
+            Err(error) => {
+                core.local.count_error();
+                tracing::warn!(node = %node, %error, "cannot subscribe to this node's requests; retrying");
+                tokio::time::sleep(Backoff::FIRST).await;
+                continue;
+            }
         };
-        let Ok(Frame::Request { id, command, .. }) = wire::decode(message.payload) else {
-            core.local.count_error();
-            continue;
-        };
-        match core.answer(id, command) {
-            Ok(frame) => {
-                if broker.client.publish(reply_to, frame).await.is_err() {
-                    core.local.count_error();
+        broker.subscribed.send_replace(node);
+        loop {
+            tokio::select! {
+                message = requests.next() => match message {
+                    Some(message) => answer(core, broker, node, message).await,
+                    None => break,
+                },
+                changed = node_changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    break;
                 }
             }
-            Err(_) => core.local.count_error(),
         }
+        broker.subscribed.send_replace(NodeId(0));
     }
 }
 
-async fn apply_casts(shared: Arc<Shared<Nats>>, mut casts: async_nats::Subscriber) {
-    let core = &shared.core;
+async fn answer(core: &Core, broker: &Nats, node: NodeId, message: async_nats::Message) {
+    let Some(reply_to) = message.reply else {
+        return;
+    };
+    let Ok(Frame::Request { id, command, .. }) = wire::decode(message.payload) else {
+        core.local.count_error();
+        return;
+    };
+    // `None`: not this node's to answer (see `Core::answer`).
+    let Some(frame) = core.answer(node, id, command) else {
+        return;
+    };
+    let sent = match frame {
+        Ok(frame) => broker.client.publish(reply_to, frame).await.is_ok(),
+        Err(_) => false,
+    };
+    if !sent {
+        core.local.count_error();
+    }
+}
+
+async fn apply_casts(shared: Arc<Shared<Nats>>) {
+    let Shared { core, broker } = &*shared;
+    // The client queues the subscription until it is connected, and renews it on reconnects.
+    let mut casts = loop {
+        match broker
+            .client
+            .subscribe(format!("{}.all", broker.prefix))
+            .await
+        {
+            Ok(casts) => break casts,
+            Err(error) => {
+                core.local.count_error();
+                tracing::warn!(%error, "cannot subscribe to cluster casts; retrying");
+                tokio::time::sleep(Backoff::FIRST).await;
+            }
+        }
+    };
     while let Some(message) = casts.next().await {
         match wire::decode(message.payload) {
             Ok(Frame::Cast { origin, command }) => core.apply_cast(origin, command),

@@ -16,7 +16,7 @@
 mod scripts;
 mod writer;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,10 +29,11 @@ use tokio::time::Instant;
 
 use self::scripts::{CLAIM, LEASE, LIVE, Names, RELEASE};
 use self::writer::{Outgoing, QUEUE, write_loop};
-use crate::cluster::broker::{Boot, Broker, Core, timed_out};
+use crate::cluster::broker::{Broker, Core, Fault, timed_out};
 use crate::cluster::command::{Command, Reply, dead_reply};
 use crate::cluster::lease;
 use crate::cluster::wire::{self, Frame};
+use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::fd::MAX_NODE;
 use crate::{NodeId, SendError};
@@ -49,6 +50,8 @@ pub(crate) struct Redis {
     next_id: AtomicU64,
     /// The session's command connection, for calls outside the writer (lease, live nodes).
     conn: Mutex<Option<MultiplexedConnection>>,
+    /// The node id whose channel the session subscribed to.
+    serving: AtomicU16,
 }
 
 /// The two connections of one session.
@@ -73,59 +76,69 @@ impl Broker for Redis {
     const NAME: &'static str = "Redis";
     type Session = Session;
 
-    async fn claim(boot: &mut Boot<'_>) -> Result<(Self, NodeId), ClusterError> {
+    async fn new(config: &ClusterConfig, core: &Core) -> Result<Self, ClusterError> {
         let client =
-            redis::Client::open(boot.config.url.as_str()).map_err(|e| ClusterError::BadUrl {
+            redis::Client::open(config.url.as_str()).map_err(|e| ClusterError::BadUrl {
                 broker: Self::NAME,
-                url: boot.url.clone(),
+                url: core.url.clone(),
                 reason: e.to_string(),
             })?;
-        let names = Names {
-            prefix: boot.config.prefix.clone(),
-        };
-        let (token, lease, timeout) = (boot.token.clone(), boot.lease, boot.timeout);
-        let claimed = boot
-            .retry("cluster broker not reachable yet", || {
-                claim(&client, &names, &token, lease, timeout)
-            })
-            .await
-            .map_err(|reason| ClusterError::Unreachable {
-                broker: Self::NAME,
-                url: boot.url.clone(),
-                reason,
-            })?;
-        let Some(node) = claimed else {
-            return Err(ClusterError::NoFreeNodeId {
-                prefix: names.prefix,
-                url: boot.url.clone(),
-            });
-        };
         let (outbox, queue) = mpsc::channel(QUEUE);
-        let redis = Self {
+        Ok(Self {
             client,
-            names,
+            names: Names {
+                prefix: config.prefix.clone(),
+            },
             outbox,
             queue: tokio::sync::Mutex::new(queue),
             pending: DashMap::new(),
             next_id: AtomicU64::new(1),
             conn: Mutex::new(None),
-        };
-        Ok((redis, node))
+            serving: AtomicU16::new(0),
+        })
     }
 
-    async fn open(&self, core: &Core) -> Result<Session, String> {
+    async fn open(&self, core: &Core) -> Result<Session, Fault> {
         let mut conn = connect_command(&self.client, core.timeout).await?;
+        if core.claimed().is_none() {
+            let sent = Instant::now();
+            match claim(
+                &mut conn,
+                &self.names,
+                &core.token,
+                core.lease,
+                core.timeout,
+            )
+            .await?
+            {
+                Some(node) => {
+                    core.set_claimed(node, sent);
+                    tracing::info!(node = %node, url = %core.url, "claimed a node id");
+                }
+                None => {
+                    return Err(Fault::Down(
+                        ClusterError::NoFreeNodeId {
+                            prefix: self.names.prefix.clone(),
+                            url: core.url.clone(),
+                        }
+                        .to_string(),
+                    ));
+                }
+            }
+        }
+        let node = core.node();
         let mut pubsub = tokio::time::timeout(core.timeout, self.client.get_async_pubsub())
             .await
             .map_err(|_| "connecting for pub/sub timed out".to_string())?
             .map_err(|e| e.to_string())?;
         self.renew_on(core, &mut conn).await?;
-        for channel in [self.names.node_channel(core.node), self.names.all_channel()] {
+        for channel in [self.names.node_channel(node), self.names.all_channel()] {
             tokio::time::timeout(core.timeout, pubsub.subscribe(&channel))
                 .await
                 .map_err(|_| format!("subscribing to {channel} timed out"))?
                 .map_err(|e| e.to_string())?;
         }
+        self.serving.store(node.0, Ordering::Release);
         *self.conn.lock() = Some(conn.clone());
         Ok(Session { conn, pubsub })
     }
@@ -140,10 +153,10 @@ impl Broker for Redis {
         }
     }
 
-    async fn renew(&self, core: &Core) -> Result<(), String> {
+    async fn renew(&self, core: &Core) -> Result<(), Fault> {
         let conn = self.conn.lock().clone();
         let Some(mut conn) = conn else {
-            return Err("no connection to renew the lease on".into());
+            return Err(Fault::Down("no connection to renew the lease on".into()));
         };
         self.renew_on(core, &mut conn).await
     }
@@ -156,17 +169,17 @@ impl Broker for Redis {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(RELEASE)
             .arg(2)
-            .arg(self.names.lease(core.node))
+            .arg(self.names.lease(core.node()))
             .arg(self.names.index())
             .arg(&core.token[..])
-            .arg(core.node.0);
+            .arg(core.node().0);
         let call = cmd.query_async::<i64>(&mut conn);
         let error = match tokio::time::timeout(core.timeout, call).await {
             Ok(Ok(_)) => return,
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_string(),
         };
-        tracing::debug!(node = %core.node, %error, "could not release the node lease; it expires by itself");
+        tracing::debug!(node = %core.node(), %error, "could not release the node lease; it expires by itself");
     }
 
     fn ended(&self) {
@@ -189,7 +202,7 @@ impl Broker for Redis {
         let dead = dead_reply(&command);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = wire::encode(&Frame::Request {
-            origin: core.node,
+            origin: core.node(),
             id,
             command,
         })?;
@@ -277,32 +290,36 @@ impl Broker for Redis {
 }
 
 impl Redis {
-    /// Renews the lease on `conn`, re-taking it if it expired (e.g. after a broker restart).
-    async fn renew_on(&self, core: &Core, conn: &mut MultiplexedConnection) -> Result<(), String> {
+    /// Renews the lease on `conn`, re-taking it if it expired and nobody else took it (e.g.
+    /// after a broker restart).
+    async fn renew_on(&self, core: &Core, conn: &mut MultiplexedConnection) -> Result<(), Fault> {
+        let node = core.node();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(LEASE)
             .arg(2)
-            .arg(self.names.lease(core.node))
+            .arg(self.names.lease(node))
             .arg(self.names.index())
             .arg(&core.token[..])
             .arg(u64::try_from(core.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg(core.node.0);
+            .arg(node.0);
+        let sent = Instant::now();
         let call = cmd.query_async::<i64>(conn);
         match tokio::time::timeout(core.timeout, call).await {
-            Ok(Ok(0)) => Err(format!(
-                "node id {} was taken by another process while this node could not renew its lease",
-                core.node
-            )),
-            Ok(Ok(2)) => {
-                tracing::info!(node = %core.node, "re-took the node lease (it had expired or the broker restarted)");
+            Ok(Ok(0)) => Err(Fault::Lost(format!(
+                "node id {node} was taken by another process while this node could not renew its lease"
+            ))),
+            Ok(Ok(written)) => {
+                core.lease_written(sent);
+                if written == 2 {
+                    tracing::info!(node = %node, "re-took the node lease (it had expired or the broker restarted)");
+                }
                 Ok(())
             }
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("renewing the lease failed: {e}")),
-            Err(_) => Err(format!(
+            Ok(Err(e)) => Err(Fault::Down(format!("renewing the lease failed: {e}"))),
+            Err(_) => Err(Fault::Down(format!(
                 "Redis did not answer within {} ms",
                 core.timeout.as_millis()
-            )),
+            ))),
         }
     }
 
@@ -328,7 +345,13 @@ impl Redis {
                 id,
                 command,
             } => {
-                let sent = core.answer(id, command).ok().and_then(|frame| {
+                let target = NodeId(self.serving.load(Ordering::Acquire));
+                let Some(answer) = core.answer(target, id, command) else {
+                    // Not this node's to answer (see `Core::answer`); the requester hears
+                    // from the id's holder, or times out.
+                    return;
+                };
+                let sent = answer.ok().and_then(|frame| {
                     self.outbox
                         .try_send(Outgoing::Publish {
                             channel: self.names.node_channel(origin),
@@ -367,13 +390,12 @@ async fn connect_command(
 
 /// Claims a free node id in one script; `None` when every id is taken.
 async fn claim(
-    client: &redis::Client,
+    conn: &mut MultiplexedConnection,
     names: &Names,
     token: &Bytes,
     lease: Duration,
     timeout: Duration,
 ) -> Result<Option<NodeId>, String> {
-    let mut conn = connect_command(client, timeout).await?;
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(CLAIM)
         .arg(0)
@@ -382,10 +404,10 @@ async fn claim(
         .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
         .arg(lease::random_start())
         .arg(MAX_NODE);
-    let call = cmd.query_async::<i64>(&mut conn);
+    let call = cmd.query_async::<i64>(conn);
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(id)) => Ok(u16::try_from(id).ok().filter(|id| *id != 0).map(NodeId)),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(format!("claiming a node id failed: {e}")),
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
