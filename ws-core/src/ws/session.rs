@@ -90,11 +90,8 @@ pub(crate) fn serve<H: WebSocketHandler>(
         let metrics = &server.metrics;
         let fd = conn.fd();
         let closed_at_open = Box::pin(async {
-            let outcome = {
-                let on_open = AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind();
-                let mut on_open = std::pin::pin!(on_open);
-                poll_fn(|cx| session.poll_dispatch(cx, &conn.shared, on_open.as_mut())).await
-            };
+            let on_open = AssertUnwindSafe(handler.on_open(&conn, &request)).catch_unwind();
+            let outcome = Dispatch::new(&mut session, &conn.shared, on_open).await;
             drop(request);
             match outcome {
                 Ok(Ok(())) => None,
@@ -128,6 +125,38 @@ pub(crate) fn serve<H: WebSocketHandler>(
         conn.shared.context.clear();
         // Only now is the connection gone: shutdown waits for its `on_close`.
         drop(slot);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler callback of this connection, run to completion by the session (see
+    /// `Session::poll_dispatch`). A future of its own rather than an async fn or a `poll_fn`
+    /// over a pinned local: the connection's task keeps it inline for as long as a handler runs,
+    /// and this shape adds only the two references to the callback's own size.
+    struct Dispatch<'s, F> {
+        session: &'s mut Session,
+        shared: &'s ConnShared,
+        #[pin]
+        callback: F,
+    }
+}
+
+impl<'s, F: Future> Dispatch<'s, F> {
+    fn new(session: &'s mut Session, shared: &'s ConnShared, callback: F) -> Self {
+        Self {
+            session,
+            shared,
+            callback,
+        }
+    }
+}
+
+impl<F: Future> Future for Dispatch<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.session.poll_dispatch(cx, this.shared, this.callback)
     }
 }
 
@@ -171,8 +200,7 @@ impl Session {
                 },
                 Err(ending) => return Box::pin(self.end(ending, conn)).await,
             };
-            let mut handled = std::pin::pin!(handled);
-            match poll_fn(|cx| self.poll_dispatch(cx, &conn.shared, handled.as_mut())).await {
+            match Dispatch::new(self, &conn.shared, handled).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => handler_failed(&self.metrics, conn.fd(), "on_message", &error),
                 Err(panic) => {
@@ -313,16 +341,12 @@ impl Session {
         None
     }
 
-    /// One poll of a handler callback of this connection, driven to completion across polls by
-    /// the caller's `poll_fn`. While it waits, the session writes out what it queued, so its own
+    /// One poll of a handler callback of this connection, driven to completion by [`Dispatch`]. While it waits, the session writes out what it queued, so its own
     /// pushes waiting for room (`ws/reply.rs`) get it; nothing is read meanwhile, so a client
     /// that sends faster than it reads is held back by TCP. A write failure shuts the outbox
     /// (the callback's pushes then fail) and is reported once the callback returns.
-    ///
-    /// A plain function over a future the caller pinned in its own state, rather than an async
-    /// fn taking the future: the handler's future is then moved once per message, not twice.
     #[inline]
-    pub(super) fn poll_dispatch<F: Future>(
+    fn poll_dispatch<F: Future>(
         &mut self,
         cx: &mut TaskContext<'_>,
         shared: &ConnShared,
