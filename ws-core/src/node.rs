@@ -69,6 +69,11 @@ impl Node {
 /// fds under one id. Their clients reconnect and get fds under the new id.
 fn follow_node_id(backplane: &dyn Backplane, fds: Arc<FdAllocator>, registry: Arc<Registry>) {
     let mut changes = backplane.node_changes();
+    if changes.has_changed().is_err() {
+        // A backplane whose id never changes (a single node) keeps no sender: nothing to follow,
+        // and no task that would end as soon as it starts.
+        return;
+    }
     let mut current = *changes.borrow_and_update();
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
