@@ -102,6 +102,14 @@ fn wake_after(state: MutexGuard<'_, State>, waker: Option<Waker>) {
     }
 }
 
+/// Queues `message` (`size` bytes) once the caller has checked there is room, and wakes the task.
+fn append(mut state: MutexGuard<'_, State>, message: Message, size: usize) {
+    state.bytes += size;
+    state.queue.push_back(Outbound::Message(message));
+    let waker = state.take_waiter();
+    wake_after(state, waker);
+}
+
 /// What the task does after [`Outbox::wait`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -135,17 +143,14 @@ impl Outbox {
     /// applying the backpressure policy (see `ws/reply.rs`).
     pub(crate) fn push_own(&self, message: Message) -> OwnPush {
         let size = message.len();
-        let mut state = self.state.lock();
+        let state = self.state.lock();
         if state.closed {
             return OwnPush::Closed;
         }
         if self.overflows(&state, size) {
             return OwnPush::Full(message);
         }
-        state.bytes += size;
-        state.queue.push_back(Outbound::Message(message));
-        let waker = state.take_waiter();
-        wake_after(state, waker);
+        append(state, message, size);
         OwnPush::Queued
     }
 
@@ -185,10 +190,7 @@ impl Outbox {
                 }
             };
         }
-        state.bytes += size;
-        state.queue.push_back(Outbound::Message(message));
-        let waker = state.take_waiter();
-        wake_after(state, waker);
+        append(state, message, size);
         Ok(())
     }
 
