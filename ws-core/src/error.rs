@@ -240,6 +240,16 @@ pub enum RouteError {
     /// A controller macro named an HTTP method that does not exist.
     #[error("invalid method `{0}`")]
     InvalidMethod(String),
+    /// `App::layer` names a server the config does not define, or one that is not `http`.
+    #[error(
+        "a tower layer is added to server `{server}`, which {config} does not define as an `http` server"
+    )]
+    LayerServer {
+        /// The server it names.
+        server: String,
+        /// The config file, or "the config".
+        config: String,
+    },
 }
 
 /// Why a controller's or component's field cannot be provided at boot.

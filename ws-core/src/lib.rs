@@ -56,7 +56,7 @@ mod ws;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{App, RunningApp};
+pub use app::{App, EmbeddedApp, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
@@ -70,6 +70,7 @@ pub use registration::HttpController;
 pub use registry::Delivery;
 pub use router::{RouteInfo, ServerRoutes};
 pub use sender::Sender;
+pub use server::WsService;
 pub use ws::{
     Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Connection, Context, Handshake,
     Message, Rejection, Request, RequestBuilder, Utf8Bytes, WebSocketHandler, WsRoute,
@@ -122,7 +123,7 @@ mod guides {
 
 /// Everything a controller file needs: `use ws_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::http::{HttpRequest, IntoResponse, Json};
+    pub use crate::http::{HttpRequest, IntoResponse, Json, Response, StatusCode};
     pub use crate::{
         App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection,
         Request, Result, SendError, Sender, WebSocketHandler, auto_routes, component, controller,
@@ -136,6 +137,7 @@ pub mod __private {
     pub use crate::di::{
         ComponentRegistration, Construct, Container, Inject, InjectSite, config_value,
     };
+    pub use crate::http::layer::ControllerLayer;
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
     pub use crate::registration::{
         HttpController, HttpRouteRegistration, WsControllerRegistration,

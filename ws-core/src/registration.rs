@@ -3,6 +3,7 @@
 use crate::BootError;
 use crate::di::{Construct, Container};
 use crate::http::BoxedHandler;
+use crate::http::layer::ControllerLayer;
 use crate::ws::endpoint::WsRoute;
 
 /// A `#[ws_controller(server = "...", path = "...")]` registration.
@@ -39,6 +40,8 @@ pub struct HttpRouteRegistration {
     pub handler: &'static str,
     /// Builds the controller singleton and the route's handler.
     pub build: fn(&mut Container) -> Result<BoxedHandler, BootError>,
+    /// The controller's tower layer (`#[controller(layer = ..)]`), if any.
+    pub layer: fn() -> Option<ControllerLayer>,
 }
 
 inventory::collect!(HttpRouteRegistration);
@@ -72,4 +75,10 @@ pub trait HttpController: Construct {
     const SERVER: &'static str;
     /// The path prefix (from the type name by default: `ServerController` -> `/server`).
     const PREFIX: &'static str;
+
+    /// The tower layer around the controller's routes (`#[controller(layer = path::to_fn)]`);
+    /// none by default.
+    fn layer() -> Option<ControllerLayer> {
+        None
+    }
 }

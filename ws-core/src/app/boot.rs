@@ -7,18 +7,49 @@ use tokio::task::JoinSet;
 
 use super::{App, RunningApp};
 use crate::BootError;
-use crate::config::Config;
+use crate::config::{Config, ServerKind};
 use crate::di::Container;
+use crate::http::layer::ServerLayers;
 use crate::node::Node;
 use crate::router::Tables;
 use crate::server;
 
+/// The servers one [`Prepared::serve`] bound, and how to stop them.
+pub(super) struct Served {
+    pub(super) addrs: Vec<(String, ServerKind, std::net::SocketAddr)>,
+    pub(super) shutdown: watch::Sender<bool>,
+    pub(super) stopping: watch::Receiver<bool>,
+    pub(super) tasks: JoinSet<()>,
+}
+
+impl Served {
+    pub(super) fn into_running(self, node: Arc<Node>) -> RunningApp {
+        RunningApp::new(node, self.addrs, self.shutdown, self.tasks)
+    }
+}
+
+/// An app booted up to its servers: the node, the checked route tables, the layers.
+pub(super) struct Prepared {
+    pub(super) config: Arc<Config>,
+    pub(super) node: Arc<Node>,
+    pub(super) tables: Tables,
+    pub(super) layers: ServerLayers,
+}
+
 impl App {
     /// Boots every configured server and returns once all are listening.
     pub async fn start(self) -> Result<RunningApp, BootError> {
+        let mut prepared = self.prepare().await?;
+        let served = prepared.serve(|_| true)?;
+        prepared.node.set_ready(true);
+        Ok(served.into_running(prepared.node))
+    }
+
+    /// Reads the config, starts the node, builds the DI container and the route tables.
+    pub(super) async fn prepare(self) -> Result<Prepared, BootError> {
         let config = match self.config {
             Some(config) => config,
-            None => Config::load(None)?,
+            None => Config::load_with_fallback(None, self.fallback_config_dir.as_deref())?,
         };
         let config = Arc::new(config);
         // Every connection holds a descriptor, and distributions default the soft limit to
@@ -28,6 +59,7 @@ impl App {
             Ok(limit) => tracing::debug!(limit, "open file limit"),
             Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
         }
+        self.layers.check(&config)?;
         let node = Arc::new(Node::start(config.clone()).await?);
 
         let mut container = Container::new(node.sender.clone(), config.clone(), self.provided);
@@ -36,23 +68,43 @@ impl App {
         if config.metrics.enabled {
             crate::observe::add_routes(&mut routes, &config, &node);
         }
-        let mut tables = Tables::build(&config, routes)?;
+        let tables = Tables::build(&config, routes)?;
+        Ok(Prepared {
+            config,
+            node,
+            tables,
+            layers: self.layers,
+        })
+    }
+}
 
-        // Every port is bound before any server starts, so a busy port fails the boot whole.
-        let listeners = config
-            .servers
-            .iter()
-            .map(server::bind)
-            .collect::<Result<Vec<_>, _>>()?;
+impl Prepared {
+    /// Binds and spawns the servers `bound` selects; the node is ready once they listen.
+    pub(super) fn serve(
+        &mut self,
+        bound: impl Fn(ServerKind) -> bool,
+    ) -> Result<Served, BootError> {
         let (shutdown, stopping) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        let servers: Vec<_> = self
+            .config
+            .servers
+            .iter()
+            .filter(|s| bound(s.kind))
+            .collect();
+        // Every port is bound before any server starts, so a busy port fails the boot whole.
+        let listeners = servers
+            .iter()
+            .map(|s| server::bind(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut addrs = Vec::new();
-        for (server, listener) in config.servers.iter().zip(listeners) {
+        for (server, listener) in servers.into_iter().zip(listeners) {
             let addr = server::spawn(
                 server,
                 listener,
-                tables.take(&server.name),
-                &node,
+                self.tables.take(&server.name),
+                self.layers.take(&server.name),
+                &self.node,
                 &mut tasks,
                 &stopping,
             )?;
@@ -64,7 +116,11 @@ impl App {
             );
             addrs.push((server.name.clone(), server.kind, addr));
         }
-        node.set_ready(true);
-        Ok(RunningApp::new(node, addrs, shutdown, tasks))
+        Ok(Served {
+            addrs,
+            shutdown,
+            stopping,
+            tasks,
+        })
     }
 }

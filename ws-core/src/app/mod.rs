@@ -7,9 +7,11 @@
 //! | `routes.rs` | the macro registrations as routes, and the route listing |
 //! | `boot.rs` | `App::start`: the node, the route tables, every server bound and spawned |
 //! | `running.rs` | `RunningApp`: addresses, graceful shutdown, signals |
+//! | `embedded.rs` | `App::start_embedded`: WebSocket servers as tower services for axum |
 
 mod boot;
 mod cli;
+mod embedded;
 mod routes;
 mod running;
 
@@ -19,8 +21,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::http::layer::{BoxBody, BoxError, HttpService, ServerLayers};
 use crate::router::{RouteDef, ServerRoutes};
 
+pub use embedded::EmbeddedApp;
 pub use running::RunningApp;
 
 /// An application: the servers of `config/server.toml`, the routes registered by the controller
@@ -49,6 +53,7 @@ pub struct App {
     config: Option<Config>,
     fallback_config_dir: Option<PathBuf>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    layers: ServerLayers,
 }
 
 impl Default for App {
@@ -73,6 +78,7 @@ impl App {
             config: None,
             fallback_config_dir: None,
             provided: HashMap::new(),
+            layers: ServerLayers::default(),
         }
     }
 
@@ -95,6 +101,37 @@ impl App {
             routes: &mut self.routes,
             server: server.to_string(),
         }
+    }
+
+    /// Wraps every request of HTTP server `server` in a tower `layer` (tower-http's trace,
+    /// timeout, CORS, compression, or your own): the middleware of config mode. Layers added
+    /// later wrap the earlier ones, so the last one added sees a request first. A server name
+    /// the config does not define fails the boot with [`RouteError::LayerServer`](crate::RouteError::LayerServer).
+    ///
+    /// ```
+    /// use ws_core::App;
+    /// use ws_core::http::HttpRequest;
+    ///
+    /// let mut app = App::new();
+    /// app.router("http").get("/ping", |_req: HttpRequest| async { "pong" });
+    /// // e.g. tower_http::cors::CorsLayer::permissive()
+    /// app.layer("http", tower::layer::util::Identity::new());
+    /// ```
+    pub fn layer<L, B>(&mut self, server: &str, layer: L) -> &mut Self
+    where
+        L: tower::Layer<HttpService> + Send + Sync + 'static,
+        L::Service: tower::Service<http::Request<BoxBody>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<BoxBody>>>::Future: Send + 'static,
+        <L::Service as tower::Service<http::Request<BoxBody>>>::Error: Into<BoxError>,
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.add(server, crate::http::layer::erase(layer));
+        self
     }
 
     /// Makes `value` injectable as `Arc<T>`.

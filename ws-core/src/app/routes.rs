@@ -86,7 +86,11 @@ impl Registered {
                             .map_err(|_| RouteError::InvalidMethod(m.to_string()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                RouteTarget::Http { methods, handler }
+                RouteTarget::Http {
+                    methods,
+                    handler,
+                    layer: (reg.layer)(),
+                }
             }
         };
         Ok(RouteDef {

@@ -56,6 +56,25 @@ impl HttpRequest {
         }
     }
 
+    /// The request's pieces, to rebuild it as an `http::Request` for a tower layer.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        http::request::Parts,
+        Bytes,
+        Vec<(String, String)>,
+        Option<SocketAddr>,
+        Sender,
+    ) {
+        let mut request = http::Request::new(());
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        let (parts, ()) = request.into_parts();
+        (parts, self.body, self.params, self.peer, self.sender)
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method

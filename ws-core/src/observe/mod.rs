@@ -36,6 +36,7 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
         target: RouteTarget::Http {
             methods: vec![http::Method::GET, http::Method::HEAD],
             handler,
+            layer: None,
         },
         origin: RouteOrigin {
             controller: "observability".into(),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::WebSocketHandler;
+use crate::http::layer::ControllerLayer;
 use crate::http::{BoxedHandler, HttpHandler};
 use crate::ws::WsRoute;
 
@@ -26,6 +27,8 @@ pub(crate) enum RouteTarget {
     Http {
         methods: Vec<Method>,
         handler: BoxedHandler,
+        /// The controller's `#[controller(layer = ..)]`, applied when the table is built.
+        layer: Option<ControllerLayer>,
     },
 }
 
@@ -130,6 +133,7 @@ impl ServerRoutes<'_> {
             target: RouteTarget::Http {
                 methods: methods.to_vec(),
                 handler: handler.into_boxed(),
+                layer: None,
             },
             origin: RouteOrigin {
                 controller: "closure".to_string(),

@@ -8,6 +8,7 @@ use http::Method;
 use super::{RouteDef, RouteTarget};
 use crate::config::{Config, ServerKind};
 use crate::http::BoxedHandler;
+use crate::http::layer::ControllerLayer;
 use crate::ws::endpoint::WsRoute;
 use crate::{BootError, RouteError};
 
@@ -39,7 +40,16 @@ impl WsTable {
 
 /// The HTTP routes of one server: per path, per method.
 #[derive(Default)]
-pub(crate) struct HttpTable(matchit::Router<HashMap<Method, BoxedHandler>>);
+pub(crate) struct HttpTable(matchit::Router<PathRoutes>);
+
+/// The handlers of one path.
+#[derive(Default)]
+pub(crate) struct PathRoutes {
+    by_method: HashMap<Method, BoxedHandler>,
+    /// For a path of a layered controller: the 405 behind its layer, so the layer sees every
+    /// method (a CORS layer answers the preflight `OPTIONS`).
+    other: Option<BoxedHandler>,
+}
 
 /// What an HTTP request's method and path find.
 pub(crate) enum HttpMatch<'t> {
@@ -63,18 +73,20 @@ impl HttpTable {
         let find = |wanted: &Method| {
             matched
                 .value
+                .by_method
                 .iter()
                 .find_map(|(method, handler)| (method == wanted).then_some(handler))
         };
         let handler =
             find(method).or_else(|| (method == Method::HEAD).then(|| find(&Method::GET))?);
-        match handler {
+        match handler.or(matched.value.other.as_ref()) {
             Some(handler) => HttpMatch::Found {
                 handler,
                 params: owned(&matched.params),
             },
             None => {
-                let mut allowed: Vec<&str> = matched.value.keys().map(Method::as_str).collect();
+                let mut allowed: Vec<&str> =
+                    matched.value.by_method.keys().map(Method::as_str).collect();
                 allowed.sort_unstable();
                 HttpMatch::MethodNotAllowed(allowed)
             }
@@ -105,8 +117,8 @@ impl Tables {
     /// two controllers on one route) and builds each server's tables.
     pub(crate) fn build(config: &Config, routes: Vec<RouteDef>) -> Result<Self, BootError> {
         let mut tables: HashMap<String, (WsTable, HttpTable)> = HashMap::new();
-        let mut http_routes: HashMap<(String, String), HashMap<Method, BoxedHandler>> =
-            HashMap::new();
+        let mut http_routes: HashMap<(String, String), PathRoutes> = HashMap::new();
+        let mut layered: HashMap<(String, String), ControllerLayer> = HashMap::new();
         let source = config
             .source
             .as_ref()
@@ -147,6 +159,7 @@ impl Tables {
                 RouteTarget::Http {
                     ref methods,
                     ref handler,
+                    ref layer,
                 } => {
                     if server.kind != ServerKind::Http {
                         return Err(RouteError::HttpOnWebSocket {
@@ -155,9 +168,15 @@ impl Tables {
                         }
                         .into());
                     }
-                    let by_method = http_routes
-                        .entry((def.server.clone(), def.path.clone()))
-                        .or_default();
+                    let key = (def.server.clone(), def.path.clone());
+                    let handler = match layer {
+                        Some(layer) => {
+                            layered.insert(key.clone(), layer.clone());
+                            layer.wrap(handler.clone())
+                        }
+                        None => handler.clone(),
+                    };
+                    let by_method = &mut http_routes.entry(key).or_default().by_method;
                     for method in methods {
                         if by_method.insert(method.clone(), handler.clone()).is_some() {
                             return Err(duplicate(&def, Some(method)));
@@ -166,7 +185,13 @@ impl Tables {
                 }
             }
         }
-        for ((server, path), handlers) in http_routes {
+        for ((server, path), mut handlers) in http_routes {
+            if let Some(layer) = layered.get(&(server.clone(), path.clone())) {
+                let mut allowed: Vec<String> =
+                    handlers.by_method.keys().map(ToString::to_string).collect();
+                allowed.sort_unstable();
+                handlers.other = Some(layer.method_not_allowed(allowed));
+            }
             let table = &mut tables.entry(server.clone()).or_default().1;
             table
                 .0

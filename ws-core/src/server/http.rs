@@ -15,14 +15,16 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, CatchUnwind};
 use http::{HeaderValue, Method, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use crate::config::ServerSettings;
+use crate::http::layer::{BoxError, HttpService, LayerFn, boxed_body, boxed_response};
 use crate::http::{BoxedHandler, HttpRequest, Response, error_response};
 use crate::node::Node;
 use crate::router::{HttpMatch, HttpTable};
@@ -34,6 +36,8 @@ pub(crate) struct HttpServer {
     pub(crate) name: Arc<str>,
     pub(crate) settings: ServerSettings,
     pub(crate) table: HttpTable,
+    /// The tower layers of `App::layer`, around routing and the handlers.
+    pub(crate) layer: Option<LayerFn>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
@@ -63,17 +67,38 @@ async fn connection(server: Arc<HttpServer>, stream: TcpStream, peer: SocketAddr
         Some(transport) => transport,
         None => return,
     };
-    let service = {
-        let server = server.clone();
-        service_fn(move |req| respond(&server, peer, req))
-    };
-    let result = hyper::server::conn::http1::Builder::new()
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
         .timer(HeadTimer::default())
         .header_read_timeout(timeout)
         // hyper refuses buffers under 8 KiB; a head that does not fit answers 431.
-        .max_buf_size(server.settings.max_header_bytes.max(8192))
-        .serve_connection(TokioIo::new(transport), service)
-        .await;
+        .max_buf_size(server.settings.max_header_bytes.max(8192));
+    let io = TokioIo::new(transport);
+    let result = match &server.layer {
+        // Without layers the request takes the direct path, with no boxing of bodies.
+        None => {
+            let server = server.clone();
+            let service = service_fn(move |req| respond(&server, peer, req));
+            builder.serve_connection(io, service).await
+        }
+        Some(layer) => {
+            let inner = {
+                let server = server.clone();
+                HttpService::from_fn(move |req| {
+                    let answer = respond(&server, peer, req);
+                    Box::pin(async move {
+                        let Ok(response) = answer.await;
+                        boxed_response(response)
+                    })
+                })
+            };
+            let layered = layer(inner);
+            let service = service_fn(move |req: http::Request<Incoming>| {
+                layered.clone().oneshot(req.map(boxed_body))
+            });
+            builder.serve_connection(io, service).await
+        }
+    };
     if let Err(error) = result {
         tracing::debug!(server = %server.name, error = %error, "HTTP connection ended with an error");
     }
@@ -101,7 +126,11 @@ type Outcome = Result<Response, Box<dyn Any + Send>>;
 /// for every request. Routing, and calling the handler of a request without a body (every GET),
 /// happen before that, so the future it moves is the handler's boxed future and what a panic
 /// report needs, not an async fn's state holding the whole request twice (1.3 KB).
-fn respond(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<Incoming>) -> Respond {
+fn respond<B>(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<B>) -> Respond
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let (handler, params) = match route(server, &req) {
         Routed::Found { handler, params } => (handler, params),
         Routed::Answered(response) => return Respond::Ready(std::future::ready(Ok(response))),
@@ -150,7 +179,7 @@ enum Routed<'s> {
     Answered(Response),
 }
 
-fn route<'s>(server: &'s HttpServer, req: &http::Request<Incoming>) -> Routed<'s> {
+fn route<'s, B>(server: &'s HttpServer, req: &http::Request<B>) -> Routed<'s> {
     let method = req.method();
     match server.table.find(method, req.uri().path()) {
         HttpMatch::Found { handler, params } => Routed::Found { handler, params },

@@ -1,7 +1,10 @@
 //! The listening servers: one accept loop per configured server.
 
 pub(crate) mod http;
+pub(crate) mod mounted;
 pub(crate) mod ws;
+
+pub use mounted::WsService;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::BootError;
 use crate::config::{ServerConfig, ServerKind};
+use crate::http::layer::LayerFn;
 use crate::node::Node;
 use crate::router::{HttpTable, WsTable};
 
@@ -22,6 +26,7 @@ pub(crate) fn spawn(
     server: &ServerConfig,
     listener: TcpListener,
     (ws_table, http_table): (WsTable, HttpTable),
+    layer: Option<LayerFn>,
     node: &Arc<Node>,
     tasks: &mut JoinSet<()>,
     stopping: &watch::Receiver<bool>,
@@ -47,22 +52,10 @@ pub(crate) fn spawn(
     match server.kind {
         ServerKind::Websocket => {
             #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-            let mut ws = ws::WsServer::new(
-                node.clone(),
-                &server.name,
-                server.settings.clone(),
-                ws_table,
-            );
+            let mut ws = ws_server(server, ws_table, node, tasks, stopping);
             #[cfg(feature = "tls")]
             {
                 ws.tls = tls;
-            }
-            if let Some(interval) = ws.slots.settings.ping_interval {
-                tasks.spawn(crate::ws::heartbeat::sweep(
-                    ws.slots.clone(),
-                    interval,
-                    stopping.clone(),
-                ));
             }
             tasks.spawn(ws::serve(listener, Arc::new(ws), stopping.clone()));
         }
@@ -72,6 +65,7 @@ pub(crate) fn spawn(
                 name: Arc::from(server.name.as_str()),
                 settings: server.settings.clone(),
                 table: http_table,
+                layer,
                 #[cfg(feature = "tls")]
                 tls,
             };
@@ -79,6 +73,26 @@ pub(crate) fn spawn(
         }
     }
     Ok(addr)
+}
+
+/// A WebSocket server with its route table, and its heartbeat sweep (when it pings) joined to
+/// `tasks`. Not bound: the caller binds it or mounts it ([`WsService`]).
+pub(crate) fn ws_server(
+    server: &ServerConfig,
+    table: WsTable,
+    node: &Arc<Node>,
+    tasks: &mut JoinSet<()>,
+    stopping: &watch::Receiver<bool>,
+) -> ws::WsServer {
+    let ws = ws::WsServer::new(node.clone(), &server.name, server.settings.clone(), table);
+    if let Some(interval) = ws.slots.settings.ping_interval {
+        tasks.spawn(crate::ws::heartbeat::sweep(
+            ws.slots.clone(),
+            interval,
+            stopping.clone(),
+        ));
+    }
+    ws
 }
 
 /// Binds a server's address, naming the server in the error.

@@ -17,10 +17,12 @@ use crate::node::Node;
 use crate::registry::ConnShared;
 use crate::router::{WsMatch, WsTable};
 use crate::ws::connection::Connection;
-use crate::ws::handshake::{self, HeadError, Rejection};
+use crate::ws::endpoint::WsEndpoint;
+use crate::ws::handshake::{self, Handshake, HeadError, Rejection, Upgrade};
 use crate::ws::outbox::Outbox;
+use crate::ws::request::Request;
 use crate::ws::session::Upgraded;
-use crate::ws::slot::Slots;
+use crate::ws::slot::{OpenSlot, Slots};
 use crate::ws::transport::Transport;
 
 /// One WebSocket server: what its accept loop and upgrades need.
@@ -112,49 +114,70 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
         }
     };
 
+    let admitted = match admit(server, &upgrade).await {
+        Ok(admitted) => admitted,
+        Err(rejection) => return reject(server, &mut transport, rejection).await,
+    };
+    let response = upgrade.accept_response(&admitted.handshake);
+    if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
+        // The context created for this handshake is dropped here with `admitted`.
+        return;
+    }
+    // Only the bytes read past the request outlive the handshake: the parsed request lives on
+    // in `admitted`, which the connection drops after `on_open`.
+    let socket = Upgraded {
+        transport,
+        already_read: std::mem::take(&mut upgrade.leftover),
+    };
+    drop(upgrade);
+    open(server, socket, admitted);
+}
+
+/// An upgrade the server accepted: everything its connection needs once the `101` is out.
+pub(crate) struct Admitted {
+    pattern: Arc<str>,
+    endpoint: Arc<dyn WsEndpoint>,
+    request: Request,
+    pub(crate) handshake: Handshake,
+    slot: OpenSlot,
+}
+
+/// Decides an upgrade request: a connection slot, the route, the Origin allow-list, the
+/// subprotocol, then the controller's handshake hook. Shared by the server's own accept loop
+/// and the mounted path ([`WsService`](crate::WsService)), which differ only in how the request
+/// arrives and how the answer is written.
+pub(crate) async fn admit(server: &WsServer, upgrade: &Upgrade) -> Result<Admitted, Rejection> {
     let Some(slot) = server.slots.take() else {
-        let rejection = Rejection::new(
+        return Err(Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many connections, try again later\n",
         )
-        .header("Retry-After", "1");
-        return reject(server, &mut transport, rejection).await;
+        .header("Retry-After", "1"));
     };
-
-    let matched = match server.table.find(upgrade.request.path()) {
-        Some(matched) => matched,
-        None => {
-            let rejection = Rejection::new(
-                StatusCode::NOT_FOUND,
-                format!("no WebSocket route for {}\n", upgrade.request.path()),
-            );
-            return reject(server, &mut transport, rejection).await;
-        }
-    };
-    let WsMatch {
+    let Some(WsMatch {
         pattern,
         route,
         params,
-    } = matched;
-
-    if let Err(rejection) = check_origin(
+    }) = server.table.find(upgrade.request.path())
+    else {
+        return Err(Rejection::new(
+            StatusCode::NOT_FOUND,
+            format!("no WebSocket route for {}\n", upgrade.request.path()),
+        ));
+    };
+    check_origin(
         &server.settings.allowed_origins,
         upgrade.request.header("origin"),
-    ) {
-        return reject(server, &mut transport, rejection).await;
-    }
-    let protocol = match upgrade.select_protocol(&route.protocols) {
-        Ok(protocol) => protocol,
-        Err(rejection) => return reject(server, &mut transport, rejection).await,
-    };
+    )?;
+    let protocol = upgrade.select_protocol(&route.protocols)?;
 
     let mut request = upgrade.request.clone();
     request.set_params(params);
-    let mut accepted = upgrade.handshake(protocol);
-    let hook = AssertUnwindSafe(route.endpoint.handshake(&request, &mut accepted)).catch_unwind();
+    let mut handshake = upgrade.handshake(protocol);
+    let hook = AssertUnwindSafe(route.endpoint.handshake(&request, &mut handshake)).catch_unwind();
     match hook.await {
         Ok(Ok(())) => {}
-        Ok(Err(rejection)) => return reject(server, &mut transport, rejection).await,
+        Ok(Err(rejection)) => return Err(rejection),
         Err(panic) => {
             // No connection exists yet to close with 1011; the client gets a 500 instead and
             // the server goes on.
@@ -164,28 +187,35 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
                 panic = %crate::ws::dispatch::panic_text(&*panic),
                 "on_handshake panicked; answering 500"
             );
-            let rejection = Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
-            return reject(server, &mut transport, rejection).await;
+            return Err(Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error\n",
+            ));
         }
     }
-    let response = upgrade.accept_response(&accepted);
-    if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
-        // The context created for this handshake is dropped here with `accepted`.
-        return;
-    }
+    Ok(Admitted {
+        pattern: Arc::from(pattern),
+        endpoint: route.endpoint.clone(),
+        request,
+        handshake,
+        slot,
+    })
+}
+
+/// Opens an admitted connection whose `101` went out: registers it and spawns its task.
+pub(crate) fn open(server: &WsServer, socket: Upgraded, admitted: Admitted) {
+    let Admitted {
+        pattern,
+        endpoint,
+        request,
+        handshake,
+        slot,
+    } = admitted;
     server
         .node
         .metrics
         .handshakes_accepted
         .fetch_add(1, Ordering::Relaxed);
-
-    // Only the bytes read past the request outlive the handshake: the parsed request lives on
-    // in `request`, which the connection drops after `on_open`.
-    let socket = Upgraded {
-        transport,
-        already_read: std::mem::take(&mut upgrade.leftover),
-    };
-    drop(upgrade);
     let fd = server.node.fds.next();
     let shared = Arc::new(ConnShared::new(
         fd,
@@ -193,9 +223,9 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
             server.settings.outbound_queue_bytes,
             server.settings.backpressure,
         ),
-        accepted.into_context(),
+        handshake.into_context(),
         server.name.clone(),
-        Arc::from(pattern),
+        pattern,
     ));
     server.node.registry.insert(shared.clone());
     if !server.node.is_ready() {
@@ -207,7 +237,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
         ));
     }
     let conn = Connection::new(shared, server.node.sender.clone());
-    route.endpoint.spawn(socket, conn, Box::new(request), slot);
+    endpoint.spawn(socket, conn, Box::new(request), slot);
 }
 
 async fn secure(server: &WsServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {

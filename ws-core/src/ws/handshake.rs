@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http_body_util::Full;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Context;
@@ -246,7 +248,31 @@ fn check(
         let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
         headers.append(name, value);
     }
-    let request = Request::new(method.clone(), uri, headers, peer);
+    let request = Request::new(method, uri, headers, peer);
+    validate(request, parsed.version == Some(1))
+}
+
+/// Checks an upgrade request that another HTTP server (axum, hyper) has already parsed: the
+/// mounted path of [`WsService`](crate::WsService). The peer address is the request's
+/// `SocketAddr` extension when a layer put one there.
+pub(crate) fn from_parts(parts: &http::request::Parts) -> Result<Upgrade, Rejection> {
+    let peer = parts.extensions.get::<SocketAddr>().copied();
+    let request = Request::new(
+        parts.method.clone(),
+        parts.uri.clone(),
+        parts.headers.clone(),
+        peer,
+    );
+    validate(request, parts.version == http::Version::HTTP_11).map_err(|error| match error {
+        HeadError::Reject(rejection) => rejection,
+        HeadError::Gone => Rejection::bad_request("not a WebSocket upgrade\n"),
+    })
+}
+
+/// RFC 6455 §4.2.1 on a parsed request; `http11` says it came as HTTP/1.1.
+fn validate(request: Request, http11: bool) -> Result<Upgrade, HeadError> {
+    let bad = |body: &str| HeadError::Reject(Rejection::bad_request(body.to_string()));
+    let method = request.method().clone();
     let headers = request.headers();
 
     if !header_has_token(headers, http::header::UPGRADE, "websocket") {
@@ -263,7 +289,7 @@ fn check(
     if method != Method::GET {
         return Err(bad("a WebSocket upgrade must be a GET request"));
     }
-    if parsed.version != Some(1) {
+    if !http11 {
         return Err(bad("a WebSocket upgrade needs HTTP/1.1"));
     }
     if !headers.contains_key(http::header::HOST) {
@@ -351,6 +377,33 @@ impl Upgrade {
         }
     }
 
+    /// The `101 Switching Protocols` response as a hyper response, for the mounted path.
+    pub(crate) fn accept_http(&self, handshake: &Handshake) -> http::Response<Full<Bytes>> {
+        let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
+        let mut response = http::Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        if let Some(protocol) = handshake
+            .protocol
+            .as_deref()
+            .and_then(|p| HeaderValue::from_str(p).ok())
+        {
+            headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
+        for (name, value) in &handshake.headers {
+            headers.append(name, value.clone());
+        }
+        response
+    }
+
     /// The `101 Switching Protocols` response.
     pub(crate) fn accept_response(&self, handshake: &Handshake) -> Vec<u8> {
         let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
@@ -375,6 +428,23 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Rejection {
+    /// The rejection as a hyper response, for the mounted path.
+    pub(crate) fn to_http(&self) -> http::Response<Full<Bytes>> {
+        let mut response = http::Response::new(Full::new(Bytes::from(self.body.clone())));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        for (name, value) in self.headers.iter() {
+            headers.insert(name, value.clone());
+        }
+        response
     }
 }
 

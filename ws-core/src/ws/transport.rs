@@ -1,4 +1,5 @@
-//! The byte stream under a connection: plain TCP or TLS.
+//! The byte stream under a connection: plain TCP, TLS, or a connection another HTTP server
+//! (axum, hyper) upgraded and handed over.
 
 use std::io;
 use std::pin::Pin;
@@ -18,6 +19,10 @@ pub(crate) enum Transport {
     Shared(Arc<TcpStream>),
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// A connection upgraded by another HTTP server through hyper (the mounted path of
+    /// [`WsService`](crate::WsService)). Boxed: it is rare, and the enum stays as small as a
+    /// socket.
+    Mounted(Box<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>),
 }
 
 impl Transport {
@@ -43,6 +48,8 @@ impl Transport {
             Transport::Shared(s) => s.poll_read_ready(cx),
             #[cfg(feature = "tls")]
             Transport::Tls(_) => Poll::Ready(Ok(())),
+            // hyper may hold bytes it read past the upgrade request; only a read can tell.
+            Transport::Mounted(_) => Poll::Ready(Ok(())),
         }
     }
 }
@@ -96,6 +103,7 @@ impl AsyncRead for Transport {
             },
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::Mounted(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -111,6 +119,7 @@ impl AsyncWrite for Transport {
             Transport::Shared(s) => poll_shared_write(s, cx, |s| s.try_write(buf)),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::Mounted(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -124,6 +133,7 @@ impl AsyncWrite for Transport {
             Transport::Shared(s) => poll_shared_write(s, cx, |s| s.try_write_vectored(bufs)),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Transport::Mounted(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -133,6 +143,7 @@ impl AsyncWrite for Transport {
             Transport::Shared(_) => true,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.is_write_vectored(),
+            Transport::Mounted(s) => s.is_write_vectored(),
         }
     }
 
@@ -143,6 +154,7 @@ impl AsyncWrite for Transport {
             Transport::Shared(_) => Poll::Ready(Ok(())),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::Mounted(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -155,6 +167,7 @@ impl AsyncWrite for Transport {
             }
             #[cfg(feature = "tls")]
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::Mounted(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

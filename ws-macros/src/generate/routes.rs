@@ -23,13 +23,15 @@ pub(crate) fn routes(model: &RoutesImpl, controller: &str) -> TokenStream {
             &'static str,
             &'static str,
             fn(&mut ::ws_core::__private::Container) -> ::core::result::Result<::ws_core::__private::Arc<C>, ::ws_core::__private::BootError>,
+            fn() -> ::core::option::Option<::ws_core::__private::ControllerLayer>,
         ) {
-            (C::SERVER, C::PREFIX, ::ws_core::__private::Container::singleton::<C>)
+            (C::SERVER, C::PREFIX, ::ws_core::__private::Container::singleton::<C>, C::layer)
         }
         const __META: (
             &'static str,
             &'static str,
             fn(&mut ::ws_core::__private::Container) -> ::core::result::Result<::ws_core::__private::Arc<#self_ty>, ::ws_core::__private::BootError>,
+            fn() -> ::core::option::Option<::ws_core::__private::ControllerLayer>,
         ) = #meta;
     }];
     for method in &model.methods {
@@ -49,6 +51,7 @@ pub(crate) fn routes(model: &RoutesImpl, controller: &str) -> TokenStream {
                         controller: #controller_name,
                         handler: #handler,
                         build: #build,
+                        layer: __META.3,
                     }
                 }
             });

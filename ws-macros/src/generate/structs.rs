@@ -64,12 +64,23 @@ pub(crate) fn controller(model: &StructModel, args: &ControllerArgs) -> TokenStr
         .prefix
         .clone()
         .unwrap_or_else(|| LitStr::new(&default_prefix(&model.name()), ident.span()));
+    // Spanned at the path: a function that returns no fitting layer is reported there.
+    let layer = args.layer.as_ref().map(|path| {
+        let new =
+            quote_spanned! {path.span()=> ::ws_core::__private::ControllerLayer::new(#path()) };
+        quote! {
+            fn layer() -> ::core::option::Option<::ws_core::__private::ControllerLayer> {
+                ::core::option::Option::Some(#new)
+            }
+        }
+    });
     let generated = quote! {
         #construct
         #[automatically_derived]
         impl ::ws_core::__private::HttpController for #ident {
             const SERVER: &'static str = #server;
             const PREFIX: &'static str = #prefix;
+            #layer
         }
     };
     item_then_const(&model.item, generated)

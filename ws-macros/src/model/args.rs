@@ -92,6 +92,29 @@ impl Args {
         self.args.iter().any(|a| a.key == key)
     }
 
+    /// The key `key` as written, if given.
+    pub(crate) fn key(&self, key: &str) -> Option<&Ident> {
+        self.args.iter().find(|a| a.key == key).map(|a| &a.key)
+    }
+
+    /// The path value of `key` (`key = module::function`), if given; a value of another kind
+    /// is recorded as an error. `example` completes the help line.
+    pub(crate) fn path(&self, key: &str, example: &str, errors: &mut Errors) -> Option<syn::Path> {
+        let arg = self.args.iter().find(|a| a.key == key)?;
+        match &arg.value {
+            Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                Some(path.path.clone())
+            }
+            other => {
+                errors.at(
+                    other,
+                    format!("`{key}` expects a path to a function, e.g. `{key} = {example}`"),
+                );
+                None
+            }
+        }
+    }
+
     /// The string value of `key`, if given; a value of another kind is recorded as an error.
     pub(crate) fn string(&self, key: &str, errors: &mut Errors) -> Option<LitStr> {
         let arg = self.args.iter().find(|a| a.key == key)?;

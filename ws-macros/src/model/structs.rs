@@ -60,7 +60,21 @@ impl WsControllerArgs {
     /// `None` when `server` or `path` is missing or not a string; every mistake is in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<Self> {
         let usage = Self::USAGE;
-        let args = Args::parse(tokens, &["server", "path", "protocols"], usage, errors);
+        // `layer` is known here only to say where it belongs.
+        let args = Args::parse(
+            tokens,
+            &["server", "path", "protocols", "layer"],
+            usage,
+            errors,
+        );
+        if let Some(key) = args.key("layer") {
+            errors.at(
+                key,
+                "`layer` applies to HTTP controllers (`#[controller(layer = ..)]`); a WebSocket \
+                 handshake is checked in `on_handshake`, or by a layer of the axum app it is \
+                 mounted in",
+            );
+        }
         let missing: Vec<String> = ["server", "path"]
             .into_iter()
             .filter(|k| !args.has(k))
@@ -93,17 +107,19 @@ impl WsControllerArgs {
     }
 }
 
-/// `#[controller(server = "http", prefix = "/server")]`; both optional.
+/// `#[controller(server = "http", prefix = "/server", layer = middleware::cors)]`; all
+/// optional. `layer` names a function returning the tower layer around the routes.
 pub(crate) struct ControllerArgs {
     pub(crate) server: Option<LitStr>,
     pub(crate) prefix: Option<LitStr>,
+    pub(crate) layer: Option<syn::Path>,
 }
 
 impl ControllerArgs {
     const USAGE: &str = "#[controller(server = \"http\", prefix = \"/server\")]";
 
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
-        let args = Args::parse(tokens, &["server", "prefix"], Self::USAGE, errors);
+        let args = Args::parse(tokens, &["server", "prefix", "layer"], Self::USAGE, errors);
         let server = args.string("server", errors);
         if let Some(server) = &server {
             validate_server(server, errors);
@@ -112,7 +128,12 @@ impl ControllerArgs {
         if let Some(prefix) = &prefix {
             validate_path(prefix, "`prefix`", errors);
         }
-        Self { server, prefix }
+        let layer = args.path("layer", "middleware::cors", errors);
+        Self {
+            server,
+            prefix,
+            layer,
+        }
     }
 }
 
