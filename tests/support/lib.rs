@@ -57,6 +57,10 @@ pub fn binary(package: &str, bin: &str) -> PathBuf {
             .args(["build", "--quiet", "-p", package, "--bin", bin])
             .current_dir(workspace_root())
             .env("CARGO_TARGET_DIR", target_dir())
+            // `cargo test` sets this for the test binary; ring's build script reruns when it
+            // changes, so passing it on rebuilt ring, rustls and everything above them (about a
+            // minute) whenever a test built a binary that a plain `cargo build` had built.
+            .env_remove("CARGO_MANIFEST_DIR")
             .status()
             .expect("run cargo build");
         assert!(

@@ -1,0 +1,1 @@
+//! `ws_core::testing`: connection options and assertion locations.
