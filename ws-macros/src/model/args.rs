@@ -51,6 +51,18 @@ impl Args {
         usage: &str,
         errors: &mut Errors,
     ) -> Self {
+        Self::parse_with_misplaced(tokens, accepted, &[], usage, errors)
+    }
+
+    /// Like [`Args::parse`]; a key of `misplaced` is an error with its own explanation (a key
+    /// of another attribute, given here by mistake).
+    pub(crate) fn parse_with_misplaced(
+        tokens: TokenStream,
+        accepted: &[&str],
+        misplaced: &[(&str, &str)],
+        usage: &str,
+        errors: &mut Errors,
+    ) -> Self {
         let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(tokens) {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -64,7 +76,9 @@ impl Args {
         let mut args: Vec<Arg> = Vec::new();
         for arg in parsed {
             let key = arg.key.to_string();
-            if !accepted.contains(&key.as_str()) {
+            if let Some((_, why)) = misplaced.iter().find(|(k, _)| *k == key) {
+                errors.at(&arg.key, *why);
+            } else if !accepted.contains(&key.as_str()) {
                 let list = if accepted.is_empty() {
                     "it takes no arguments".to_string()
                 } else {
@@ -90,11 +104,6 @@ impl Args {
     /// Whether `key` was given (whatever its value).
     pub(crate) fn has(&self, key: &str) -> bool {
         self.args.iter().any(|a| a.key == key)
-    }
-
-    /// The key `key` as written, if given.
-    pub(crate) fn key(&self, key: &str) -> Option<&Ident> {
-        self.args.iter().find(|a| a.key == key).map(|a| &a.key)
     }
 
     /// The path value of `key` (`key = module::function`), if given; a value of another kind

@@ -60,21 +60,18 @@ impl WsControllerArgs {
     /// `None` when `server` or `path` is missing or not a string; every mistake is in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<Self> {
         let usage = Self::USAGE;
-        // `layer` is known here only to say where it belongs.
-        let args = Args::parse(
+        let args = Args::parse_with_misplaced(
             tokens,
-            &["server", "path", "protocols", "layer"],
-            usage,
-            errors,
-        );
-        if let Some(key) = args.key("layer") {
-            errors.at(
-                key,
+            &["server", "path", "protocols"],
+            &[(
+                "layer",
                 "`layer` applies to HTTP controllers (`#[controller(layer = ..)]`); a WebSocket \
                  handshake is checked in `on_handshake`, or by a layer of the axum app it is \
                  mounted in",
-            );
-        }
+            )],
+            usage,
+            errors,
+        );
         let missing: Vec<String> = ["server", "path"]
             .into_iter()
             .filter(|k| !args.has(k))
