@@ -27,6 +27,8 @@
 //! async fn main() {}
 //! ```
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs`: each feature-gated item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Library code does not unwrap on input; tests may.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -54,6 +56,7 @@ mod tls;
 mod ws;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use app::{App, EmbeddedApp, RunningApp};

@@ -25,14 +25,18 @@
 //! # }
 //! ```
 
+mod client;
+mod connect;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{App, BootError, Config, Message, RunningApp, Sender};
+pub use client::TestClient;
+pub use connect::{Connect, ConnectError};
+
+use crate::{App, BootError, Config, RunningApp, Sender};
 
 /// How long a test helper waits for something before failing the test.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,8 +105,31 @@ port = 0
     }
 
     /// Connects a [`TestClient`] to `path` on server `server`.
-    pub async fn connect(&self, server: &str, path: &str) -> TestClient {
-        TestClient::connect(&self.ws_url(server, path)).await
+    ///
+    /// # Panics
+    /// When the handshake fails; the message names the caller's line.
+    #[track_caller]
+    pub fn connect(&self, server: &str, path: &str) -> impl Future<Output = TestClient> + use<> {
+        TestClient::connect(&self.ws_url(server, path))
+    }
+
+    /// A connection to `path` on server `server` with headers, cookies, subprotocols or a
+    /// timeout of its own.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ws_core::testing::TestServer) {
+    /// let client = server
+    ///     .build("ws", "/chat")
+    ///     .cookie("username", "alice")
+    ///     .protocol("chat.v1")
+    ///     .connect()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(client.protocol(), Some("chat.v1"));
+    /// # }
+    /// ```
+    pub fn build(&self, server: &str, path: &str) -> Connect {
+        Connect::new(self.ws_url(server, path))
     }
 
     /// Sends an HTTP request to server `server` and returns the status and body.
@@ -189,116 +216,4 @@ fn dechunk(mut body: &str) -> String {
         body = rest[size..].trim_start_matches("\r\n");
     }
     out
-}
-
-/// A real WebSocket client over TCP with assertion helpers.
-#[derive(Debug)]
-pub struct TestClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl TestClient {
-    /// Connects to `url`.
-    ///
-    /// # Panics
-    /// When the handshake fails.
-    pub async fn connect(url: &str) -> Self {
-        let (ws, _) = tokio::time::timeout(DEFAULT_TIMEOUT, tokio_tungstenite::connect_async(url))
-            .await
-            .unwrap_or_else(|_| panic!("connecting to {url} timed out"))
-            .unwrap_or_else(|e| panic!("connecting to {url} failed: {e}"));
-        Self { ws }
-    }
-
-    /// Connects with a custom request (headers, cookies, subprotocols).
-    ///
-    /// # Errors
-    /// The handshake error, e.g. an HTTP status the server rejected with.
-    pub async fn connect_request(
-        request: tungstenite::handshake::client::Request,
-    ) -> Result<(Self, tungstenite::handshake::client::Response), tungstenite::Error> {
-        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
-        Ok((Self { ws }, response))
-    }
-
-    /// Sends a message.
-    ///
-    /// # Panics
-    /// When the connection is gone.
-    pub async fn send(&mut self, message: impl Into<Message>) {
-        self.ws
-            .send(message.into())
-            .await
-            .unwrap_or_else(|e| panic!("send failed: {e}"));
-    }
-
-    /// The next text or binary message, skipping pings and pongs; `None` on close.
-    ///
-    /// # Panics
-    /// After [`DEFAULT_TIMEOUT`] without a message.
-    pub async fn recv(&mut self) -> Option<Message> {
-        loop {
-            let next = tokio::time::timeout(DEFAULT_TIMEOUT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("no message within {DEFAULT_TIMEOUT:?}"));
-            match next {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(message)) => return Some(message),
-            }
-        }
-    }
-
-    /// Asserts the next message equals `expected` (same opcode, same payload).
-    ///
-    /// # Panics
-    /// When it differs, the connection closes, or nothing arrives in time.
-    pub async fn assert_push(&mut self, expected: impl Into<Message>) {
-        let expected = expected.into();
-        match self.recv().await {
-            Some(got) => assert_eq!(got, expected, "unexpected message"),
-            None => panic!("connection closed while waiting for {expected:?}"),
-        }
-    }
-
-    /// Asserts the server closes the connection with `code`, skipping data messages.
-    ///
-    /// # Panics
-    /// When it closes with another code, without a close frame, or not in time.
-    pub async fn assert_closed(&mut self, code: u16) {
-        loop {
-            let next = tokio::time::timeout(DEFAULT_TIMEOUT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("not closed within {DEFAULT_TIMEOUT:?}"));
-            match next {
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    assert_eq!(u16::from(frame.code), code, "closed with {frame:?}");
-                    // Reading on sends the client's half of the closing handshake.
-                    let _ = tokio::time::timeout(DEFAULT_TIMEOUT, async {
-                        while self.ws.next().await.is_some() {}
-                    })
-                    .await;
-                    return;
-                }
-                Some(Ok(Message::Close(None))) => panic!("closed without a code, expected {code}"),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => panic!("connection failed instead of closing with {code}: {e}"),
-                None => panic!("connection ended without a close frame, expected {code}"),
-            }
-        }
-    }
-
-    /// Sends a close frame and waits for the server's.
-    pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
-        let _ = tokio::time::timeout(DEFAULT_TIMEOUT, async {
-            while self.ws.next().await.is_some() {}
-        })
-        .await;
-    }
-
-    /// The underlying stream, for anything the helpers do not cover.
-    pub fn stream(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
-        &mut self.ws
-    }
 }
