@@ -32,6 +32,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod liveness;
 pub(crate) mod message;
 pub(crate) mod outbox;
+pub(crate) mod rejection;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod session;
