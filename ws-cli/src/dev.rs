@@ -159,6 +159,11 @@ async fn build(root: &Path, bin: Option<&str>) -> anyhow::Result<Option<PathBuf>
     if let Some(bin) = bin {
         command.args(["--bin", bin]);
     }
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(describes_another_package) {
+            command.env_remove(name);
+        }
+    }
     let mut child = command.spawn().context("cannot run cargo")?;
     let stdout = child.stdout.take().context("cargo's stdout")?;
     let mut lines = BufReader::new(stdout).lines();
@@ -184,6 +189,22 @@ async fn build(root: &Path, bin: Option<&str>) -> anyhow::Result<Option<PathBuf>
                 .join(", ")
         ),
     }
+}
+
+/// The variables cargo sets for a package it runs (`cargo run -p ws-cli -- dev`, a test). Build
+/// scripts such as ring's rerun when one changes (`rerun-if-env-changed=CARGO_PKG_NAME`), so
+/// passing ws-cli's own values on would rebuild the app's dependencies for nothing.
+fn describes_another_package(name: &str) -> bool {
+    [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_BIN_",
+        "CARGO_CRATE_",
+        "CARGO_PRIMARY_PACKAGE",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+        || matches!(name, "OUT_DIR" | "CARGO_TARGET_TMPDIR")
 }
 
 /// `(name, path)` of a binary from one line of cargo's JSON messages.

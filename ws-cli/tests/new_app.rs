@@ -162,8 +162,27 @@ fn target_dir() -> PathBuf {
 /// `cargo ARGS` in `dir`, sharing this test's target dir.
 fn cargo(dir: &Path, args: &[&str]) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    // What `cargo test` set for this package: build scripts (ring's) rerun when
+    // `CARGO_PKG_NAME` or `CARGO_MANIFEST_DIR` change, which would rebuild the shared target's
+    // dependencies whenever another suite or a shell built them.
+    for (name, _) in std::env::vars() {
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || name == "CARGO_TARGET_TMPDIR"
+        {
+            command.env_remove(name);
+        }
+    }
     run(
-        Command::new(cargo)
+        command
             .args(args)
             .current_dir(dir)
             .env("CARGO_TARGET_DIR", target_dir())
