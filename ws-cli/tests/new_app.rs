@@ -713,9 +713,9 @@ fn guide_snippets(guide: &str) -> Vec<String> {
             Some(_) if fence.starts_with("```") => {
                 let code = current.take().unwrap_or_default();
                 snippets.push(if code.contains("fn main") {
-                    format!("#![allow(unused)]\n{code}")
+                    code
                 } else {
-                    format!("#![allow(unused)]\nfn main() {{\n{code}}}\n")
+                    format!("fn main() {{\n{code}}}\n")
                 });
             }
             Some(code) => {
@@ -748,6 +748,9 @@ fn new_app_builds_the_guides_snippets_unchanged() {
         .collect();
     guides.sort();
     std::fs::create_dir_all(app.join("examples")).expect("mkdir examples");
+    // One example, each snippet a module of it: its `main` is then an ordinary function, and
+    // one binary links instead of one per snippet.
+    let mut example = String::new();
     let mut written = Vec::new();
     for guide in &guides {
         let stem = guide
@@ -757,7 +760,7 @@ fn new_app_builds_the_guides_snippets_unchanged() {
             .replace('-', "_");
         for (n, code) in guide_snippets(&read(guide)).into_iter().enumerate() {
             let name = format!("guide_{stem}_{n}");
-            std::fs::write(app.join(format!("examples/{name}.rs")), code).expect("write example");
+            example.push_str(&format!("mod {name} {{\n#![allow(unused)]\n{code}}}\n\n"));
             written.push(name);
         }
     }
@@ -767,5 +770,8 @@ fn new_app_builds_the_guides_snippets_unchanged() {
         "{written:?}"
     );
     assert!(written.len() >= 10, "{written:?}");
-    cargo(&app, &["build", "--examples"]).assert_success("the guides' snippets in a new app");
+    example.push_str("fn main() {}\n");
+    std::fs::write(app.join("examples/guides.rs"), example).expect("write the example");
+    cargo(&app, &["build", "--example", "guides"])
+        .assert_success("the guides' snippets in a new app");
 }
