@@ -1,5 +1,5 @@
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -18,6 +18,8 @@ pub struct HttpRequest {
     body: Bytes,
     params: Vec<(String, String)>,
     peer: Option<SocketAddr>,
+    /// The client behind a trusted proxy, or the peer.
+    client: Option<IpAddr>,
     sender: Sender,
 }
 
@@ -52,8 +54,14 @@ impl HttpRequest {
             body,
             params,
             peer,
+            client: None,
             sender,
         }
+    }
+
+    pub(crate) fn with_client(mut self, client: IpAddr) -> Self {
+        self.client = Some(client);
+        self
     }
 
     /// The method.
@@ -86,9 +94,17 @@ impl HttpRequest {
         &self.body
     }
 
-    /// The client's address.
+    /// The address of the socket's other end: behind nginx, nginx's. See
+    /// [`HttpRequest::client_addr`] for the client's.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// The client's address: the peer's, or — when the peer is one of the server's
+    /// `trusted_proxies` — the one it forwarded in `X-Forwarded-For` (or `Forwarded`).
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client
+            .or_else(|| self.peer.map(|peer| crate::config::canonical(peer.ip())))
     }
 
     /// The app's [`Sender`].

@@ -106,6 +106,12 @@ fn respond(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<Incomi
         Routed::Found { handler, params } => (handler, params),
         Routed::Answered(response) => return Respond::Ready(std::future::ready(Ok(response))),
     };
+    let client = crate::client_addr::client_addr(
+        peer.ip(),
+        req.headers(),
+        &server.settings.trusted_proxies,
+        server.settings.forwarded_header,
+    );
     let (parts, body) = req.into_parts();
     let call = Call {
         server: server.clone(),
@@ -119,7 +125,8 @@ fn respond(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<Incomi
             params,
             Some(peer),
             server.node.sender.clone(),
-        );
+        )
+        .with_client(client);
         return Respond::Call(call, AssertUnwindSafe(handler(request)).catch_unwind());
     }
     let handler = handler.clone();
@@ -135,7 +142,7 @@ fn respond(server: &Arc<HttpServer>, peer: SocketAddr, req: http::Request<Incomi
             }
         };
         let sender = call.server.node.sender.clone();
-        let request = HttpRequest::new(parts, body, params, Some(peer), sender);
+        let request = HttpRequest::new(parts, body, params, Some(peer), sender).with_client(client);
         let outcome = AssertUnwindSafe(handler(request)).catch_unwind().await;
         Ok(call.finish(outcome))
     }))
