@@ -34,6 +34,7 @@
 extern crate self as ws_core;
 
 mod app;
+mod client_addr;
 mod cluster;
 mod config;
 pub mod di;
@@ -61,8 +62,9 @@ pub mod testing;
 pub use app::{App, EmbeddedApp, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
-    BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
-    RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
+    BackpressurePolicy, ClusterConfig, Config, ConfigError, ForwardedHeader, LogConfig, LogFormat,
+    MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
+    TrustedProxy, TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,

@@ -24,6 +24,7 @@
 //! folder (so `cargo run -p app` works from anywhere in a workspace). A `.env` file in the working
 //! directory is read first, as Hyperf does; variables already set win.
 
+mod client;
 mod env;
 mod error;
 mod settings;
@@ -33,6 +34,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use client::canonical;
+pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
 pub use error::ConfigError;
 pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
 
@@ -365,6 +368,26 @@ impl Config {
                 .settings
                 .validate()
                 .map_err(|(key, reason)| invalid(&format!("settings.{key}"), reason))?;
+            if server.kind == ServerKind::Http {
+                // An HTTP server has no upgrade to refuse: a cap there would be silently ignored.
+                for (key, value) in [
+                    (
+                        "max_connections_per_client",
+                        server.settings.max_connections_per_client,
+                    ),
+                    (
+                        "max_handshake_rate_per_client",
+                        server.settings.max_handshake_rate_per_client as usize,
+                    ),
+                ] {
+                    if value != 0 {
+                        return Err(invalid(
+                            &format!("settings.{key}"),
+                            "applies to websocket servers only; limit HTTP clients in the proxy in front".into(),
+                        ));
+                    }
+                }
+            }
         }
         let scheme = self.cluster.url.split("://").next().unwrap_or_default();
         if !matches!(scheme, "memory" | "redis" | "rediss" | "nats")

@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::client::{ForwardedHeader, TrustedProxy};
+
 /// `[servers.settings]`: the limits and options of one server, each with a production default.
 ///
 /// | key | default | what it bounds |
@@ -19,6 +21,11 @@ use serde::{Deserialize, Serialize};
 /// | `write_buffer_size` | 16 KiB | bytes gathered before a socket write |
 /// | `allowed_origins` | `[]` (any) | `Origin` values that may connect; others get 403 |
 /// | `max_body_bytes` | 2 MiB | an HTTP request body (HTTP servers); over it: 413 |
+/// | `max_connections_per_client` | 0 (off) | open connections from one client address; over it the handshake answers 503 with `Retry-After` (websocket servers) |
+/// | `max_handshake_rate_per_client` | 0 (off) | upgrade attempts per second from one client address, malformed ones included (bursts of as many); over it: 429 with `Retry-After` (websocket servers) |
+/// | `max_tracked_clients` | 100,000 | client addresses the two caps above remember; idle ones are forgotten first, and a new address finding the table full of busy ones gets 503 |
+/// | `trusted_proxies` | `[]` | addresses or CIDR blocks (`"10.0.0.0/8"`) of proxies whose forwarding header names the client; from any other peer it is ignored |
+/// | `forwarded_header` | `x-forwarded-for` | the header trusted proxies name the client in: `x-forwarded-for` or `forwarded` (RFC 7239) |
 /// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://`; an unreadable or mismatched file fails the boot |
 ///
 /// Browsers send every message as a single frame, so a frame limit below the message limit would
@@ -52,6 +59,16 @@ pub struct ServerSettings {
     pub allowed_origins: Vec<String>,
     /// Largest HTTP request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most open connections from one client address; `0` disables the cap.
+    pub max_connections_per_client: usize,
+    /// Most upgrade attempts per second from one client address; `0` disables the cap.
+    pub max_handshake_rate_per_client: u32,
+    /// Most client addresses the per-client caps remember at once.
+    pub max_tracked_clients: usize,
+    /// Proxies whose forwarding header is believed.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// The header trusted proxies name the client in.
+    pub forwarded_header: ForwardedHeader,
     /// TLS certificate and key, for `wss://` and `https://`.
     pub tls: Option<TlsSettings>,
 }
@@ -74,6 +91,11 @@ impl Default for ServerSettings {
             write_buffer_size: 16 * 1024,
             allowed_origins: Vec::new(),
             max_body_bytes: 2 << 20,
+            max_connections_per_client: 0,
+            max_handshake_rate_per_client: 0,
+            max_tracked_clients: 100_000,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             tls: None,
         }
     }
@@ -88,6 +110,7 @@ impl ServerSettings {
             ("max_header_bytes", self.max_header_bytes),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("read_buffer_size", self.read_buffer_size),
+            ("max_tracked_clients", self.max_tracked_clients),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -107,6 +130,11 @@ impl ServerSettings {
             ));
         }
         Ok(())
+    }
+
+    /// Whether either per-client cap is on.
+    pub(crate) fn caps_clients(&self) -> bool {
+        self.max_connections_per_client > 0 || self.max_handshake_rate_per_client > 0
     }
 
     /// The bounds of the frame decoder.

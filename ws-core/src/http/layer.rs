@@ -219,6 +219,8 @@ impl std::fmt::Debug for ControllerLayer {
 struct Routed {
     params: Vec<(String, String)>,
     peer: Option<std::net::SocketAddr>,
+    /// The client behind a trusted proxy, kept across the layer.
+    client: Option<std::net::IpAddr>,
     sender: crate::Sender,
 }
 
@@ -262,8 +264,11 @@ impl ControllerLayer {
                         ));
                     }
                 };
-                let request =
+                let mut request =
                     HttpRequest::new(parts, body, routed.params, routed.peer, routed.sender);
+                if let Some(client) = routed.client {
+                    request = request.with_client(client);
+                }
                 boxed_response(handler(request).await)
             })
         });
@@ -271,11 +276,12 @@ impl ControllerLayer {
         Arc::new(move |request: HttpRequest| {
             let service = service.clone();
             Box::pin(async move {
-                let (parts, body, params, peer, sender) = request.into_parts();
+                let (parts, body, params, peer, client, sender) = request.into_parts();
                 let mut request = http::Request::from_parts(parts, boxed_body(Full::new(body)));
                 request.extensions_mut().insert(Routed {
                     params,
                     peer,
+                    client,
                     sender,
                 });
                 let Ok(response) = service.oneshot(request).await;

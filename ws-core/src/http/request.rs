@@ -1,5 +1,5 @@
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -18,6 +18,8 @@ pub struct HttpRequest {
     body: Bytes,
     params: Vec<(String, String)>,
     peer: Option<SocketAddr>,
+    /// The client behind a trusted proxy, or the peer.
+    client: Option<IpAddr>,
     sender: Sender,
 }
 
@@ -52,6 +54,7 @@ impl HttpRequest {
             body,
             params,
             peer,
+            client: None,
             sender,
         }
     }
@@ -65,6 +68,7 @@ impl HttpRequest {
         Bytes,
         Vec<(String, String)>,
         Option<SocketAddr>,
+        Option<IpAddr>,
         Sender,
     ) {
         let mut request = http::Request::new(());
@@ -72,7 +76,19 @@ impl HttpRequest {
         *request.uri_mut() = self.uri;
         *request.headers_mut() = self.headers;
         let (parts, ()) = request.into_parts();
-        (parts, self.body, self.params, self.peer, self.sender)
+        (
+            parts,
+            self.body,
+            self.params,
+            self.peer,
+            self.client,
+            self.sender,
+        )
+    }
+
+    pub(crate) fn with_client(mut self, client: IpAddr) -> Self {
+        self.client = Some(client);
+        self
     }
 
     /// The method.
@@ -105,9 +121,17 @@ impl HttpRequest {
         &self.body
     }
 
-    /// The client's address.
+    /// The address of the socket's other end: behind nginx, nginx's. See
+    /// [`HttpRequest::client_addr`] for the client's.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// The client's address: the peer's, or — when the peer is one of the server's
+    /// `trusted_proxies` — the one it forwarded in `X-Forwarded-For` (or `Forwarded`).
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client
+            .or_else(|| self.peer.map(|peer| crate::config::canonical(peer.ip())))
     }
 
     /// The app's [`Sender`].

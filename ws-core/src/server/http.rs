@@ -135,6 +135,12 @@ where
         Routed::Found { handler, params } => (handler, params),
         Routed::Answered(response) => return Respond::Ready(std::future::ready(Ok(response))),
     };
+    let client = crate::client_addr::client_addr(
+        peer.ip(),
+        req.headers(),
+        &server.settings.trusted_proxies,
+        server.settings.forwarded_header,
+    );
     let (parts, body) = req.into_parts();
     let call = Call {
         server: server.clone(),
@@ -148,7 +154,8 @@ where
             params,
             Some(peer),
             server.node.sender.clone(),
-        );
+        )
+        .with_client(client);
         return Respond::Call(call, AssertUnwindSafe(handler(request)).catch_unwind());
     }
     let handler = handler.clone();
@@ -164,7 +171,7 @@ where
             }
         };
         let sender = call.server.node.sender.clone();
-        let request = HttpRequest::new(parts, body, params, Some(peer), sender);
+        let request = HttpRequest::new(parts, body, params, Some(peer), sender).with_client(client);
         let outcome = AssertUnwindSafe(handler(request)).catch_unwind().await;
         Ok(call.finish(outcome))
     }))

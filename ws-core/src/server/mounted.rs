@@ -94,7 +94,8 @@ impl<B: Send + 'static> tower::Service<http::Request<B>> for WsService {
                             transport: Transport::Mounted(Box::new(TokioIo::new(upgraded))),
                             already_read: Vec::new(),
                         };
-                        ws::open(&server, socket, admitted);
+                        // Per-client caps are the framework's port's; a mounted server sits behind the host app's.
+                        ws::open(&server, socket, admitted, None);
                     }
                     Ok(Err(error)) => {
                         tracing::debug!(server = %server.name, %error, "mounted upgrade failed");

@@ -1,6 +1,6 @@
 //! The WebSocket server: accept, upgrade, route, then hand the socket to its connection task.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,6 +16,7 @@ use crate::config::ServerSettings;
 use crate::node::Node;
 use crate::registry::ConnShared;
 use crate::router::{WsMatch, WsTable};
+use crate::ws::client_caps::{ClientLease, Refusal};
 use crate::ws::connection::Connection;
 use crate::ws::endpoint::WsEndpoint;
 use crate::ws::handshake::{self, Handshake, HeadError, Rejection, Upgrade};
@@ -108,10 +109,35 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     .await
     {
         Ok(upgrade) => upgrade,
-        Err(HeadError::Gone) => return,
-        Err(HeadError::Reject(rejection)) => {
-            return reject(server, &mut transport, rejection).await;
+        Err(error) => {
+            // A failed attempt costs its client a handshake too, or malformed requests would
+            // be a free way to keep the server parsing. Behind a trusted proxy the client is
+            // unknown here, and the proxy itself must not be charged for it.
+            let caps = server.slots.clients.as_ref();
+            let charged = caps.filter(|_| !server.trusts(peer.ip()));
+            if let Some(caps) = charged {
+                let _ = caps.handshake(peer.ip());
+            }
+            return match error {
+                HeadError::Gone => {}
+                HeadError::Reject(rejection) => reject(server, &mut transport, rejection).await,
+            };
         }
+    };
+    let client = crate::client_addr::client_addr(
+        peer.ip(),
+        upgrade.request.headers(),
+        &server.settings.trusted_proxies,
+        server.settings.forwarded_header,
+    );
+    upgrade.request.set_client(client);
+    let lease = match server.slots.clients.as_ref().map(|caps| {
+        caps.handshake(client)?;
+        caps.open(client)
+    }) {
+        None => None,
+        Some(Ok(lease)) => lease,
+        Some(Err(refusal)) => return reject(server, &mut transport, refused(refusal)).await,
     };
 
     let admitted = match admit(server, &upgrade).await {
@@ -130,7 +156,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
         already_read: std::mem::take(&mut upgrade.leftover),
     };
     drop(upgrade);
-    open(server, socket, admitted);
+    open(server, socket, admitted, lease);
 }
 
 /// An upgrade the server accepted: everything its connection needs once the `101` is out.
@@ -203,7 +229,14 @@ pub(crate) async fn admit(server: &WsServer, upgrade: &Upgrade) -> Result<Admitt
 }
 
 /// Opens an admitted connection whose `101` went out: registers it and spawns its task.
-pub(crate) fn open(server: &WsServer, socket: Upgraded, admitted: Admitted) {
+/// `lease` is the client's place under `max_connections_per_client`, bound to the new fd so
+/// the connection's end gives it back.
+pub(crate) fn open(
+    server: &WsServer,
+    socket: Upgraded,
+    admitted: Admitted,
+    lease: Option<ClientLease<'_>>,
+) {
     let Admitted {
         pattern,
         endpoint,
@@ -227,6 +260,9 @@ pub(crate) fn open(server: &WsServer, socket: Upgraded, admitted: Admitted) {
         server.name.clone(),
         pattern,
     ));
+    if let Some(lease) = lease {
+        lease.bind(fd);
+    }
     server.node.registry.insert(shared.clone());
     if !server.node.is_ready() {
         // Shutdown began while this handshake was in flight: the connection still gets its
@@ -238,6 +274,34 @@ pub(crate) fn open(server: &WsServer, socket: Upgraded, admitted: Admitted) {
     }
     let conn = Connection::new(shared, server.node.sender.clone());
     endpoint.spawn(socket, conn, Box::new(request), slot);
+}
+
+impl WsServer {
+    /// Whether `addr` is one of the trusted proxies.
+    fn trusts(&self, addr: IpAddr) -> bool {
+        let addr = crate::config::canonical(addr);
+        self.settings
+            .trusted_proxies
+            .iter()
+            .any(|proxy| proxy.contains(addr))
+    }
+}
+
+/// The answer to a client over its caps.
+fn refused(refusal: Refusal) -> Rejection {
+    let (status, body, wait) = match refusal {
+        Refusal::TooFast(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many handshakes from this address, slow down\n",
+            wait,
+        ),
+        Refusal::TooMany(wait) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections from this address, try again later\n",
+            wait,
+        ),
+    };
+    Rejection::new(status, body).header("Retry-After", &wait.as_secs().max(1).to_string())
 }
 
 async fn secure(server: &WsServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {

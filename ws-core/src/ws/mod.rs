@@ -7,6 +7,7 @@
 //! | [`handshake`] | reading and answering the HTTP/1.1 upgrade; `Handshake`, `Rejection` |
 //! | [`endpoint`] | `WsRoute`: a controller with its type erased, spawning connection tasks |
 //! | [`slot`] | a server's open connections: limit, settings, what their tasks report to |
+//! | [`client_caps`] | per-client caps: open connections and handshakes per second of one client address |
 //! | [`session`] | a connection's task — `on_open`, the message loop, `on_close` — where a frame is read and queued pushes are written |
 //! | [`dispatch`] | what a handler's error or panic does to its connection (log, count, 1011) |
 //! | [`closing`] | the three closing handshakes and how a session ends |
@@ -20,6 +21,7 @@
 //! | [`transport`] | the byte stream under a connection: TCP or TLS |
 //! | [`codec`] | RFC 6455 framing: decoder and encoder |
 
+pub(crate) mod client_caps;
 pub(crate) mod closing;
 pub(crate) mod codec;
 pub(crate) mod connection;

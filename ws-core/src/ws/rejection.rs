@@ -76,6 +76,7 @@ impl Rejection {
             404 => "not_found",
             408 => "timeout",
             426 => "upgrade_required",
+            429 => "rate_limited",
             431 => "header_too_large",
             500 => "internal_error",
             503 => "over_capacity",

@@ -1,6 +1,6 @@
 //! [`Request`]: the upgrade request a WebSocket connection was opened with.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use http::{HeaderMap, Method, Uri};
 
@@ -24,6 +24,8 @@ pub struct Request {
     uri: Uri,
     headers: HeaderMap,
     peer: Option<SocketAddr>,
+    /// The client behind a trusted proxy; `None` when it is the peer.
+    client: Option<IpAddr>,
     params: Vec<(String, String)>,
 }
 
@@ -39,8 +41,13 @@ impl Request {
             uri,
             headers,
             peer,
+            client: None,
             params: Vec::new(),
         }
+    }
+
+    pub(crate) fn set_client(&mut self, client: IpAddr) {
+        self.client = Some(client);
     }
 
     pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
@@ -134,9 +141,25 @@ impl Request {
             .map(|c| c.value().to_string())
     }
 
-    /// The client's address (the proxy's, behind nginx; see `X-Forwarded-For`).
+    /// The address of the socket's other end: behind nginx, nginx's. See
+    /// [`Request::client_addr`] for the client's.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// The client's address: the peer's, or — when the peer is one of the server's
+    /// `trusted_proxies` — the one it forwarded in `X-Forwarded-For` (or `Forwarded`). The
+    /// per-client caps count against this address.
+    ///
+    /// ```
+    /// use ws_core::Request;
+    ///
+    /// let req = Request::builder("/").peer("192.0.2.7:50000".parse().unwrap()).build();
+    /// assert_eq!(req.client_addr(), Some("192.0.2.7".parse().unwrap()));
+    /// ```
+    pub fn client_addr(&self) -> Option<IpAddr> {
+        self.client
+            .or_else(|| self.peer.map(|peer| crate::config::canonical(peer.ip())))
     }
 }
 
@@ -155,6 +178,18 @@ impl RequestBuilder {
         ) {
             self.request.headers.append(name, value);
         }
+        self
+    }
+
+    /// Sets the peer address (the socket's other end).
+    pub fn peer(mut self, peer: SocketAddr) -> Self {
+        self.request.peer = Some(peer);
+        self
+    }
+
+    /// Sets the client address, as a trusted proxy would have forwarded it.
+    pub fn client_addr(mut self, client: IpAddr) -> Self {
+        self.request.client = Some(client);
         self
     }
 

@@ -123,6 +123,9 @@ pub(crate) fn serve<H: WebSocketHandler>(
             handler_panicked(metrics, fd, "on_close", panic);
         }
         conn.shared.context.clear();
+        if let Some(clients) = &server.clients {
+            clients.closed(fd);
+        }
         // Only now is the connection gone: shutdown waits for its `on_close`.
         drop(slot);
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::config::ServerSettings;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::ws::client_caps::ClientCaps;
 use crate::ws::codec::Limits;
 
 /// What the connections of one WebSocket server share with each other.
@@ -19,6 +20,8 @@ pub(crate) struct Slots {
     /// Where a connection is removed from when its session ends.
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The per-client caps, when configured.
+    pub(crate) clients: Option<ClientCaps>,
     max_connections: usize,
     open: AtomicUsize,
 }
@@ -35,6 +38,7 @@ impl Slots {
             settings: SessionSettings::new(settings),
             registry,
             metrics,
+            clients: ClientCaps::new(settings),
             max_connections: settings.max_connections,
             open: AtomicUsize::new(0),
         }
