@@ -59,8 +59,8 @@ pub mod testing;
 pub use app::{App, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
-    BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
-    RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
+    BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, LogConfig,
+    LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,

@@ -24,6 +24,7 @@
 //! folder (so `cargo run -p app` works from anywhere in a workspace). A `.env` file in the working
 //! directory is read first, as Hyperf does; variables already set win.
 
+mod compression;
 mod env;
 mod error;
 mod settings;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use compression::CompressionSettings;
 pub use error::ConfigError;
 pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
 

@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::CompressionSettings;
+
 /// `[servers.settings]`: the limits and options of one server, each with a production default.
 ///
 /// | key | default | what it bounds |
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 /// | `allowed_origins` | `[]` (any) | `Origin` values that may connect; others get 403 |
 /// | `max_body_bytes` | 2 MiB | an HTTP request body (HTTP servers); over it: 413 |
 /// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://`; an unreadable or mismatched file fails the boot |
+/// | `compression` | on | `[servers.settings.compression]`: permessage-deflate, see [`CompressionSettings`] |
 ///
 /// Browsers send every message as a single frame, so a frame limit below the message limit would
 /// refuse ordinary large messages from browsers; both default to 1 MiB.
@@ -54,6 +57,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// TLS certificate and key, for `wss://` and `https://`.
     pub tls: Option<TlsSettings>,
+    /// permessage-deflate (WebSocket servers).
+    pub compression: CompressionSettings,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +80,7 @@ impl Default for ServerSettings {
             allowed_origins: Vec::new(),
             max_body_bytes: 2 << 20,
             tls: None,
+            compression: CompressionSettings::default(),
         }
     }
 }
@@ -94,6 +100,7 @@ impl ServerSettings {
                 return Err((key, "must be greater than 0".into()));
             }
         }
+        self.compression.validate()?;
         if self.handshake_timeout_ms == 0 {
             return Err(("handshake_timeout_ms", "must be greater than 0".into()));
         }

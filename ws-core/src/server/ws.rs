@@ -14,9 +14,11 @@ use tokio::sync::watch;
 
 use crate::config::ServerSettings;
 use crate::node::Node;
-use crate::registry::ConnShared;
+use crate::registry::{Compression, ConnShared};
 use crate::router::{WsMatch, WsTable};
+use crate::ws::codec::{Outgoing, Params};
 use crate::ws::connection::Connection;
+use crate::ws::extension;
 use crate::ws::handshake::{self, HeadError, Rejection};
 use crate::ws::outbox::Outbox;
 use crate::ws::session::Upgraded;
@@ -148,6 +150,13 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
         Err(rejection) => return reject(server, &mut transport, rejection).await,
     };
 
+    // Parsed on every route, so a malformed header is a 400 wherever it is sent.
+    let deflate =
+        match extension::negotiate(upgrade.request.headers(), &server.settings.compression) {
+            Ok(agreed) => agreed.filter(|_| route.compression),
+            Err(rejection) => return reject(server, &mut transport, rejection).await,
+        };
+
     let mut request = upgrade.request.clone();
     request.set_params(params);
     let mut accepted = upgrade.handshake(protocol);
@@ -168,6 +177,10 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
             return reject(server, &mut transport, rejection).await;
         }
     }
+    let deflate = deflate.map(|(params, answer)| {
+        accepted.header("Sec-WebSocket-Extensions", &answer);
+        params
+    });
     let response = upgrade.accept_response(&accepted);
     if transport.write_all(&response).await.is_err() || transport.flush().await.is_err() {
         // The context created for this handshake is dropped here with `accepted`.
@@ -184,19 +197,23 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     let socket = Upgraded {
         transport,
         already_read: std::mem::take(&mut upgrade.leftover),
+        deflate,
     };
     drop(upgrade);
     let fd = server.node.fds.next();
-    let shared = Arc::new(ConnShared::new(
-        fd,
-        Outbox::new(
-            server.settings.outbound_queue_bytes,
-            server.settings.backpressure,
-        ),
-        accepted.into_context(),
-        server.name.clone(),
-        Arc::from(pattern),
-    ));
+    let shared = Arc::new(
+        ConnShared::new(
+            fd,
+            Outbox::new(
+                server.settings.outbound_queue_bytes,
+                server.settings.backpressure,
+            ),
+            accepted.into_context(),
+            server.name.clone(),
+            Arc::from(pattern),
+        )
+        .compressing(compression_of(deflate, &server.settings)),
+    );
     server.node.registry.insert(shared.clone());
     if !server.node.is_ready() {
         // Shutdown began while this handshake was in flight: the connection still gets its
@@ -208,6 +225,24 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     }
     let conn = Connection::new(shared, server.node.sender.clone());
     route.endpoint.spawn(socket, conn, Box::new(request), slot);
+}
+
+/// How room pushes reach a connection that agreed on `deflate`.
+fn compression_of(deflate: Option<Params>, settings: &ServerSettings) -> Compression {
+    let Some(params) = deflate.filter(|p| p.server_max_window_bits >= 9) else {
+        return Compression::Off;
+    };
+    let outgoing = Outgoing {
+        // Validated to be 0 to 9.
+        level: settings.compression.level.min(9) as u8,
+        window_bits: params.server_max_window_bits,
+        threshold: u32::try_from(settings.compression.threshold).unwrap_or(u32::MAX),
+    };
+    if params.server_no_context_takeover {
+        Compression::Shared(outgoing)
+    } else {
+        Compression::PerConnection(outgoing)
+    }
 }
 
 async fn secure(server: &WsServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {
