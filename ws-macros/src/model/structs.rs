@@ -47,11 +47,13 @@ impl StructMacro {
     }
 }
 
-/// `#[ws_controller(server = "ws", path = "/", protocols = ["chat.v1"])]`.
+/// `#[ws_controller(server = "ws", path = "/", protocols = ["chat.v1"], compression = false)]`.
 pub(crate) struct WsControllerArgs {
     pub(crate) server: LitStr,
     pub(crate) path: LitStr,
     pub(crate) protocols: Vec<LitStr>,
+    /// Whether the route negotiates permessage-deflate; `true` unless given.
+    pub(crate) compression: bool,
 }
 
 impl WsControllerArgs {
@@ -60,7 +62,12 @@ impl WsControllerArgs {
     /// `None` when `server` or `path` is missing or not a string; every mistake is in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<Self> {
         let usage = Self::USAGE;
-        let args = Args::parse(tokens, &["server", "path", "protocols"], usage, errors);
+        let args = Args::parse(
+            tokens,
+            &["server", "path", "protocols", "compression"],
+            usage,
+            errors,
+        );
         let missing: Vec<String> = ["server", "path"]
             .into_iter()
             .filter(|k| !args.has(k))
@@ -85,10 +92,12 @@ impl WsControllerArgs {
             .map(|(list, _)| list)
             .unwrap_or_default();
         validate_protocols(&protocols, errors);
+        let compression = args.bool("compression", errors).unwrap_or(true);
         Some(Self {
             server: server?,
             path: path?,
             protocols,
+            compression,
         })
     }
 }
