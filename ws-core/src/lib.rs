@@ -103,6 +103,7 @@ mod guides {
         Deployment => "12-deployment.md",
         #[cfg(feature = "testing")]
         Testing => "13-testing.md",
+        Compression => "14-compression.md",
         ZhInstall => "zh/01-install.md",
         ZhServers => "zh/02-servers.md",
         ZhRoutes => "zh/03-routes.md",
@@ -117,6 +118,7 @@ mod guides {
         ZhDeployment => "zh/12-deployment.md",
         #[cfg(feature = "testing")]
         ZhTesting => "zh/13-testing.md",
+        ZhCompression => "zh/14-compression.md",
     }
 }
 
