@@ -135,6 +135,17 @@ async fn scenario(browser: &Chromium, chat: ChatProcess) {
     let cookie = bob.eval("document.cookie").await;
     assert_eq!(cookie, json!("nickname=bob"));
 
+    // Chromium offered permessage-deflate and the server accepted it, without context takeover.
+    let extensions = bob
+        .eval("document.querySelector('#status').dataset.extensions")
+        .await;
+    let extensions = extensions.as_str().unwrap_or_default();
+    assert!(
+        extensions.starts_with("permessage-deflate")
+            && extensions.contains("server_no_context_takeover"),
+        "negotiated extensions: {extensions:?}"
+    );
+
     // bob writes, alice reads it with bob's name; bob sees his own line marked as his.
     bob.type_and_enter("#message-input", "hello from bob").await;
     let from_bob = "[...document.querySelectorAll('#log .line.message')].some(l => \

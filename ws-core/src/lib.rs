@@ -62,9 +62,9 @@ pub mod testing;
 pub use app::{App, EmbeddedApp, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
-    BackpressurePolicy, ClusterConfig, Config, ConfigError, ForwardedHeader, LogConfig, LogFormat,
-    MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
-    TrustedProxy, TrustedProxyError,
+    BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
+    LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,
+    TlsSettings, TrustedProxy, TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,
@@ -122,6 +122,8 @@ pub mod guides {
     pub mod testing {}
     #[doc = include_str!("../guides/15-middleware.md")]
     pub mod middleware {}
+    #[doc = include_str!("../guides/14-compression.md")]
+    pub mod compression {}
 }
 
 /// The Chinese guides (`docs/zh/`), compiled as doctests like the English ones.
@@ -152,6 +154,7 @@ mod guides_zh {
         #[cfg(feature = "testing")]
         Testing => "13-testing.md",
         Middleware => "15-middleware.md",
+        Compression => "14-compression.md",
     }
 }
 

@@ -19,6 +19,9 @@ pub(crate) struct Metrics {
     pub(crate) handler_errors: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
     pub(crate) backplane_errors: AtomicU64,
+    /// Messages compressed (permessage-deflate); a room push compressed once for many
+    /// members counts once.
+    pub(crate) compressions: AtomicU64,
     /// Servers bound and not shutting down.
     pub(crate) ready: std::sync::atomic::AtomicBool,
     /// WebSocket connection tasks alive, from upgrade until `on_close` has returned.
@@ -47,6 +50,7 @@ pub(crate) struct Traffic {
     pub(crate) bytes_in: u64,
     pub(crate) messages_out: u64,
     pub(crate) bytes_out: u64,
+    pub(crate) compressions: u64,
 }
 
 impl Traffic {
@@ -64,6 +68,11 @@ impl Traffic {
         metrics
             .bytes_out
             .fetch_add(self.bytes_out, Ordering::Relaxed);
+        if self.compressions > 0 {
+            metrics
+                .compressions
+                .fetch_add(self.compressions, Ordering::Relaxed);
+        }
         *self = Traffic::default();
     }
 }

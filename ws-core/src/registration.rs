@@ -17,6 +17,8 @@ pub struct WsControllerRegistration {
     pub controller: &'static str,
     /// Supported subprotocols; the handshake picks the first one the client offers.
     pub protocols: &'static [&'static str],
+    /// Whether the route negotiates permessage-deflate (`compression = false` turns it off).
+    pub compression: bool,
     /// Builds the controller singleton and its route.
     pub build: fn(&mut Container) -> Result<WsRoute, BootError>,
 }

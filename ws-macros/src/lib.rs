@@ -32,7 +32,9 @@ use crate::model::routes::Style;
 /// `server` names a `[[servers]]` entry of type `websocket` and `path` the route (matchit
 /// syntax, `/room/{id}`); both are required. `protocols` lists the subprotocols the route speaks:
 /// the handshake selects the first one the client offers that is in the list, and answers 400 to
-/// a client that offers only others.
+/// a client that offers only others. `compression = false` turns permessage-deflate off for the
+/// route (one that carries already-compressed data); it follows the server's
+/// `[servers.settings.compression]` otherwise.
 ///
 /// The struct must implement [`WebSocketHandler`](../ws_core/trait.WebSocketHandler.html). The
 /// container builds it once at boot: `#[inject]` fields are injected (`Sender`, `Config`,

@@ -83,6 +83,8 @@
     ws.addEventListener("open", () => {
       state.attempt = 0;
       setStatus("online");
+      // What the handshake agreed on (permessage-deflate, normally), for the element inspector.
+      $("#status").dataset.extensions = ws.extensions;
       for (const room of state.joined) send({ type: "join", room });
     });
     ws.addEventListener("message", (event) => {

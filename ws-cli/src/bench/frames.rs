@@ -17,6 +17,8 @@ pub(super) const OP_BINARY: u8 = 0x2;
 pub(super) const OP_CLOSE: u8 = 0x8;
 pub(super) const OP_PING: u8 = 0x9;
 pub(super) const OP_PONG: u8 = 0xA;
+/// The first header byte's RSV1 bit: a compressed message (RFC 7692).
+pub(super) const RSV1: u8 = 0x40;
 
 /// A frame the server broke the protocol with; the connection is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub(super) enum FrameError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Head {
     pub(super) fin: bool,
+    /// RSV1: the first frame of a compressed message (only with `--deflate`).
+    pub(super) compressed: bool,
     pub(super) opcode: u8,
     /// Bytes the header itself took.
     pub(super) header_len: usize,
@@ -42,11 +46,23 @@ pub(super) struct Head {
 impl Head {
     /// Parses the header at the start of `bytes`; `Ok(None)` until all of it has arrived.
     pub(super) fn parse(bytes: &[u8]) -> Result<Option<Self>, FrameError> {
+        Self::parse_with(bytes, false)
+    }
+
+    /// [`parse`](Self::parse), with RSV1 allowed on the first frame of a data message when
+    /// permessage-deflate was negotiated.
+    pub(super) fn parse_with(bytes: &[u8], deflate: bool) -> Result<Option<Self>, FrameError> {
         let [first, second, ..] = *bytes else {
             return Ok(None);
         };
         let opcode = first & 0x0F;
-        if first & 0x70 != 0 || !matches!(opcode, 0x0..=0x2 | 0x8..=0xA) {
+        let compressed = first & RSV1 != 0;
+        let rsv_allowed = if deflate && matches!(opcode, OP_TEXT | OP_BINARY) {
+            0x30
+        } else {
+            0x70
+        };
+        if first & rsv_allowed != 0 || !matches!(opcode, 0x0..=0x2 | 0x8..=0xA) {
             return Err(FrameError::Reserved);
         }
         if second & 0x80 != 0 {
@@ -72,6 +88,7 @@ impl Head {
         }
         Ok(Some(Self {
             fin,
+            compressed,
             opcode,
             header_len,
             payload_len,
@@ -85,9 +102,14 @@ impl Head {
 /// reuses its key, which the server cannot tell from fresh ones and which is
 /// what lets a send be a plain copy.
 pub(super) fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    masked_flagged_frame(0, opcode, payload)
+}
+
+/// [`masked_frame`] with `flags` (such as [`RSV1`]) in the first byte.
+pub(super) fn masked_flagged_frame(flags: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mask = random_mask();
     let mut frame = Vec::with_capacity(payload.len() + 14);
-    frame.push(0x80 | opcode);
+    frame.push(0x80 | flags | opcode);
     match payload.len() {
         len @ 0..=125 => frame.push(0x80 | len as u8),
         len @ 126..=0xFFFF => {

@@ -1,5 +1,6 @@
 //! `ws-cli bench`: load generator for echo-style WebSocket endpoints.
 
+mod deflate;
 pub(crate) mod echo_server;
 mod fanout;
 mod frames;
@@ -120,6 +121,11 @@ pub(crate) struct BenchArgs {
     /// Messages the server sends first on each connection that are not replies (e.g. `Opened`)
     #[arg(long, value_name = "N", default_value_t = 0, conflicts_with_all = ["handshakes", "idle"])]
     skip_first: u32,
+    /// Offer permessage-deflate (no context takeover either way). The echo load sends every
+    /// message compressed and inflates compressed echoes; idle and handshake runs only
+    /// negotiate it
+    #[arg(long, conflicts_with = "fanout")]
+    deflate: bool,
 }
 
 fn parse_secs(raw: &str) -> Result<f64, String> {
@@ -149,8 +155,12 @@ impl Schedule {
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut headers = args.headers.clone();
+    if args.deflate {
+        headers.push(("Sec-WebSocket-Extensions".into(), deflate::OFFER.into()));
+    }
     let opts = RequestOptions {
-        headers: args.headers.clone(),
+        headers,
         cookies: Vec::new(),
         subprotocols: args.subprotocols.clone(),
     };

@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 
+use super::deflate::{self, Inflater};
 use super::frames::{self, FrameError, Head};
 use super::progress::{Counters, Progress, Unit};
 use super::report::{
@@ -63,7 +64,7 @@ pub(super) async fn run(
     let established = opened.streams.len() as u64;
 
     let prefix = args.expect_prefix.as_deref().unwrap_or_default().as_bytes();
-    let payloads = Arc::new(Payloads::new(size, args.binary, prefix));
+    let payloads = Arc::new(Payloads::new(size, args.binary, prefix, args.deflate));
     let schedule = Schedule::starting_now(args.warmup, args.secs);
     let counters = Arc::new(Counters::default());
     let ticker = progress.track(Arc::clone(&counters), schedule, Unit::Rate("msg"));
@@ -79,6 +80,9 @@ pub(super) async fn run(
             Arc::clone(&counters),
         );
         conn.greetings = args.skip_first;
+        if args.deflate {
+            conn.inflater = Some(Inflater::new());
+        }
         tasks.spawn(conn.run());
     }
     let mut total = ConnStats::new();
@@ -131,7 +135,7 @@ struct Payloads {
 }
 
 impl Payloads {
-    fn new(size: usize, binary: bool, prefix: &[u8]) -> Self {
+    fn new(size: usize, binary: bool, prefix: &[u8], compressed: bool) -> Self {
         let len = size + VARIANTS - 1;
         let base: Vec<u8> = if binary {
             (0..len).map(|i| (i % BINARY_PERIOD) as u8).collect()
@@ -148,10 +152,31 @@ impl Payloads {
             opcode,
             frames: payloads
                 .clone()
-                .map(|payload| frames::masked_frame(opcode, payload))
+                .map(|payload| match compressed {
+                    true => frames::masked_flagged_frame(
+                        frames::RSV1,
+                        opcode,
+                        &deflate::compress(payload),
+                    ),
+                    false => frames::masked_frame(opcode, payload),
+                })
                 .collect(),
             echoes: payloads.map(|payload| [prefix, payload].concat()).collect(),
         }
+    }
+}
+
+/// Compares the next `received` bytes of the message in progress with what it should be.
+fn check_bytes(receiving: &mut Receiving, payloads: &Payloads, received: &[u8]) {
+    if let Receiving::Echo {
+        variant,
+        matched,
+        intact,
+    } = receiving
+    {
+        let expected = &payloads.echoes[*variant];
+        *intact = *intact && expected.get(*matched..*matched + received.len()) == Some(received);
+        *matched += received.len();
     }
 }
 
@@ -225,6 +250,10 @@ struct Connection {
     /// Echoes not yet added to the shared progress counter.
     unreported: u64,
     stats: ConnStats,
+    /// With `--deflate`: inflates compressed echoes.
+    inflater: Option<Inflater>,
+    /// The compressed message being received, until its last frame.
+    compressed: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -259,6 +288,8 @@ impl Connection {
             greetings: 0,
             unreported: 0,
             stats: ConnStats::new(),
+            inflater: None,
+            compressed: None,
         }
     }
 
@@ -354,7 +385,9 @@ impl Connection {
         loop {
             match self.incoming {
                 Incoming::Head => {
-                    let Some(head) = Head::parse(&self.read[self.start..self.end])? else {
+                    let deflate = self.inflater.is_some();
+                    let Some(head) = Head::parse_with(&self.read[self.start..self.end], deflate)?
+                    else {
                         break;
                     };
                     if head.opcode >= frames::OP_CLOSE {
@@ -378,6 +411,9 @@ impl Connection {
                     }
                     self.start += head.header_len;
                     self.begin_fragment(head);
+                    if head.compressed {
+                        self.compressed = Some(Vec::new());
+                    }
                     self.incoming = Incoming::Payload {
                         remaining: head.payload_len,
                         fin: head.fin,
@@ -387,7 +423,10 @@ impl Connection {
                     let available = (self.end - self.start) as u64;
                     let take = remaining.min(available) as usize;
                     let chunk = self.start..self.start + take;
-                    self.check_chunk(chunk);
+                    match &mut self.compressed {
+                        Some(compressed) => compressed.extend_from_slice(&self.read[chunk]),
+                        None => self.check_chunk(chunk),
+                    }
                     self.start += take;
                     let remaining = remaining - take as u64;
                     if remaining > 0 {
@@ -396,6 +435,9 @@ impl Connection {
                     }
                     self.incoming = Incoming::Head;
                     if fin {
+                        if let Some(compressed) = self.compressed.take() {
+                            self.check_compressed(&compressed);
+                        }
                         self.finish_message(at);
                     }
                 }
@@ -437,17 +479,22 @@ impl Connection {
     }
 
     fn check_chunk(&mut self, chunk: std::ops::Range<usize>) {
-        if let Receiving::Echo {
-            variant,
-            matched,
-            intact,
-        } = &mut self.receiving
-        {
-            let expected = &self.payloads.echoes[*variant];
-            let received = &self.read[chunk];
-            *intact =
-                *intact && expected.get(*matched..*matched + received.len()) == Some(received);
-            *matched += received.len();
+        check_bytes(&mut self.receiving, &self.payloads, &self.read[chunk]);
+    }
+
+    /// Checks a whole compressed message once inflated; data that does not inflate is a
+    /// mismatch.
+    fn check_compressed(&mut self, compressed: &[u8]) {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return;
+        };
+        match inflater.inflate(compressed) {
+            Some(received) => check_bytes(&mut self.receiving, &self.payloads, received),
+            None => {
+                if let Receiving::Echo { intact, .. } = &mut self.receiving {
+                    *intact = false;
+                }
+            }
         }
     }
 

@@ -72,6 +72,16 @@ pub(super) enum Scenario {
     /// since it needs node and an npm install (`scripts/perf-uws.sh`).
     #[value(name = "uws")]
     Uws,
+    /// permessage-deflate against the same server uncompressed: 300 B text echo. Only when
+    /// named with `--only`, like the two below.
+    #[value(name = "deflate-300")]
+    Deflate300,
+    /// permessage-deflate against uncompressed: 4 KiB text echo.
+    #[value(name = "deflate-4k")]
+    Deflate4k,
+    /// Server RSS per idle connection with permessage-deflate negotiated, against without.
+    #[value(name = "deflate-idle")]
+    DeflateIdle,
 }
 
 /// Which server of a comparison a target is.
@@ -188,6 +198,9 @@ impl Scenario {
             Scenario::IdleMemory => "idle connections, server RSS",
             Scenario::Fanout => "room broadcast, time to the last member",
             Scenario::HttpSend => "HTTP `/server/send` push (wrk, 50 conns) vs bare hyper `hello`",
+            Scenario::Deflate300 => "300 B text echo, 50 conns x 16 in flight, permessage-deflate",
+            Scenario::Deflate4k => "4 KiB text echo, 20 conns x 4 in flight, permessage-deflate",
+            Scenario::DeflateIdle => "idle connections, server RSS, permessage-deflate negotiated",
         }
     }
 
@@ -196,7 +209,7 @@ impl Scenario {
         // the heap it freed for new connections, so its RSS barely grows. The other scenarios
         // keep one server per side for all rounds.
         let shared = match self {
-            Scenario::IdleMemory => None,
+            Scenario::IdleMemory | Scenario::DeflateIdle => None,
             _ => Some([
                 self.target(Side::Reference, bins, settings)?,
                 self.target(Side::Framework, bins, settings)?,
@@ -207,6 +220,9 @@ impl Scenario {
             Scenario::Fanout => ("tokio broadcast channel", "seed /room"),
             Scenario::HttpSend => ("bare hyper", "seed /server/send"),
             Scenario::Uws => ("uWebSockets.js (JS callback)", "echo-server"),
+            Scenario::Deflate300 | Scenario::Deflate4k | Scenario::DeflateIdle => {
+                ("echo-server, uncompressed", "echo-server, deflate")
+            }
             _ => ("tokio-tungstenite", "echo-server"),
         };
         let mut samples: Vec<[Vec<f64>; 2]> = Vec::new();
@@ -262,7 +278,10 @@ impl Scenario {
                 ("messages/s", true),
                 ("server CPU s per million messages", false),
             ],
-            Scenario::IdleMemory => &[(IDLE_METRIC, false)],
+            Scenario::IdleMemory | Scenario::DeflateIdle => &[(IDLE_METRIC, false)],
+            Scenario::Deflate300 | Scenario::Deflate4k => {
+                &[("messages/s", true), ("server CPU µs per message", false)]
+            }
             Scenario::Fanout => &[
                 ("p50 µs to last delivery", false),
                 ("p99 µs to last delivery", false),
@@ -339,6 +358,17 @@ impl Scenario {
                     .context("the uws scenario needs --uws-dir (see scripts/perf-uws.sh)")?;
                 ws(start_uws(pin, dir)?, "/")
             }
+            // The same server both sides; the client offers the extension on one.
+            (Scenario::Deflate300 | Scenario::Deflate4k | Scenario::DeflateIdle, side) => {
+                let extra = match side {
+                    Side::Reference => Vec::new(),
+                    Side::Framework => vec!["--deflate".to_string()],
+                };
+                Target {
+                    extra,
+                    ..ws(start_app(pin, &bins.echo_server)?.0, "/")
+                }
+            }
             (_, Side::Reference) => ws(
                 start_baseline(pin, &bins.cli, "bench-baseline-server", &[])?,
                 "/",
@@ -354,7 +384,7 @@ impl Scenario {
         target: &Target,
     ) -> anyhow::Result<Vec<f64>> {
         match self {
-            Scenario::IdleMemory => measure_idle(bins, settings, target),
+            Scenario::IdleMemory | Scenario::DeflateIdle => measure_idle(bins, settings, target),
             Scenario::HttpSend => measure_http(bins, settings, target),
             _ => self.measure_bench(bins, settings, target),
         }
@@ -419,6 +449,25 @@ impl Scenario {
             Scenario::Handshakes => {
                 args.extend(["--handshakes", "--conns", "50"].map(String::from))
             }
+            Scenario::Deflate300 | Scenario::Deflate4k => {
+                let (conns, inflight, size) = match self {
+                    Scenario::Deflate300 => ("50", "16", "300"),
+                    _ => ("20", "4", "4096"),
+                };
+                args.extend(
+                    [
+                        "--conns",
+                        conns,
+                        "--inflight",
+                        inflight,
+                        "--size",
+                        size,
+                        "--warmup",
+                        "0.5",
+                    ]
+                    .map(String::from),
+                );
+            }
             Scenario::Fanout => {
                 args.truncate(3);
                 args.extend([
@@ -430,7 +479,9 @@ impl Scenario {
                     target.server.pid().to_string(),
                 ]);
             }
-            Scenario::IdleMemory | Scenario::HttpSend => bail!(self.not_bench()),
+            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
+                bail!(self.not_bench())
+            }
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
@@ -479,7 +530,13 @@ impl Scenario {
                     number("server_cpu_us_per_delivery"),
                 ]
             }
-            Scenario::IdleMemory | Scenario::HttpSend => bail!(self.not_bench()),
+            Scenario::Deflate300 | Scenario::Deflate4k => vec![
+                number("msgs_per_sec"),
+                per(cpu * 1e6, number("messages"), 1.0),
+            ],
+            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
+                bail!(self.not_bench())
+            }
         })
     }
 
@@ -510,6 +567,7 @@ fn measure_idle(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow
         "--secs",
         &hold,
     ]);
+    command.args(&target.extra);
     let mut client = HeldClient::start(command, CONNECT_TIMEOUT)?;
     let established = client.established;
     if established < u64::from(settings.idle_conns) {

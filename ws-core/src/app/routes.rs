@@ -75,6 +75,7 @@ impl Registered {
                 if !reg.protocols.is_empty() {
                     route.protocols = reg.protocols.iter().map(|p| p.to_string()).collect();
                 }
+                route.compression &= reg.compression;
                 RouteTarget::Ws(route)
             }
             Self::Http(reg) => {

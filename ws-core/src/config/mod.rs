@@ -25,6 +25,7 @@
 //! directory is read first, as Hyperf does; variables already set win.
 
 mod client;
+mod compression;
 mod env;
 mod error;
 mod settings;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use client::canonical;
 pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
+pub use compression::CompressionSettings;
 pub use error::ConfigError;
 pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
 

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::CompressionSettings;
 use super::client::{ForwardedHeader, TrustedProxy};
 
 /// `[servers.settings]`: the limits and options of one server, each with a production default.
@@ -27,6 +28,7 @@ use super::client::{ForwardedHeader, TrustedProxy};
 /// | `trusted_proxies` | `[]` | addresses or CIDR blocks (`"10.0.0.0/8"`) of proxies whose forwarding header names the client; from any other peer it is ignored |
 /// | `forwarded_header` | `x-forwarded-for` | the header trusted proxies name the client in: `x-forwarded-for` or `forwarded` (RFC 7239) |
 /// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://`; an unreadable or mismatched file fails the boot |
+/// | `compression` | on | `[servers.settings.compression]`: permessage-deflate, see [`CompressionSettings`] |
 ///
 /// Browsers send every message as a single frame, so a frame limit below the message limit would
 /// refuse ordinary large messages from browsers; both default to 1 MiB.
@@ -71,6 +73,8 @@ pub struct ServerSettings {
     pub forwarded_header: ForwardedHeader,
     /// TLS certificate and key, for `wss://` and `https://`.
     pub tls: Option<TlsSettings>,
+    /// permessage-deflate (WebSocket servers).
+    pub compression: CompressionSettings,
 }
 
 impl Default for ServerSettings {
@@ -97,6 +101,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::XForwardedFor,
             tls: None,
+            compression: CompressionSettings::default(),
         }
     }
 }
@@ -117,6 +122,7 @@ impl ServerSettings {
                 return Err((key, "must be greater than 0".into()));
             }
         }
+        self.compression.validate()?;
         if self.handshake_timeout_ms == 0 {
             return Err(("handshake_timeout_ms", "must be greater than 0".into()));
         }

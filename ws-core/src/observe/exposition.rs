@@ -54,6 +54,11 @@ pub(super) fn render(
             &m.handler_panics,
         ),
         (
+            "ws_compressions_total",
+            "Messages compressed with permessage-deflate (a room push compressed once for many members counts once).",
+            &m.compressions,
+        ),
+        (
             "ws_backplane_errors_total",
             "Cluster operations that failed.",
             &m.backplane_errors,

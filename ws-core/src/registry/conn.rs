@@ -4,11 +4,25 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::ws::codec::Outgoing;
 use crate::ws::context::Context;
 use crate::ws::liveness::Liveness;
 use crate::ws::message::{CloseFrame, Message};
 use crate::ws::outbox::{Outbox, Refusal};
 use crate::{Fd, SendError};
+
+/// How a connection compresses what it is sent, as a room push needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Compression {
+    /// Nothing is compressed.
+    #[default]
+    Off,
+    /// Each message on its own: a frame compressed once serves every member with the same
+    /// parameters.
+    Shared(Outgoing),
+    /// With server context takeover: the connection's task compresses with its own state.
+    PerConnection(Outgoing),
+}
 
 /// What the registry keeps of one live connection.
 #[derive(Debug)]
@@ -20,6 +34,8 @@ pub(crate) struct ConnShared {
     pub(crate) route: Arc<str>,
     /// Whether the client was heard from lately, for the heartbeat sweep.
     pub(crate) liveness: Liveness,
+    /// permessage-deflate, as the handshake agreed on it.
+    pub(crate) compression: Compression,
     /// The rooms this connection joined, so closing it leaves them without a scan.
     pub(super) rooms: Mutex<Vec<Arc<str>>>,
 }
@@ -39,8 +55,15 @@ impl ConnShared {
             server,
             route,
             liveness: Default::default(),
+            compression: Compression::Off,
             rooms: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The connection compresses what it is sent as `compression` says.
+    pub(crate) fn compressing(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
-pub(crate) use conn::ConnShared;
+pub(crate) use conn::{Compression, ConnShared};
 use rooms::{Fanout, Room};
 
 use crate::metrics::Metrics;
@@ -250,6 +250,7 @@ mod tests {
             .map(|item| match item {
                 Outbound::Message(message) => message.to_text().unwrap_or_default().to_owned(),
                 Outbound::Rest(_) => "<rest of a frame>".to_owned(),
+                Outbound::Frame { .. } => "<compressed frame>".to_owned(),
                 Outbound::Close(_) => "<close>".to_owned(),
             })
             .collect()

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::conn::Compression;
 use super::{ConnShared, Delivery};
 use crate::Fd;
 use crate::metrics::{Metrics, Traffic};
-use crate::ws::codec::whole_frame;
+use crate::ws::codec::{Outgoing, compressed_frame, opcode, whole_frame};
 use crate::ws::message::Message;
 use crate::ws::outbox::Reached;
 
@@ -60,6 +61,9 @@ pub(super) struct Fanout<'m> {
     /// Members that got the frame written by the fan-out itself; their tasks, which count
     /// what they send, never saw it.
     written: u64,
+    /// The message compressed, once per set of parameters among the members (there is one
+    /// unless servers are configured differently).
+    compressed: Vec<(Outgoing, Bytes)>,
 }
 
 impl<'m> Fanout<'m> {
@@ -69,13 +73,44 @@ impl<'m> Fanout<'m> {
             frame: whole_frame(message),
             delivery: Delivery::default(),
             written: 0,
+            compressed: Vec::new(),
         }
     }
 
+    /// The message compressed for `outgoing`, made on the first member that needs it.
+    fn compressed_for(&mut self, outgoing: Outgoing) -> Bytes {
+        let key = Outgoing {
+            threshold: 0,
+            ..outgoing
+        };
+        if let Some((_, frame)) = self.compressed.iter().find(|(k, _)| *k == key) {
+            return frame.clone();
+        }
+        let (code, payload): (u8, &[u8]) = match self.message {
+            Message::Text(text) => (opcode::TEXT, text.as_bytes()),
+            Message::Binary(data) => (opcode::BINARY, data),
+            // `push` compresses only what has a whole frame: text and binary.
+            _ => (opcode::BINARY, &[]),
+        };
+        let frame = compressed_frame(code, payload, outgoing);
+        self.compressed.push((key, frame.clone()));
+        frame
+    }
+
     pub(super) fn push(&mut self, conn: &ConnShared) {
-        let reached = match &self.frame {
-            Some(frame) => conn.outbox.push_frame(frame, self.message),
-            None => conn
+        let len = self.message.len();
+        let reached = match (conn.compression, &self.frame) {
+            // A data message long enough to compress.
+            (Compression::Shared(outgoing), Some(_)) if outgoing.applies_to(len) => {
+                let frame = self.compressed_for(outgoing);
+                conn.outbox.push_compressed(&frame, len)
+            }
+            (Compression::PerConnection(outgoing), Some(_)) if outgoing.applies_to(len) => conn
+                .outbox
+                .push(self.message.clone())
+                .map(|()| Reached::Queued),
+            (_, Some(frame)) => conn.outbox.push_frame(frame, self.message),
+            (_, None) => conn
                 .outbox
                 .push(self.message.clone())
                 .map(|()| Reached::Queued),
@@ -91,6 +126,10 @@ impl<'m> Fanout<'m> {
     }
 
     pub(super) fn finish(self, metrics: &Metrics) -> Delivery {
+        metrics.compressions.fetch_add(
+            self.compressed.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Traffic {
             messages_out: self.written,
             bytes_out: self.written * self.message.len() as u64,

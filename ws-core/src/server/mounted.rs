@@ -93,6 +93,7 @@ impl<B: Send + 'static> tower::Service<http::Request<B>> for WsService {
                         let socket = Upgraded {
                             transport: Transport::Mounted(Box::new(TokioIo::new(upgraded))),
                             already_read: Vec::new(),
+                            deflate: None,
                         };
                         // Per-client caps are the framework's port's; a mounted server sits behind the host app's.
                         ws::open(&server, socket, admitted, None);

@@ -14,11 +14,13 @@ use tokio::sync::watch;
 
 use crate::config::ServerSettings;
 use crate::node::Node;
-use crate::registry::ConnShared;
+use crate::registry::{Compression, ConnShared};
 use crate::router::{WsMatch, WsTable};
 use crate::ws::client_caps::{ClientLease, Refusal};
+use crate::ws::codec::{Outgoing, Params};
 use crate::ws::connection::Connection;
 use crate::ws::endpoint::WsEndpoint;
+use crate::ws::extension;
 use crate::ws::handshake::{self, Handshake, HeadError, Rejection, Upgrade};
 use crate::ws::outbox::Outbox;
 use crate::ws::request::Request;
@@ -154,6 +156,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     let socket = Upgraded {
         transport,
         already_read: std::mem::take(&mut upgrade.leftover),
+        deflate: None,
     };
     drop(upgrade);
     open(server, socket, admitted, lease);
@@ -166,6 +169,8 @@ pub(crate) struct Admitted {
     request: Request,
     pub(crate) handshake: Handshake,
     slot: OpenSlot,
+    /// The permessage-deflate parameters agreed in the `101`, if any.
+    deflate: Option<Params>,
 }
 
 /// Decides an upgrade request: a connection slot, the route, the Origin allow-list, the
@@ -196,6 +201,9 @@ pub(crate) async fn admit(server: &WsServer, upgrade: &Upgrade) -> Result<Admitt
         upgrade.request.header("origin"),
     )?;
     let protocol = upgrade.select_protocol(&route.protocols)?;
+    // Parsed on every route, so a malformed header is a 400 wherever it is sent.
+    let deflate = extension::negotiate(upgrade.request.headers(), &server.settings.compression)?
+        .filter(|_| route.compression);
 
     let mut request = upgrade.request.clone();
     request.set_params(params);
@@ -219,7 +227,12 @@ pub(crate) async fn admit(server: &WsServer, upgrade: &Upgrade) -> Result<Admitt
             ));
         }
     }
+    let deflate = deflate.map(|(params, answer)| {
+        handshake.header("Sec-WebSocket-Extensions", &answer);
+        params
+    });
     Ok(Admitted {
+        deflate,
         pattern: Arc::from(pattern),
         endpoint: route.endpoint.clone(),
         request,
@@ -233,7 +246,7 @@ pub(crate) async fn admit(server: &WsServer, upgrade: &Upgrade) -> Result<Admitt
 /// the connection's end gives it back.
 pub(crate) fn open(
     server: &WsServer,
-    socket: Upgraded,
+    mut socket: Upgraded,
     admitted: Admitted,
     lease: Option<ClientLease<'_>>,
 ) {
@@ -243,23 +256,28 @@ pub(crate) fn open(
         request,
         handshake,
         slot,
+        deflate,
     } = admitted;
+    socket.deflate = deflate;
     server
         .node
         .metrics
         .handshakes_accepted
         .fetch_add(1, Ordering::Relaxed);
     let fd = server.node.fds.next();
-    let shared = Arc::new(ConnShared::new(
-        fd,
-        Outbox::new(
-            server.settings.outbound_queue_bytes,
-            server.settings.backpressure,
-        ),
-        handshake.into_context(),
-        server.name.clone(),
-        pattern,
-    ));
+    let shared = Arc::new(
+        ConnShared::new(
+            fd,
+            Outbox::new(
+                server.settings.outbound_queue_bytes,
+                server.settings.backpressure,
+            ),
+            handshake.into_context(),
+            server.name.clone(),
+            pattern,
+        )
+        .compressing(compression_of(deflate, &server.settings)),
+    );
     if let Some(lease) = lease {
         lease.bind(fd);
     }
@@ -274,6 +292,24 @@ pub(crate) fn open(
     }
     let conn = Connection::new(shared, server.node.sender.clone());
     endpoint.spawn(socket, conn, Box::new(request), slot);
+}
+
+/// How room pushes reach a connection that agreed on `deflate`.
+fn compression_of(deflate: Option<Params>, settings: &ServerSettings) -> Compression {
+    let Some(params) = deflate.filter(|p| p.server_max_window_bits >= 9) else {
+        return Compression::Off;
+    };
+    let outgoing = Outgoing {
+        // Validated to be 0 to 9.
+        level: settings.compression.level.min(9) as u8,
+        window_bits: params.server_max_window_bits,
+        threshold: u32::try_from(settings.compression.threshold).unwrap_or(u32::MAX),
+    };
+    if params.server_no_context_takeover {
+        Compression::Shared(outgoing)
+    } else {
+        Compression::PerConnection(outgoing)
+    }
 }
 
 impl WsServer {

@@ -17,12 +17,15 @@ use crate::{Request, WebSocketHandler};
 pub struct WsRoute {
     pub(crate) endpoint: Arc<dyn WsEndpoint>,
     pub(crate) protocols: Vec<String>,
+    /// Whether the route negotiates permessage-deflate (when the server does).
+    pub(crate) compression: bool,
 }
 
 impl std::fmt::Debug for WsRoute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsRoute")
             .field("protocols", &self.protocols)
+            .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
 }
@@ -33,12 +36,31 @@ impl WsRoute {
         Self {
             endpoint: Arc::new(Endpoint(handler)),
             protocols: Vec::new(),
+            compression: true,
         }
     }
 
     /// The subprotocols this route speaks; the handshake picks the first one the client offers.
     pub fn protocols<I: IntoIterator<Item = S>, S: Into<String>>(mut self, protocols: I) -> Self {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether this route compresses (permessage-deflate, when the server's
+    /// `[servers.settings.compression]` is on); on by default. Turn it off for a route whose
+    /// messages are already compressed (images, archives): the handshake then declines the
+    /// client's offer, and the connection costs no compression CPU either way.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// struct Uploads;
+    /// impl ws_core::WebSocketHandler for Uploads {}
+    ///
+    /// let route = ws_core::WsRoute::new(Arc::new(Uploads)).compression(false);
+    /// # let _ = route;
+    /// ```
+    pub fn compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
         self
     }
 }

@@ -5,6 +5,7 @@
 //! | [`handler`] | `WebSocketHandler`: what a controller does on open, message, close |
 //! | [`request`] | `Request`: the upgrade request a connection was opened with |
 //! | [`handshake`] | reading and answering the HTTP/1.1 upgrade; `Handshake`, `Rejection` |
+//! | [`extension`] | `Sec-WebSocket-Extensions`: the permessage-deflate negotiation |
 //! | [`endpoint`] | `WsRoute`: a controller with its type erased, spawning connection tasks |
 //! | [`slot`] | a server's open connections: limit, settings, what their tasks report to |
 //! | [`client_caps`] | per-client caps: open connections and handshakes per second of one client address |
@@ -28,6 +29,7 @@ pub(crate) mod connection;
 pub(crate) mod context;
 pub(crate) mod dispatch;
 pub(crate) mod endpoint;
+pub(crate) mod extension;
 pub(crate) mod handler;
 pub(crate) mod handshake;
 pub(crate) mod heartbeat;

@@ -29,6 +29,13 @@ pub(crate) enum Outbound {
     Message(Message),
     /// The unsent end of a frame a room push began writing: it goes out before anything else.
     Rest(Bytes),
+    /// A whole frame encoded once for many connections: a room push compressed for every member
+    /// that agreed on the same permessage-deflate parameters.
+    Frame {
+        frame: Bytes,
+        /// The length of the message it carries, uncompressed.
+        payload_len: usize,
+    },
     /// Start the closing handshake with this frame.
     Close(CloseFrame),
 }
@@ -102,10 +109,10 @@ fn wake_after(state: MutexGuard<'_, State>, waker: Option<Waker>) {
     }
 }
 
-/// Queues `message` (`size` bytes) once the caller has checked there is room, and wakes the task.
-fn append(mut state: MutexGuard<'_, State>, message: Message, size: usize) {
+/// Queues `item` (`size` bytes) once the caller has checked there is room, and wakes the task.
+fn append(mut state: MutexGuard<'_, State>, item: Outbound, size: usize) {
     state.bytes += size;
-    state.queue.push_back(Outbound::Message(message));
+    state.queue.push_back(item);
     let waker = state.take_waiter();
     wake_after(state, waker);
 }
@@ -136,7 +143,8 @@ impl Outbox {
     }
 
     pub(crate) fn push(&self, message: Message) -> Result<(), Refusal> {
-        self.enqueue(self.state.lock(), message)
+        let size = message.len();
+        self.enqueue(self.state.lock(), Outbound::Message(message), size)
     }
 
     /// A push from the connection's own handler: a full queue gives the message back instead of
@@ -150,7 +158,7 @@ impl Outbox {
         if self.overflows(&state, size) {
             return OwnPush::Full(message);
         }
-        append(state, message, size);
+        append(state, Outbound::Message(message), size);
         OwnPush::Queued
     }
 
@@ -166,9 +174,13 @@ impl Outbox {
         self.state.lock().bytes
     }
 
-    /// Queues `message` under the lock the caller already holds, and wakes the task.
-    fn enqueue(&self, mut state: MutexGuard<'_, State>, message: Message) -> Result<(), Refusal> {
-        let size = message.len();
+    /// Queues `item` (`size` bytes) under the lock the caller already holds, and wakes the task.
+    fn enqueue(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        item: Outbound,
+        size: usize,
+    ) -> Result<(), Refusal> {
         if state.closed {
             return Err(Refusal::Closed);
         }
@@ -190,7 +202,7 @@ impl Outbox {
                 }
             };
         }
-        append(state, message, size);
+        append(state, item, size);
         Ok(())
     }
 
@@ -198,6 +210,35 @@ impl Outbox {
     /// to the socket at once if the task is parked and the socket takes it, else `message`
     /// queued as [`push`](Self::push) does.
     pub(crate) fn push_frame(&self, frame: &Bytes, message: &Message) -> Result<Reached, Refusal> {
+        self.write_or_queue(frame, || {
+            (Outbound::Message(message.clone()), message.len())
+        })
+    }
+
+    /// A room push of a frame compressed once for many members (`payload_len` bytes before
+    /// compression): written as [`push_frame`](Self::push_frame) writes, else the same frame
+    /// queued, so the connection's task does not compress it again.
+    pub(crate) fn push_compressed(
+        &self,
+        frame: &Bytes,
+        payload_len: usize,
+    ) -> Result<Reached, Refusal> {
+        self.write_or_queue(frame, || {
+            let item = Outbound::Frame {
+                frame: frame.clone(),
+                payload_len,
+            };
+            (item, frame.len())
+        })
+    }
+
+    /// `frame` written to the socket if the task is parked and the socket takes it, else what
+    /// `queued` makes (an item and its size) queued.
+    fn write_or_queue(
+        &self,
+        frame: &Bytes,
+        queued: impl FnOnce() -> (Outbound, usize),
+    ) -> Result<Reached, Refusal> {
         let mut state = self.state.lock();
         let attempt = match &state.socket {
             Some(socket) if state.parked && !state.closed => Some(socket.try_write(frame)),
@@ -219,8 +260,8 @@ impl Outbox {
             // waits for room or reports the error.
             Some(Err(_)) | None => {}
         }
-        self.enqueue(state, message.clone())
-            .map(|()| Reached::Queued)
+        let (item, size) = queued();
+        self.enqueue(state, item, size).map(|()| Reached::Queued)
     }
 
     /// Gives room pushes the socket, for the times the task parks.

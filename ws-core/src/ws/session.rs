@@ -14,7 +14,7 @@ use futures_util::FutureExt;
 
 use crate::metrics::{Metrics, Traffic};
 use crate::registry::ConnShared;
-use crate::ws::codec::{Decoder, Encoder, Violation};
+use crate::ws::codec::{Decoder, Deflater, Encoder, Params, Violation};
 use crate::ws::connection::Connection;
 use crate::ws::dispatch::{handler_failed, handler_panicked};
 use crate::ws::liveness::Due;
@@ -31,6 +31,8 @@ pub(crate) struct Upgraded {
     pub(crate) transport: Transport,
     /// Bytes the client sent after its upgrade request, read with it.
     pub(crate) already_read: Vec<u8>,
+    /// permessage-deflate, when the handshake agreed on it.
+    pub(crate) deflate: Option<Params>,
 }
 
 /// What an inbound message asks of the loop.
@@ -74,8 +76,14 @@ pub(crate) fn serve<H: WebSocketHandler>(
     }
     let mut session = Session {
         io,
-        decoder: Decoder::new(settings.limits, socket.already_read),
-        encoder: Encoder::default(),
+        decoder: Decoder::new(settings.limits, socket.already_read).inflating(socket.deflate),
+        encoder: Encoder::deflating(socket.deflate.and_then(|params| {
+            Deflater::new(
+                params,
+                settings.compression_level,
+                settings.compression_threshold,
+            )
+        })),
         pending: VecDeque::new(),
         outbox_drained: false,
         waiting: false,
@@ -110,6 +118,7 @@ pub(crate) fn serve<H: WebSocketHandler>(
             Some(info) => info,
             None => session.run(&*handler, &conn).await,
         };
+        session.traffic.compressions += u64::from(session.encoder.take_compressions());
         session.traffic.report(metrics);
         metrics.closed(info.code);
         server.registry.remove(fd);
@@ -293,6 +302,7 @@ impl Session {
                     Poll::Pending => {}
                 }
             }
+            self.traffic.compressions += u64::from(self.encoder.take_compressions());
             self.traffic.report(&self.metrics);
             match shared
                 .outbox
@@ -417,6 +427,12 @@ impl Session {
             }
             Outbound::Rest(rest) => {
                 self.encoder.raw(rest);
+                None
+            }
+            Outbound::Frame { frame, payload_len } => {
+                self.traffic.messages_out += 1;
+                self.traffic.bytes_out += payload_len as u64;
+                self.encoder.raw(frame);
                 None
             }
             Outbound::Close(frame) => Some(frame),

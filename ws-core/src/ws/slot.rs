@@ -85,6 +85,10 @@ pub(crate) struct SessionSettings {
     pub(crate) limits: Limits,
     /// Bytes gathered for the socket before the outbound queue is left alone until they drain.
     pub(crate) write_buffer_size: usize,
+    /// Deflate level of permessage-deflate.
+    pub(crate) compression_level: u8,
+    /// Messages shorter than this are sent uncompressed.
+    pub(crate) compression_threshold: u32,
 }
 
 impl SessionSettings {
@@ -95,6 +99,10 @@ impl SessionSettings {
             close_timeout: Duration::from_millis(settings.close_timeout_ms),
             limits: settings.limits(),
             write_buffer_size: settings.write_buffer_size,
+            // Validated to be 0 to 9.
+            compression_level: settings.compression.level.min(9) as u8,
+            compression_threshold: u32::try_from(settings.compression.threshold)
+                .unwrap_or(u32::MAX),
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) fn ws_controller(model: &StructModel, args: &WsControllerArgs) -> Tok
         server,
         path,
         protocols,
+        compression,
     } = args;
     // Spanned at the struct's name: a missing `impl WebSocketHandler` is reported there, with
     // the trait's `on_unimplemented` message.
@@ -45,6 +46,7 @@ pub(crate) fn ws_controller(model: &StructModel, args: &WsControllerArgs) -> Tok
                 path: #path,
                 controller: #controller,
                 protocols: &[#(#protocols),*],
+                compression: #compression,
                 build: __build,
             }
         }

@@ -141,6 +141,24 @@ impl Args {
         }
     }
 
+    /// The boolean value of `key` (`key = false`), if given; a value of another kind is recorded
+    /// as an error.
+    pub(crate) fn bool(&self, key: &str, errors: &mut Errors) -> Option<bool> {
+        let arg = self.args.iter().find(|a| a.key == key)?;
+        match &arg.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Some(b.value),
+            other => {
+                errors.at(
+                    other,
+                    format!("`{key}` expects `true` or `false`, e.g. `{key} = false`"),
+                );
+                None
+            }
+        }
+    }
+
     /// The list of strings of `key` (`key = ["a", "b"]`), if given.
     pub(crate) fn strings(&self, key: &str, errors: &mut Errors) -> Option<(Vec<LitStr>, Span)> {
         let arg = self.args.iter().find(|a| a.key == key)?;

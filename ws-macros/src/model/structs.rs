@@ -47,11 +47,13 @@ impl StructMacro {
     }
 }
 
-/// `#[ws_controller(server = "ws", path = "/", protocols = ["chat.v1"])]`.
+/// `#[ws_controller(server = "ws", path = "/", protocols = ["chat.v1"], compression = false)]`.
 pub(crate) struct WsControllerArgs {
     pub(crate) server: LitStr,
     pub(crate) path: LitStr,
     pub(crate) protocols: Vec<LitStr>,
+    /// Whether the route negotiates permessage-deflate; `true` unless given.
+    pub(crate) compression: bool,
 }
 
 impl WsControllerArgs {
@@ -62,7 +64,7 @@ impl WsControllerArgs {
         let usage = Self::USAGE;
         let args = Args::parse_with_misplaced(
             tokens,
-            &["server", "path", "protocols"],
+            &["server", "path", "protocols", "compression"],
             &[(
                 "layer",
                 "`layer` applies to HTTP controllers (`#[controller(layer = ..)]`); a WebSocket \
@@ -96,10 +98,12 @@ impl WsControllerArgs {
             .map(|(list, _)| list)
             .unwrap_or_default();
         validate_protocols(&protocols, errors);
+        let compression = args.bool("compression", errors).unwrap_or(true);
         Some(Self {
             server: server?,
             path: path?,
             protocols,
+            compression,
         })
     }
 }

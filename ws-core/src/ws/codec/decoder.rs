@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncRead;
 
-use super::head::{Head, opcode, unmask};
+use super::deflate::{InflateError, Inflater, Params};
+use super::head::{Head, RSV1_BIT, opcode, unmask};
 use super::utf8::Utf8Stream;
 use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
@@ -45,6 +46,19 @@ impl Violation {
         }
     }
 
+    fn inflate(error: InflateError, max: usize) -> Self {
+        match error {
+            InflateError::TooBig => Self {
+                code: 1009,
+                reason: Cow::Owned(format!("message inflates past the limit of {max} bytes")),
+            },
+            InflateError::Invalid => Self {
+                code: 1007,
+                reason: Cow::Borrowed("invalid compressed data"),
+            },
+        }
+    }
+
     fn invalid_text() -> Self {
         Self {
             code: 1007,
@@ -57,7 +71,18 @@ impl Violation {
 #[derive(Debug)]
 struct Fragments {
     text: bool,
+    /// The frames of an uncompressed message.
     data: BytesMut,
+    /// Whether the message is compressed (its first frame had RSV1).
+    compressed: bool,
+    /// A compressed message inflated so far.
+    inflated: Vec<u8>,
+}
+
+impl Fragments {
+    fn len(&self) -> usize {
+        self.data.len() + self.inflated.len()
+    }
 }
 
 /// Reads frames from the socket and assembles them into messages.
@@ -75,6 +100,8 @@ pub(crate) struct Decoder {
     utf8: Utf8Stream,
     /// Whether `utf8` has seen the start of the current text message.
     streaming: bool,
+    /// permessage-deflate, when the handshake agreed on it.
+    inflater: Option<Inflater>,
 }
 
 /// The most room made at once for the rest of a large frame: the buffer grows with what
@@ -94,7 +121,14 @@ impl Decoder {
             fragments: None,
             utf8: Utf8Stream::default(),
             streaming: false,
+            inflater: None,
         }
+    }
+
+    /// The decoder of a connection that agreed on permessage-deflate with `params`.
+    pub(crate) fn inflating(mut self, params: Option<Params>) -> Self {
+        self.inflater = params.map(Inflater::new);
+        self
     }
 
     /// Whether nothing is half-read: the buffer may be let go.
@@ -154,7 +188,8 @@ impl Decoder {
             };
             // `check_head` bounded the length by `max_frame`, a `usize`.
             let len = head.len as usize;
-            let text = self.is_text(&head);
+            // A compressed text message is validated once inflated.
+            let text = self.is_text(&head) && !self.is_compressed(&head);
             if self.buf.len() < len {
                 // Fail fast: a text frame still arriving is checked as far as it got.
                 if text {
@@ -190,11 +225,24 @@ impl Decoder {
         }
     }
 
-    /// RFC 6455 §5.2–5.5: what a header may say, given the message in progress.
+    /// Whether the frame carries (part of) a compressed message.
+    fn is_compressed(&self, head: &Head) -> bool {
+        match head.opcode {
+            opcode::CONTINUATION => self.fragments.as_ref().is_some_and(|f| f.compressed),
+            _ => head.rsv & RSV1_BIT != 0,
+        }
+    }
+
+    /// RFC 6455 §5.2–5.5 and RFC 7692 §6: what a header may say, given the message in progress.
     fn check_head(&self, head: &Head) -> Result<(), Violation> {
-        if head.rsv != 0 {
+        if head.rsv & !RSV1_BIT != 0 || (head.rsv != 0 && self.inflater.is_none()) {
             return Err(Violation::protocol(
                 "reserved bits set without an extension",
+            ));
+        }
+        if head.rsv != 0 && !matches!(head.opcode, opcode::TEXT | opcode::BINARY) {
+            return Err(Violation::protocol(
+                "RSV1 set on a frame that does not start a data message",
             ));
         }
         if head.mask.is_none() {
@@ -226,7 +274,7 @@ impl Decoder {
         if head.len > self.limits.max_frame as u64 {
             return Err(Violation::too_big(head.len, self.limits.max_frame));
         }
-        let so_far = self.fragments.as_ref().map_or(0, |f| f.data.len() as u64);
+        let so_far = self.fragments.as_ref().map_or(0, |f| f.len() as u64);
         if so_far + head.len > self.limits.max_message as u64 {
             return Err(Violation::too_big(
                 so_far + head.len,
@@ -256,6 +304,9 @@ impl Decoder {
 
     /// A whole frame has arrived, unmasked; returns the message it completes, if any.
     fn complete(&mut self, head: Head, payload: BytesMut) -> Result<Option<Message>, Violation> {
+        if self.is_compressed(&head) {
+            return self.complete_compressed(head, &payload);
+        }
         let payload = payload.freeze();
         match head.opcode {
             opcode::PING => Ok(Some(Message::Ping(payload))),
@@ -271,6 +322,8 @@ impl Decoder {
                 self.fragments = Some(Fragments {
                     text: head.opcode == opcode::TEXT,
                     data,
+                    compressed: false,
+                    inflated: Vec::new(),
                 });
                 Ok(None)
             }
@@ -285,12 +338,47 @@ impl Decoder {
                 if !head.fin {
                     return Ok(None);
                 }
-                let Some(Fragments { text, data }) = self.fragments.take() else {
+                let Some(Fragments { text, data, .. }) = self.fragments.take() else {
                     return Ok(None);
                 };
                 self.finish_message(text, data.freeze()).map(Some)
             }
         }
+    }
+
+    /// A frame of a compressed message: inflated onto what the message holds so far, counting
+    /// against the message limit as it inflates.
+    fn complete_compressed(
+        &mut self,
+        head: Head,
+        payload: &[u8],
+    ) -> Result<Option<Message>, Violation> {
+        let max = self.limits.max_message;
+        let mut fragments = match self.fragments.take() {
+            Some(fragments) => fragments,
+            None => Fragments {
+                text: head.opcode == opcode::TEXT,
+                data: BytesMut::new(),
+                compressed: true,
+                inflated: Vec::new(),
+            },
+        };
+        let Some(inflater) = self.inflater.as_mut() else {
+            // `check_head` let a compressed frame through only with the extension agreed.
+            return Err(Violation::protocol(
+                "reserved bits set without an extension",
+            ));
+        };
+        inflater
+            .inflate(payload, head.fin, &mut fragments.inflated, max)
+            .map_err(|error| Violation::inflate(error, max))?;
+        if !head.fin {
+            self.fragments = Some(fragments);
+            return Ok(None);
+        }
+        let Fragments { text, inflated, .. } = fragments;
+        self.finish_message(text, bytes::Bytes::from(inflated))
+            .map(Some)
     }
 
     fn finish_message(&mut self, text: bool, payload: bytes::Bytes) -> Result<Message, Violation> {

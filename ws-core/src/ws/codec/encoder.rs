@@ -8,7 +8,8 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
-use super::head::{self, opcode};
+use super::deflate::Deflater;
+use super::head::{self, RSV1, opcode};
 use crate::ws::message::{CloseFrame, Message};
 
 /// Payloads shorter than this are copied next to their header, so a burst of small messages
@@ -51,9 +52,26 @@ pub(crate) struct Encoder {
     segments: VecDeque<Bytes>,
     /// Bytes in `staging` and `segments`.
     queued: usize,
+    /// permessage-deflate, when the handshake agreed on it and the route allows it.
+    deflater: Option<Deflater>,
+    /// Messages compressed since the last [`take_compressions`](Self::take_compressions).
+    compressions: u32,
 }
 
 impl Encoder {
+    /// An encoder that compresses what `deflater` applies to.
+    pub(crate) fn deflating(deflater: Option<Deflater>) -> Self {
+        Self {
+            deflater,
+            ..Self::default()
+        }
+    }
+
+    /// How many messages were compressed since the last call.
+    pub(crate) fn take_compressions(&mut self) -> u32 {
+        std::mem::take(&mut self.compressions)
+    }
+
     /// Bytes waiting to be written.
     pub(crate) fn queued(&self) -> usize {
         self.queued
@@ -66,8 +84,8 @@ impl Encoder {
     /// Queues one message as a single final frame.
     pub(crate) fn message(&mut self, message: Message) {
         match message {
-            Message::Text(text) => self.frame(opcode::TEXT, text.into()),
-            Message::Binary(data) => self.frame(opcode::BINARY, data),
+            Message::Text(text) => self.data(opcode::TEXT, text.into()),
+            Message::Binary(data) => self.data(opcode::BINARY, data),
             Message::Ping(data) => self.frame(opcode::PING, data),
             Message::Pong(data) => self.frame(opcode::PONG, data),
             Message::Close(frame) => self.close(frame.as_ref()),
@@ -99,12 +117,28 @@ impl Encoder {
         self.frame(opcode::CLOSE, payload.freeze());
     }
 
+    /// A data message: compressed when the connection agreed on it and it is long enough.
+    fn data(&mut self, opcode: u8, payload: Bytes) {
+        match &mut self.deflater {
+            Some(deflater) if deflater.outgoing.applies_to(payload.len()) => {
+                let compressed = deflater.compress(&payload);
+                self.compressions += 1;
+                self.flagged_frame(RSV1, opcode, compressed);
+            }
+            _ => self.frame(opcode, payload),
+        }
+    }
+
     fn frame(&mut self, opcode: u8, payload: Bytes) {
+        self.flagged_frame(0, opcode, payload);
+    }
+
+    fn flagged_frame(&mut self, flags: u8, opcode: u8, payload: Bytes) {
         if self.staging.capacity() == 0 {
             self.staging.reserve(STAGING_SIZE);
         }
         let before = self.staging.len();
-        head::encode(opcode, payload.len(), &mut self.staging);
+        head::encode_flagged(flags, opcode, payload.len(), &mut self.staging);
         self.queued += self.staging.len() - before + payload.len();
         if payload.len() < COPY_BELOW {
             self.staging.extend_from_slice(&payload);

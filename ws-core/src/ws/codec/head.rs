@@ -12,6 +12,13 @@ pub(crate) mod opcode {
     pub(crate) const PONG: u8 = 0xa;
 }
 
+/// The first header byte's RSV1 bit: set on the first frame of a compressed message
+/// (RFC 7692 §6).
+pub(crate) const RSV1: u8 = 0x40;
+
+/// RSV1 as [`Head::rsv`] holds it (the three RSV bits shifted down).
+pub(crate) const RSV1_BIT: u8 = 0b100;
+
 /// The longest header a server frame has: no mask, a 64-bit length.
 pub(crate) const MAX_SIZE: usize = 10;
 
@@ -64,7 +71,12 @@ impl Head {
 
 /// Writes the header of an unmasked, final server frame carrying `len` payload bytes.
 pub(crate) fn encode(opcode: u8, len: usize, out: &mut impl BufMut) {
-    out.put_u8(0x80 | opcode);
+    encode_flagged(0, opcode, len, out);
+}
+
+/// [`encode`] with `flags` (such as [`RSV1`]) set in the first byte.
+pub(crate) fn encode_flagged(flags: u8, opcode: u8, len: usize, out: &mut impl BufMut) {
+    out.put_u8(0x80 | flags | opcode);
     if len < 126 {
         // `len < 126` fits the 7-bit length field.
         out.put_u8(len as u8);

@@ -11,11 +11,18 @@
 //!   vectored writes, so an echoed 16 KiB message is never copied in user space.
 //! - **Fail-fast validation.** A text frame that arrives over several reads is unmasked and
 //!   UTF-8-checked as it arrives (RFC 6455 §8.1), without a second pass over every read.
+//!
+//! permessage-deflate (RFC 7692) sits in [`deflate`]: the decoder inflates a compressed message
+//! within the message limit, the encoder compresses what it sends, and a room push compresses
+//! once for every member ([`compressed_frame`]).
 
 mod decoder;
+mod deflate;
 mod encoder;
 mod head;
 mod utf8;
 
 pub(crate) use decoder::{Decoder, Limits, Violation};
+pub(crate) use deflate::{Deflater, Outgoing, Params, compressed_frame};
 pub(crate) use encoder::{Encoder, whole_frame};
+pub(crate) use head::opcode;
