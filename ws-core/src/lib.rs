@@ -48,6 +48,7 @@ mod router;
 mod secret;
 mod sender;
 mod server;
+pub mod socketio;
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
@@ -60,7 +61,7 @@ pub use app::{App, RunningApp};
 pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, Config, ConfigError, LogConfig, LogFormat, MetricsConfig,
-    RuntimeConfig, ServerConfig, ServerKind, ServerSettings, TlsSettings,
+    RuntimeConfig, ServerConfig, ServerKind, ServerSettings, SocketIoSettings, TlsSettings,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,
@@ -74,7 +75,10 @@ pub use ws::{
     Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Connection, Context, Handshake,
     Message, Rejection, Request, RequestBuilder, Utf8Bytes, WebSocketHandler, WsRoute,
 };
-pub use ws_macros::{auto_routes, component, controller, main, routes, ws_controller};
+pub use ws_macros::{
+    auto_routes, component, controller, main, routes, socketio_events, socketio_namespace,
+    ws_controller,
+};
 
 /// The guides under `docs/`, English and Chinese: every Rust block in them is a doctest.
 #[cfg(doctest)]
@@ -123,10 +127,11 @@ mod guides {
 /// Everything a controller file needs: `use ws_core::prelude::*;`.
 pub mod prelude {
     pub use crate::http::{HttpRequest, IntoResponse, Json};
+    pub use crate::socketio::{DisconnectReason, Payload, Socket, SocketIo};
     pub use crate::{
         App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection,
         Request, Result, SendError, Sender, WebSocketHandler, auto_routes, component, controller,
-        routes, ws_controller,
+        routes, socketio_events, socketio_namespace, ws_controller,
     };
 }
 
@@ -139,6 +144,10 @@ pub mod __private {
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
     pub use crate::registration::{
         HttpController, HttpRouteRegistration, WsControllerRegistration,
+    };
+    pub use crate::socketio::{
+        FromPayload, IntoAck, IntoConnectResult, NamespaceEvents, Payload, PayloadError,
+        SocketIoNamespaceRegistration,
     };
     pub use crate::ws::WsRoute;
     pub use crate::{App, BootError};

@@ -12,6 +12,7 @@ mod boot;
 mod cli;
 mod routes;
 mod running;
+mod socketio;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

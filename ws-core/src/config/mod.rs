@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
-pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
+pub use settings::{BackpressurePolicy, ServerSettings, SocketIoSettings, TlsSettings};
 
 /// The file name looked up inside the config folder.
 pub(crate) const SERVER_FILE: &str = "server.toml";
