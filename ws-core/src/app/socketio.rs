@@ -12,7 +12,9 @@ use crate::socketio::{NamespaceEvents, PATH, SocketIoNamespaceRegistration};
 use crate::ws::WsRoute;
 use crate::{BootError, RouteError};
 
-/// One route per Socket.IO server; a namespace on a server that does not speak it fails boot.
+/// One route per Socket.IO server. A namespace on a server the config does not define, or on an
+/// HTTP server, fails boot; one on a WebSocket server with Socket.IO switched off is left out,
+/// with a warning, so a deployment can turn Socket.IO off in config alone.
 pub(super) fn build_routes(
     config: &Config,
     container: &mut Container,
@@ -24,7 +26,14 @@ pub(super) fn build_routes(
         let refusal = match server {
             None => Some("the config does not define"),
             Some(s) if s.kind != ServerKind::Websocket => Some("is not a websocket server"),
-            Some(s) if !s.settings.socketio.enabled => Some("does not enable Socket.IO"),
+            Some(s) if !s.settings.socketio.enabled => {
+                tracing::warn!(
+                    namespace = reg.path,
+                    server = reg.server,
+                    "Socket.IO namespace `{controller}` is off: the server's [servers.settings.socketio] is not enabled"
+                );
+                continue;
+            }
             Some(_) => None,
         };
         if let Some(reason) = refusal {

@@ -177,7 +177,7 @@ impl WebSocketHandler for Engine {
 
     async fn on_open(&self, conn: &Connection, _req: &Request) -> crate::Result<()> {
         let (work, queue) = mpsc::unbounded_channel();
-        let session = Arc::new(Session {
+        let session = Session {
             work,
             events: Arc::new(Semaphore::new(QUEUED_EVENTS)),
             sockets: Mutex::default(),
@@ -185,8 +185,12 @@ impl WebSocketHandler for Engine {
             pong: AtomicBool::new(true),
             reason: Mutex::default(),
             tasks: Mutex::default(),
-        });
-        conn.context().set(SESSION_KEY, session.clone());
+        };
+        // Stored by value: the context hands out an `Arc` of it.
+        conn.context().set(SESSION_KEY, session);
+        let Some(session) = conn.context().get_shared::<Session>(SESSION_KEY) else {
+            return Ok(());
+        };
         let open = packet::open_packet(
             &super::socket::socket_id(conn.fd()),
             self.settings.ping_interval_ms,
