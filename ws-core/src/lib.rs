@@ -107,6 +107,7 @@ mod guides {
         Deployment => "12-deployment.md",
         #[cfg(feature = "testing")]
         Testing => "13-testing.md",
+        SocketIoGuide => "16-socketio.md",
         ZhInstall => "zh/01-install.md",
         ZhServers => "zh/02-servers.md",
         ZhRoutes => "zh/03-routes.md",
@@ -121,6 +122,7 @@ mod guides {
         ZhDeployment => "zh/12-deployment.md",
         #[cfg(feature = "testing")]
         ZhTesting => "zh/13-testing.md",
+        ZhSocketIo => "zh/16-socketio.md",
     }
 }
 

@@ -65,7 +65,13 @@ pub(crate) fn socketio_events(attr: TokenStream, item: TokenStream) -> TokenStre
     check::socketio::check(&model, &mut errors);
     match errors.finish() {
         Ok(()) => generate::socketio::events(&model),
-        Err(error) => item_with_errors(&model.item, &error),
+        // With a handler-less impl of the trait, so the namespace's own macro does not add
+        // "has no event handlers" to the real errors.
+        Err(error) => {
+            let fallback = generate::socketio::fallback(&model);
+            let item = item_with_errors(&model.item, &error);
+            quote::quote! { #item #fallback }
+        }
     }
 }
 

@@ -7,21 +7,21 @@
 //! disconnects go in order to one task per connection, which runs the handlers one at a time.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use parking_lot::Mutex;
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
-use super::emit::{ack_frames, namespace_key, room_key};
-use super::namespace::{DisconnectReason, NamespaceEvents};
+use super::namespace::NamespaceEvents;
 use super::packet::{self, EnginePacket, Kind, Packet, PacketError, Partial};
 use super::payload::Payload;
-use super::socket::Socket;
+use super::reason::DisconnectReason;
+use super::session::Session;
+use super::work::Work;
+use super::worker::HandlerTask;
 use crate::config::SocketIoSettings;
 use crate::ws::handshake::{Handshake, Rejection};
 use crate::{CloseInfo, CloseInitiator, Connection, Message, Request, WebSocketHandler};
@@ -38,40 +38,6 @@ const SESSION_KEY: &str = "\u{1}socket.io";
 pub(crate) struct Engine {
     namespaces: HashMap<String, Arc<dyn NamespaceEvents>>,
     settings: SocketIoSettings,
-}
-
-/// What the handler task does next, in the order the client sent it.
-enum Work {
-    Connect {
-        namespace: String,
-        auth: Payload,
-    },
-    Event {
-        namespace: String,
-        ack: Option<u64>,
-        args: Vec<Value>,
-        attachments: Vec<bytes::Bytes>,
-        /// A place in the per-connection event queue, released once the event is handled.
-        permit: Option<OwnedSemaphorePermit>,
-    },
-    Leave {
-        namespace: String,
-        reason: DisconnectReason,
-    },
-    Closed(DisconnectReason),
-}
-
-/// One connection's Engine.IO state.
-struct Session {
-    work: mpsc::UnboundedSender<Work>,
-    events: Arc<Semaphore>,
-    /// Sockets by namespace; written by the handler task, read by the reader for acks.
-    sockets: Mutex<HashMap<String, Socket>>,
-    partial: Mutex<Option<Partial>>,
-    pong: AtomicBool,
-    /// Set by whoever closes the connection for a reason the close code does not tell.
-    reason: Mutex<Option<DisconnectReason>>,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -142,17 +108,6 @@ impl Engine {
                 return Err(PacketError::Malformed("CONNECT_ERROR from a client"));
             }
         })
-    }
-}
-
-/// Asks the connection's handler task to take the socket of `namespace` out, as the server's
-/// own `Socket::disconnect` does.
-pub(crate) fn request_namespace_close(conn: &Connection, namespace: &str) {
-    if let Some(session) = conn.context().get_shared::<Session>(SESSION_KEY) {
-        let _ = session.work.send(Work::Leave {
-            namespace: namespace.to_owned(),
-            reason: DisconnectReason::ServerNamespaceDisconnect,
-        });
     }
 }
 
@@ -351,157 +306,6 @@ async fn heartbeat(conn: Connection, session: Arc<Session>, interval: Duration, 
                 .shared
                 .close(crate::ws::message::close_frame(1000, "ping timeout"));
             return;
-        }
-    }
-}
-
-/// The task that runs one connection's handlers, in the order the client's packets came.
-struct HandlerTask {
-    namespaces: HashMap<String, Arc<dyn NamespaceEvents>>,
-    conn: Connection,
-    session: Arc<Session>,
-    ack_timeout: Duration,
-}
-
-impl HandlerTask {
-    async fn run(self, mut queue: mpsc::UnboundedReceiver<Work>) {
-        while let Some(work) = queue.recv().await {
-            let outcome = AssertUnwindSafe(self.step(work)).catch_unwind().await;
-            match outcome {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(_) => {
-                    tracing::error!(fd = %self.conn.fd(), "a socket.io handler panicked; closing the connection");
-                    let _ = self
-                        .conn
-                        .shared
-                        .close(crate::ws::message::close_frame(1011, "handler panicked"));
-                }
-            }
-        }
-    }
-
-    /// Does one piece of work; `false` once the connection has closed.
-    async fn step(&self, work: Work) -> bool {
-        match work {
-            Work::Connect { namespace, auth } => self.connect(namespace, auth).await,
-            Work::Event {
-                namespace,
-                ack,
-                args,
-                attachments,
-                permit: _permit,
-            } => self.event(&namespace, ack, args, attachments).await,
-            Work::Leave { namespace, reason } => self.leave(&namespace, reason).await,
-            Work::Closed(reason) => {
-                let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
-                for (namespace, socket) in sockets {
-                    socket.mark_disconnected();
-                    if let Some(handler) = self.namespaces.get(&namespace) {
-                        handler.disconnect(&socket, reason).await;
-                    }
-                }
-                return false;
-            }
-        }
-        true
-    }
-
-    async fn connect(&self, namespace: String, auth: Payload) {
-        let refuse = |message: &str| {
-            let packet = Packet {
-                kind: Kind::ConnectError,
-                namespace: namespace.clone(),
-                ack: None,
-                data: serde_json::json!({ "message": message }),
-                attachments: 0,
-            };
-            let _ = self.conn.shared.push(Message::text(packet.encode()));
-        };
-        let Some(handler) = self.namespaces.get(&namespace) else {
-            refuse("Invalid namespace");
-            return;
-        };
-        if self.session.sockets.lock().contains_key(&namespace) {
-            return;
-        }
-        let socket = Socket::new(
-            Arc::from(namespace.as_str()),
-            self.conn.clone(),
-            self.ack_timeout,
-        );
-        let auth = Payload::new(auth.args().first().cloned().into_iter().collect());
-        if let Err(message) = handler.connect(&socket, auth).await {
-            socket.mark_disconnected();
-            refuse(&message);
-            return;
-        }
-        let joined = async {
-            self.conn.join(&namespace_key(&namespace)).await?;
-            self.conn.join(&room_key(&namespace, socket.id())).await
-        };
-        if joined.await.is_err() {
-            return;
-        }
-        self.session
-            .sockets
-            .lock()
-            .insert(namespace.clone(), socket.clone());
-        let packet = Packet {
-            kind: Kind::Connect,
-            namespace,
-            ack: None,
-            data: serde_json::json!({ "sid": socket.id() }),
-            attachments: 0,
-        };
-        let _ = self.conn.shared.push(Message::text(packet.encode()));
-    }
-
-    async fn event(
-        &self,
-        namespace: &str,
-        ack: Option<u64>,
-        mut args: Vec<Value>,
-        attachments: Vec<bytes::Bytes>,
-    ) {
-        let Some(socket) = self.session.sockets.lock().get(namespace).cloned() else {
-            return;
-        };
-        let Some(handler) = self.namespaces.get(namespace) else {
-            return;
-        };
-        let name = match args.first() {
-            Some(Value::String(_)) => match args.remove(0) {
-                Value::String(name) => name,
-                _ => return,
-            },
-            _ => return,
-        };
-        let payload = Payload::from_parts(args, attachments);
-        let Some(running) = handler.event(&socket, &name, payload) else {
-            tracing::debug!(fd = %self.conn.fd(), event = %name, "no handler for the event");
-            return;
-        };
-        let answer = running.await;
-        if let Some(id) = ack {
-            let _ = socket.send(ack_frames(namespace, id, answer));
-        }
-    }
-
-    async fn leave(&self, namespace: &str, reason: DisconnectReason) {
-        let Some(socket) = self.session.sockets.lock().remove(namespace) else {
-            return;
-        };
-        socket.mark_disconnected();
-        let sender = self.conn.sender();
-        let prefix = room_key(namespace, "");
-        for room in sender.rooms_of(self.conn.fd()) {
-            if room.starts_with(&prefix) || room == namespace_key(namespace) {
-                let _ = sender.leave(self.conn.fd(), &room).await;
-            }
-        }
-        if let Some(handler) = self.namespaces.get(namespace) {
-            handler.disconnect(&socket, reason).await;
         }
     }
 }

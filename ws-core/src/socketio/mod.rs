@@ -29,7 +29,11 @@
 //! |---|---|
 //! | [`packet`] | the Engine.IO and Socket.IO packet codec |
 //! | [`payload`] | `Payload`, and the serde bridges of handlers' payloads and acks |
-//! | [`engine`] | the session on one connection: open, heartbeat, reading, the handler task |
+//! | [`engine`] | the session on one connection: open, heartbeat, reading packets |
+//! | [`session`] | one connection's state, shared by its reader, heartbeat and handler task |
+//! | [`work`] | what the reader hands the handler task |
+//! | [`worker`] | the handler task: connects, events, acks, disconnects in order |
+//! | [`reason`] | `DisconnectReason` |
 //! | [`socket`] | `Socket`: one client in one namespace |
 //! | [`emit`] | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
 //! | [`namespace`] | what `#[socketio_events]` implements; the registration |
@@ -40,13 +44,18 @@ pub(crate) mod engine;
 pub(crate) mod namespace;
 pub(crate) mod packet;
 pub(crate) mod payload;
+pub(crate) mod reason;
 pub(crate) mod server;
+pub(crate) mod session;
 pub(crate) mod socket;
+pub(crate) mod work;
+pub(crate) mod worker;
 
 pub use emit::{EmitError, Operator, RemoteSocket};
-pub use namespace::{DisconnectReason, NamespaceEvents, SocketIoNamespaceRegistration};
+pub use namespace::{NamespaceEvents, SocketIoNamespaceRegistration};
 pub use packet::PacketError;
 pub use payload::{FromPayload, IntoAck, IntoConnectResult, IntoPayload, Payload, PayloadError};
+pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use socket::Socket;
 

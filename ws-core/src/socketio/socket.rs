@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::emit::{EmitError, Operator, room_key};
 use super::packet::{Kind, Packet};
 use super::payload::{IntoPayload, Payload};
+use super::reason::DisconnectReason;
+use super::work::Work;
 use crate::ws::message::Message;
 use crate::{Connection, Context, Fd};
 
@@ -45,6 +47,8 @@ struct SocketInner {
     ack_timeout: Duration,
     data: Context,
     connected: AtomicBool,
+    /// The connection's handler task, which takes the socket out on `disconnect`.
+    work: mpsc::UnboundedSender<Work>,
     /// Held while a packet and its attachments are queued, so two emits to this socket never
     /// interleave their binary parts.
     emitting: Mutex<()>,
@@ -60,7 +64,12 @@ impl std::fmt::Debug for Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(namespace: Arc<str>, conn: Connection, ack_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        namespace: Arc<str>,
+        conn: Connection,
+        ack_timeout: Duration,
+        work: mpsc::UnboundedSender<Work>,
+    ) -> Self {
         Self {
             inner: Arc::new(SocketInner {
                 id: socket_id(conn.fd()),
@@ -71,6 +80,7 @@ impl Socket {
                 ack_timeout,
                 data: Context::default(),
                 connected: AtomicBool::new(true),
+                work,
                 emitting: Mutex::new(()),
             }),
         }
@@ -213,7 +223,7 @@ impl Socket {
 
     /// Disconnects the socket from its namespace (the client sees
     /// `io server disconnect`); `on_disconnect` runs with
-    /// [`DisconnectReason::ServerNamespaceDisconnect`](super::DisconnectReason).
+    /// [`DisconnectReason::ServerNamespaceDisconnect`].
     pub async fn disconnect(&self) -> Result<(), EmitError> {
         let packet = Packet {
             kind: Kind::Disconnect,
@@ -223,7 +233,11 @@ impl Socket {
             attachments: 0,
         };
         self.send((Message::text(packet.encode()), Vec::new()))?;
-        super::engine::request_namespace_close(&self.inner.conn, &self.inner.namespace);
+        // The handler task takes the socket out after the work queued before this call.
+        let _ = self.inner.work.send(Work::Leave {
+            namespace: self.inner.namespace.to_string(),
+            reason: DisconnectReason::ServerNamespaceDisconnect,
+        });
         Ok(())
     }
 

@@ -138,6 +138,44 @@ pub(crate) fn events(model: &EventsImpl) -> TokenStream {
     item_then_const(&model.item, generated)
 }
 
+/// For an impl with errors: `NamespaceEvents` with no handlers, for a plain impl only.
+pub(crate) fn fallback(model: &EventsImpl) -> TokenStream {
+    let item = &model.item;
+    if !item.generics.params.is_empty() || item.trait_.is_some() {
+        return TokenStream::new();
+    }
+    let self_ty = &item.self_ty;
+    let private = quote! { ::ws_core::__private };
+    quote! {
+        const _: () = {
+            impl #private::NamespaceEvents for #self_ty {
+                fn event<'a>(
+                    &'a self,
+                    _: &'a ::ws_core::socketio::Socket,
+                    _: &'a str,
+                    _: #private::Payload,
+                ) -> ::core::option::Option<#private::BoxFuture<'a, #private::Payload>> {
+                    ::core::option::Option::None
+                }
+                fn connect<'a>(
+                    &'a self,
+                    _: &'a ::ws_core::socketio::Socket,
+                    _: #private::Payload,
+                ) -> #private::BoxFuture<'a, ::core::result::Result<(), ::std::string::String>> {
+                    ::std::boxed::Box::pin(async { ::core::result::Result::Ok(()) })
+                }
+                fn disconnect<'a>(
+                    &'a self,
+                    _: &'a ::ws_core::socketio::Socket,
+                    _: ::ws_core::socketio::DisconnectReason,
+                ) -> #private::BoxFuture<'a, ()> {
+                    ::std::boxed::Box::pin(async {})
+                }
+            }
+        };
+    }
+}
+
 /// `let __answer = self.method(socket[, value]).await;`, reading the value from `source` and
 /// running `on_error` when it does not fit the parameter's type.
 fn call(handler: &Handler, source: TokenStream, on_error: TokenStream) -> TokenStream {
