@@ -27,17 +27,17 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | [`packet`] | the Engine.IO and Socket.IO packet codec |
-//! | [`payload`] | `Payload`, and the serde bridges of handlers' payloads and acks |
-//! | [`engine`] | the session on one connection: open, heartbeat, reading packets |
-//! | [`session`] | one connection's state, shared by its reader, heartbeat and handler task |
-//! | [`work`] | what the reader hands the handler task |
-//! | [`worker`] | the handler task: connects, events, acks, disconnects in order |
-//! | [`reason`] | `DisconnectReason` |
-//! | [`socket`] | `Socket`: one client in one namespace |
-//! | [`emit`] | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
-//! | [`namespace`] | what `#[socketio_events]` implements; the registration |
-//! | [`server`] | `SocketIo`: the injectable server handle |
+//! | `packet.rs` | the Engine.IO and Socket.IO packet codec |
+//! | `payload.rs` | `Payload`, and the serde bridges of handlers' payloads and acks |
+//! | `engine.rs` | the session on one connection: open, heartbeat, reading packets |
+//! | `session.rs` | one connection's state, shared by its reader, heartbeat and handler task |
+//! | `work.rs` | what the reader hands the handler task |
+//! | `worker.rs` | the handler task: connects, events, acks, disconnects in order |
+//! | `reason.rs` | `DisconnectReason` |
+//! | `socket.rs` | `Socket`: one client in one namespace |
+//! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
+//! | `namespace.rs` | what `#[socketio_events]` implements; the registration |
+//! | `server.rs` | `SocketIo`: the injectable server handle |
 
 pub(crate) mod emit;
 pub(crate) mod engine;
