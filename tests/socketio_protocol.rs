@@ -73,6 +73,38 @@ impl Probe {
     }
 }
 
+/// Rooms, broadcasts, per-socket data and the server's own disconnect.
+#[socketio_namespace(server = "sio", path = "/rooms")]
+#[derive(Default)]
+pub struct Rooms;
+
+#[socketio_events]
+impl Rooms {
+    #[event("mute")]
+    async fn mute(&self, socket: &Socket) -> Vec<String> {
+        socket.join("muted").await.ok();
+        socket.join("other").await.ok();
+        socket.leave("other").await.ok();
+        socket.rooms()
+    }
+
+    #[event("shout")]
+    async fn shout(&self, socket: &Socket, text: String) {
+        socket.data().set("said", text.clone());
+        socket.except("muted").emit("shout", text).await.ok();
+    }
+
+    #[event("said")]
+    async fn said(&self, socket: &Socket) -> Option<String> {
+        socket.data().get::<String>("said")
+    }
+
+    #[event("leave-me")]
+    async fn leave_me(&self, socket: &Socket) {
+        socket.disconnect().await.ok();
+    }
+}
+
 /// A namespace that wants a token.
 #[socketio_namespace(server = "sio", path = "/private")]
 #[derive(Default)]
@@ -295,5 +327,72 @@ async fn refused_namespaces_get_connect_error() {
     // A wrong version or transport is refused at the handshake.
     let url = server.ws_url("sio", "/socket.io/?EIO=3&transport=websocket");
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rooms_broadcasts_data_and_the_server_handle() {
+    let server = server().await;
+    let join = |server: &TestServer| {
+        let server_url = server.ws_url("sio", "/socket.io/?EIO=4&transport=websocket");
+        async move {
+            let mut client = TestClient::connect(&server_url).await;
+            text(&mut client).await;
+            client.send("40/rooms,").await;
+            let connect = text(&mut client).await;
+            let sid = connect
+                .split('"')
+                .nth(3)
+                .expect("a sid in the CONNECT answer")
+                .to_owned();
+            (client, sid)
+        }
+    };
+    let (mut a, _) = join(&server).await;
+    let (mut b, b_id) = join(&server).await;
+    let (mut c, _) = join(&server).await;
+    b.send(r#"42/rooms,1["mute"]"#).await;
+    assert_eq!(
+        text(&mut b).await,
+        format!(r#"43/rooms,1[["{b_id}","muted"]]"#)
+    );
+
+    let io = ws_core::socketio::SocketIo::new(server.sender());
+    assert_eq!(io.of("/rooms").size().await.expect("size"), 3);
+    assert_eq!(
+        io.of("/rooms").except("muted").size().await.expect("size"),
+        2
+    );
+    let muted = io
+        .of("/rooms")
+        .to("muted")
+        .fetch_sockets()
+        .await
+        .expect("fetch");
+    assert_eq!(
+        muted.iter().map(|s| s.id()).collect::<Vec<_>>(),
+        [b_id.as_str()]
+    );
+    muted[0].emit("news", "for the muted").await.expect("emit");
+    assert_eq!(text(&mut b).await, r#"42/rooms,["news","for the muted"]"#);
+
+    // Everyone but the sender and the muted hears the shout.
+    a.send(r#"42/rooms,["shout","hi"]"#).await;
+    assert_eq!(text(&mut c).await, r#"42/rooms,["shout","hi"]"#);
+    a.send(r#"42/rooms,2["said"]"#).await;
+    assert_eq!(text(&mut a).await, r#"43/rooms,2["hi"]"#);
+    b.send(r#"42/rooms,3["said"]"#).await;
+    assert_eq!(text(&mut b).await, r#"43/rooms,3[]"#);
+
+    c.send(r#"42/rooms,["leave-me"]"#).await;
+    assert_eq!(text(&mut c).await, "41/rooms,");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while io.of("/rooms").size().await.expect("size") != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the left socket is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.shutdown().await;
 }
