@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use ws_core::prelude::*;
+use ws_core::socketio::EmitError;
 
 /// `say`'s data: `{"room": .., "message": ..}`, sent as a JSON string (as in Hyperf's guide) or
 /// as an object.
@@ -51,34 +52,39 @@ impl SocketIoController {
         payload
     }
 
-    /// Joins the room; the other members hear of it, the joiner learns how many are in it.
+    /// Joins the room; the other members hear of it, the joiner learns how many are in it,
+    /// counted across the cluster.
     #[event("join-room")]
-    async fn on_join_room(&self, socket: &Socket, room: String) -> Result<(), String> {
-        socket.join(&room).await.map_err(|e| e.to_string())?;
-        let joined = format!("{} has joined {room}", socket.id());
-        socket
-            .to(&room)
-            .emit("event", joined)
-            .await
-            .map_err(|e| e.to_string())?;
-        let players = self.io.room_size(&room).await.map_err(|e| e.to_string())?;
-        socket
-            .emit("event", format!("There are {players} players in {room}"))
-            .await
-            .map_err(|e| e.to_string())
+    async fn on_join_room(&self, socket: &Socket, room: String) {
+        if let Err(error) = self.join_room(socket, &room).await {
+            tracing::warn!(%error, room, "join-room");
+        }
     }
 
     /// Tells the other members of the room, on every node, what the sender says.
     #[event("say")]
-    async fn on_say(&self, socket: &Socket, data: SayData) -> Result<(), String> {
+    async fn on_say(&self, socket: &Socket, data: SayData) -> Option<String> {
         let say = match data {
             SayData::Object(say) => say,
-            SayData::Encoded(json) => serde_json::from_str(&json).map_err(|e| e.to_string())?,
+            SayData::Encoded(json) => match serde_json::from_str::<Say>(&json) {
+                Ok(say) => say,
+                Err(error) => return Some(format!("invalid say: {error}")),
+            },
         };
+        let text = format!("{} say: {}", socket.id(), say.message);
+        let sent = socket.to(&say.room).emit("event", text).await;
+        sent.err().map(|error| error.to_string())
+    }
+}
+
+impl SocketIoController {
+    async fn join_room(&self, socket: &Socket, room: &str) -> Result<(), EmitError> {
+        socket.join(room).await?;
+        let joined = format!("{} has joined {room}", socket.id());
+        socket.to(room).emit("event", joined).await?;
+        let players = self.io.room_size(room).await?;
         socket
-            .to(&say.room)
-            .emit("event", format!("{} say: {}", socket.id(), say.message))
+            .emit("event", format!("There are {players} players in {room}"))
             .await
-            .map_err(|e| e.to_string())
     }
 }
