@@ -54,7 +54,26 @@ pub fn binary(package: &str, bin: &str) -> PathBuf {
     let key = format!("{package}/{bin}");
     if !built.contains(&key) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let mut command = Command::new(cargo);
+        // What `cargo test` set for this package: ring's build script reruns when
+        // `CARGO_PKG_NAME` or `CARGO_MANIFEST_DIR` differ from the last build's, which would
+        // rebuild (and relink) everything above it on every alternation with a plain build.
+        for (name, _) in std::env::vars() {
+            if [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+                "CARGO_PRIMARY",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+                || name == "CARGO_TARGET_TMPDIR"
+            {
+                command.env_remove(name);
+            }
+        }
+        let status = command
             .args(["build", "--quiet", "-p", package, "--bin", bin])
             .current_dir(workspace_root())
             .env("CARGO_TARGET_DIR", target_dir())

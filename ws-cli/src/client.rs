@@ -24,16 +24,29 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Silence after the last message sent that counts as "all replies are in".
 const DEFAULT_WAIT_MS: u64 = 1000;
+/// How long what the server sends first (a greeting) is awaited and printed before anything is
+/// sent, so a transcript shows it first.
+const GREETING_WAIT: Duration = Duration::from_millis(200);
 /// Only the start of a binary message is shown; the length says the rest.
 const HEX_PREVIEW_BYTES: usize = 32;
 
 const AFTER_HELP: &str = "\
+Examples:
+  ws-cli client ws://127.0.0.1:9502/                 # interactive
+  ws-cli client ws://127.0.0.1:9502/ -x hi -x there  # send two messages, print the replies
+  echo hi | ws-cli client ws://127.0.0.1:9502/       # send stdin's lines
+  ws-cli client wss://example.com/chat --ca ca.pem   # trust an extra CA
+  ws-cli client wss://127.0.0.1:9443/ -k             # a self-signed development certificate
+
 Output (stdout):
   < TEXT                      a text message from the server
   < [binary N bytes] HEX...   a binary message (first 32 bytes in hex)
   > TEXT                      a message we sent (only when stdin is not a terminal)
   closed: CODE [REASON]       the connection ended (1006 = no close frame)
 Errors go to stderr as one line starting with `error:`.
+
+What the server sends within 200ms of the handshake (a greeting) is printed
+before anything is sent.
 
 Modes:
   --exec MSG...   send the messages, print replies until --wait-ms of silence
@@ -70,6 +83,12 @@ pub(crate) struct ClientArgs {
     /// Send this text message instead of reading stdin, repeatable; exits after replies
     #[arg(short = 'x', long = "exec", value_name = "MSG")]
     exec: Vec<String>,
+    /// PEM file of a CA to trust for wss:// (on top of the system's roots)
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// Accept any certificate for wss:// (a self-signed development server)
+    #[arg(short = 'k', long)]
+    insecure: bool,
     /// Milliseconds of silence that count as "all replies received" [default: 1000, at a terminal: 0]
     #[arg(long, value_name = "N")]
     wait_ms: Option<u64>,
@@ -109,7 +128,16 @@ async fn session(args: ClientArgs) -> anyhow::Result<Ending> {
         subprotocols: args.subprotocols,
     };
     let request = connect::build_request(&args.url, &opts)?;
-    let (ws, response) = connect::connect(request, None, CONNECT_TIMEOUT).await?;
+    let tls = if request.uri().scheme_str() == Some("wss") {
+        let options = crate::tls::TlsOptions {
+            ca: args.ca.clone(),
+            insecure: args.insecure,
+        };
+        Some(crate::tls::connector(&options)?)
+    } else {
+        None
+    };
+    let (ws, response) = connect::connect_with(request, None, CONNECT_TIMEOUT, tls).await?;
 
     let interactive = std::io::stdin().is_terminal();
     if interactive {
@@ -127,6 +155,9 @@ async fn session(args: ClientArgs) -> anyhow::Result<Ending> {
         echo_sent: !interactive,
     };
     let (mut sink, mut source) = ws.split();
+    if let Some(ending) = receive_greeting(&mut source, &mut out).await? {
+        return finish_server_close(source, ending).await;
+    }
 
     let wait_ms = if args.exec.is_empty() {
         if let Some(ending) = send_stdin_lines(&mut sink, &mut source, &mut out).await? {
@@ -214,6 +245,20 @@ async fn receive_until_quiet(
     wait: Duration,
 ) -> anyhow::Result<Option<Ending>> {
     while let Ok(incoming) = tokio::time::timeout(wait, source.next()).await {
+        if let Some(ending) = out.incoming(incoming)? {
+            return Ok(Some(ending));
+        }
+    }
+    Ok(None)
+}
+
+/// Prints what arrives within [`GREETING_WAIT`] of the handshake; `Some` if the server ended.
+async fn receive_greeting(
+    source: &mut Source,
+    out: &mut Transcript,
+) -> anyhow::Result<Option<Ending>> {
+    let deadline = tokio::time::Instant::now() + GREETING_WAIT;
+    while let Ok(incoming) = tokio::time::timeout_at(deadline, source.next()).await {
         if let Some(ending) = out.incoming(incoming)? {
             return Ok(Some(ending));
         }

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::http::header::{
     COOKIE, HeaderName, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
 };
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 /// The stream type every connection uses. `MaybeTlsStream` rather than a bare
 /// `TcpStream` so that enabling a TLS feature for `wss://` changes no signature.
@@ -37,11 +37,8 @@ pub(crate) fn build_request(url: &str, opts: &RequestOptions) -> anyhow::Result<
         .split_once("://")
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("ws") => {}
-        // TLS goes here: enable a tokio-tungstenite TLS feature and pass a
-        // connector in `connect`; everything else already uses `MaybeTlsStream`.
-        Some("wss") => bail!("wss:// is not supported yet (only ws://)"),
-        _ => bail!("invalid URL {url:?}: expected ws://HOST[:PORT]/PATH"),
+        Some("ws" | "wss") => {}
+        _ => bail!("invalid URL {url:?}: expected ws://HOST[:PORT]/PATH or wss://..."),
     }
     let mut request = url
         .into_client_request()
@@ -147,11 +144,21 @@ pub(crate) async fn connect(
     config: Option<WebSocketConfig>,
     timeout: Duration,
 ) -> Result<(WsStream, Response), ConnectError> {
+    connect_with(request, config, timeout, None).await
+}
+
+/// [`connect`] with the TLS connector of a `wss://` URL ([`crate::tls::connector`]).
+pub(crate) async fn connect_with(
+    request: Request,
+    config: Option<WebSocketConfig>,
+    timeout: Duration,
+    tls: Option<Connector>,
+) -> Result<(WsStream, Response), ConnectError> {
     let target = request
         .uri()
         .authority()
         .map_or_else(String::new, |authority| authority.to_string());
-    let attempt = tokio_tungstenite::connect_async_with_config(request, config, true);
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(request, config, true, tls);
     match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(connected)) => Ok(connected),
         Ok(Err(WsError::Io(err))) => Err(ConnectError::Unreachable { target, err }),

@@ -8,8 +8,10 @@ mod bench;
 mod ci;
 mod client;
 mod connect;
+mod dev;
 mod perf;
 mod scaffold;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,8 @@ enum Command {
     /// Add a WebSocket (--ws) or HTTP (--http) controller and its test to the current app
     #[command(name = "gen:controller")]
     GenController(scaffold::controller::ControllerArgs),
+    /// Build, run and watch the app: rebuild on a change and restart gracefully (clients get 1001)
+    Dev(dev::DevArgs),
     /// Connect to a WebSocket endpoint and exchange text messages (like wscat)
     Client(client::ClientArgs),
     /// Load-test an echo endpoint: throughput and latency, handshakes, or idle connections
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::New(args) => scaffold::new::run(args),
         Command::GenController(args) => scaffold::controller::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Client(args) => client::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Perf(args) => perf::run(args),

@@ -533,3 +533,19 @@ fn bench_counts_every_corrupted_echo() {
         "expected ~{expected} mismatches: {report}"
     );
 }
+
+#[test]
+fn help_of_new_every_generator_dev_and_client_shows_examples() {
+    for command in ["new", "gen:controller", "dev", "client"] {
+        let help = Command::new(BIN)
+            .args([command, "--help"])
+            .output()
+            .expect("run --help");
+        assert!(help.status.success(), "{command} --help");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            text.contains("Examples:\n  ws-cli "),
+            "{command} --help shows no example:\n{text}"
+        );
+    }
+}

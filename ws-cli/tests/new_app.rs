@@ -162,8 +162,27 @@ fn target_dir() -> PathBuf {
 /// `cargo ARGS` in `dir`, sharing this test's target dir.
 fn cargo(dir: &Path, args: &[&str]) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    // What `cargo test` set for this package: build scripts (ring's) rerun when
+    // `CARGO_PKG_NAME` or `CARGO_MANIFEST_DIR` change, which would rebuild the shared target's
+    // dependencies whenever another suite or a shell built them.
+    for (name, _) in std::env::vars() {
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || name == "CARGO_TARGET_TMPDIR"
+        {
+            command.env_remove(name);
+        }
+    }
     run(
-        Command::new(cargo)
+        command
             .args(args)
             .current_dir(dir)
             .env("CARGO_TARGET_DIR", target_dir())
@@ -498,16 +517,26 @@ fn new_takes_the_dependency_from_path_git_or_version() {
 
     ws_cli(tmp.path(), &["new", "by-default"]).assert_success("new");
     let manifest = read(tmp.path().join("by-default/Cargo.toml"));
+    // A path relative to the app, naming nothing of this machine, that leads to the checkout.
+    let relative = dependency_path(&manifest);
+    assert!(relative.starts_with("../"), "{manifest}");
+    assert!(!manifest.contains(&format!("\"{checkout}")), "{manifest}");
+    assert_eq!(
+        std::fs::canonicalize(tmp.path().join("by-default").join(&relative)).ok(),
+        Some(PathBuf::from(checkout))
+    );
     assert!(manifest.contains(&format!(
-        "ws-core = {{ path = \"{checkout}\", features = [] }}"
-    )));
-    assert!(manifest.contains(&format!(
-        "ws-core = {{ path = \"{checkout}\", features = [\"testing\"] }}"
+        "ws-core = {{ path = \"{relative}\", features = [\"testing\"] }}"
     )));
     assert!(manifest.contains("\n[workspace]\n"), "{manifest}");
+    assert!(manifest.contains("\ntokio = "), "{manifest}");
 
     ws_cli(tmp.path(), &["new", "by-path", "--path", checkout]).assert_success("new --path");
-    assert!(read(tmp.path().join("by-path/Cargo.toml")).contains(checkout));
+    let relative = dependency_path(&read(tmp.path().join("by-path/Cargo.toml")));
+    assert_eq!(
+        std::fs::canonicalize(tmp.path().join("by-path").join(&relative)).ok(),
+        Some(PathBuf::from(checkout))
+    );
 
     ws_cli(
         tmp.path(),
@@ -546,6 +575,19 @@ fn new_takes_the_dependency_from_path_git_or_version() {
     for refused in ["nowhere", "not-core", "both"] {
         assert!(!tmp.path().join(refused).exists(), "{refused} was written");
     }
+}
+
+/// The `path` of the `ws-core = { path = "..", .. }` line of a manifest.
+fn dependency_path(manifest: &str) -> String {
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("ws-core = { path = \""))
+        .unwrap_or_else(|| panic!("no path dependency in {manifest}"));
+    line["ws-core = { path = \"".len()..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -650,4 +692,86 @@ fn gen_controller_creates_the_controller_module_when_missing() {
     );
     assert!(read(app.join("src/controller/lobby.rs")).contains("path = \"/lobby\""));
     assert!(read(app.join("tests/lobby.rs")).contains("server.connect(\"ws\", \"/lobby\")"));
+}
+
+/// The Rust blocks of a guide as rustdoc compiles them: hidden `# ` lines shown, wrapped in a
+/// `main` when they have none.
+fn guide_snippets(guide: &str) -> Vec<String> {
+    let mut snippets = Vec::new();
+    let mut current: Option<String> = None;
+    for line in guide.lines() {
+        let fence = line.trim_start();
+        match current.as_mut() {
+            None if fence.starts_with("```rust")
+                && !["ignore", "compile_fail", "text"]
+                    .iter()
+                    .any(|skip| fence.contains(skip)) =>
+            {
+                current = Some(String::new());
+            }
+            None => {}
+            Some(_) if fence.starts_with("```") => {
+                let code = current.take().unwrap_or_default();
+                snippets.push(if code.contains("fn main") {
+                    code
+                } else {
+                    format!("fn main() {{\n{code}}}\n")
+                });
+            }
+            Some(code) => {
+                let shown = match fence {
+                    "#" => "",
+                    hidden if hidden.starts_with("# ") => &hidden[2..],
+                    _ => line,
+                };
+                code.push_str(shown);
+                code.push('\n');
+            }
+        }
+    }
+    snippets
+}
+
+#[test]
+fn new_app_builds_the_guides_snippets_unchanged() {
+    let (_tmp, app) = new_app("guides");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut guides: Vec<PathBuf> = std::fs::read_dir(&docs)
+        .expect("docs/")
+        .map_while(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.as_bytes()[0].is_ascii_digit() && n.ends_with(".md"))
+        })
+        .collect();
+    guides.sort();
+    std::fs::create_dir_all(app.join("examples")).expect("mkdir examples");
+    // One example, each snippet a module of it: its `main` is then an ordinary function, and
+    // one binary links instead of one per snippet.
+    let mut example = String::new();
+    let mut written = Vec::new();
+    for guide in &guides {
+        let stem = guide
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .replace('-', "_");
+        for (n, code) in guide_snippets(&read(guide)).into_iter().enumerate() {
+            let name = format!("guide_{stem}_{n}");
+            example.push_str(&format!("mod {name} {{\n#![allow(unused)]\n{code}}}\n\n"));
+            written.push(name);
+        }
+    }
+    // The Sender chapter's `tokio::spawn` among them, and one snippet per chapter with code.
+    assert!(
+        written.iter().any(|n| n.starts_with("guide_07_sender")),
+        "{written:?}"
+    );
+    assert!(written.len() >= 10, "{written:?}");
+    example.push_str("fn main() {}\n");
+    std::fs::write(app.join("examples/guides.rs"), example).expect("write the example");
+    cargo(&app, &["build", "--example", "guides"])
+        .assert_success("the guides' snippets in a new app");
 }

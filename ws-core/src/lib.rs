@@ -9,7 +9,6 @@
 //! use ws_core::prelude::*;
 //!
 //! #[ws_controller(server = "ws", path = "/")]
-//! #[derive(Default)]
 //! pub struct WebSocketController;
 //!
 //! impl WebSocketHandler for WebSocketController {
@@ -80,14 +79,57 @@ pub use ws_macros::{
     ws_controller,
 };
 
-/// The guides under `docs/`, English and Chinese: every Rust block in them is a doctest.
+/// The guides, rendered here so the API docs carry them; every Rust block in them is a doctest.
+///
+/// They live in the repository's `docs/` folder (reached through the crate's `guides` link, which
+/// packaging copies), English here and Chinese (`docs/zh/`) as doctests only.
+pub mod guides {
+    #[doc = include_str!("../guides/01-install.md")]
+    pub mod install {}
+    #[doc = include_str!("../guides/02-servers.md")]
+    pub mod servers {}
+    #[doc = include_str!("../guides/03-routes.md")]
+    pub mod routes {}
+    #[doc = include_str!("../guides/04-controllers.md")]
+    pub mod controllers {}
+    #[doc = include_str!("../guides/05-context.md")]
+    pub mod context {}
+    #[doc = include_str!("../guides/06-nginx.md")]
+    pub mod nginx {}
+    #[doc = include_str!("../guides/07-sender.md")]
+    pub mod sender {}
+    #[doc = include_str!("../guides/08-macros.md")]
+    pub mod macros {}
+    #[doc = include_str!("../guides/09-cluster.md")]
+    pub mod cluster {}
+    #[doc = include_str!("../guides/10-limits.md")]
+    pub mod limits {}
+    #[doc = include_str!("../guides/11-tls.md")]
+    pub mod tls {}
+    #[doc = include_str!("../guides/12-deployment.md")]
+    pub mod deployment {}
+    // Its example needs the `testing` feature to run as a doctest.
+    #[cfg_attr(
+        any(not(doctest), feature = "testing"),
+        doc = include_str!("../guides/13-testing.md")
+    )]
+    #[cfg_attr(
+        all(doctest, not(feature = "testing")),
+        doc = "The testing guide; its example needs the `testing` feature."
+    )]
+    pub mod testing {}
+    #[doc = include_str!("../guides/16-socketio.md")]
+    pub mod socketio {}
+}
+
+/// The Chinese guides (`docs/zh/`), compiled as doctests like the English ones.
 #[cfg(doctest)]
-mod guides {
+mod guides_zh {
     macro_rules! guide {
         ($($(#[$attr:meta])* $name:ident => $path:literal,)*) => {
             $(
                 $(#[$attr])*
-                #[doc = include_str!(concat!("../../docs/", $path))]
+                #[doc = include_str!(concat!("../guides/zh/", $path))]
                 struct $name;
             )*
         };
@@ -107,22 +149,7 @@ mod guides {
         Deployment => "12-deployment.md",
         #[cfg(feature = "testing")]
         Testing => "13-testing.md",
-        SocketIoGuide => "16-socketio.md",
-        ZhInstall => "zh/01-install.md",
-        ZhServers => "zh/02-servers.md",
-        ZhRoutes => "zh/03-routes.md",
-        ZhControllers => "zh/04-controllers.md",
-        ZhConnectionContext => "zh/05-context.md",
-        ZhNginx => "zh/06-nginx.md",
-        ZhSender => "zh/07-sender.md",
-        ZhMacros => "zh/08-macros.md",
-        ZhCluster => "zh/09-cluster.md",
-        ZhLimits => "zh/10-limits.md",
-        ZhTls => "zh/11-tls.md",
-        ZhDeployment => "zh/12-deployment.md",
-        #[cfg(feature = "testing")]
-        ZhTesting => "zh/13-testing.md",
-        ZhSocketIo => "zh/16-socketio.md",
+        SocketIo => "16-socketio.md",
     }
 }
 

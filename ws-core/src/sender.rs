@@ -30,6 +30,12 @@ use crate::{Fd, NodeId, SendError};
 /// sender.disconnect(Fd(7)).await.ok();
 /// # Ok(()) }
 /// ```
+///
+/// ---
+///
+/// The guide's chapter (also at [`guides::sender`](crate::guides::sender)):
+///
+#[cfg_attr(not(doctest), doc = include_str!("../guides/07-sender.md"))]
 #[derive(Clone)]
 pub struct Sender {
     inner: Arc<Inner>,

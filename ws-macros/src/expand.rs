@@ -99,7 +99,10 @@ fn checked_struct(
     check::structs::check(&model, &mut errors);
     match errors.finish() {
         Ok(()) => Ok(model),
-        Err(error) => Err(item_with_errors(&model.item, &error)),
+        Err(error) => Err(item_with_errors(
+            check::structs::without_derive_default(&model.item),
+            &error,
+        )),
     }
 }
 

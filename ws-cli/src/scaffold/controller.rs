@@ -18,6 +18,7 @@ const AFTER_HELP: &str = "\
 Run inside an app made by `ws-cli new` (any folder of it). Writes src/controller/NAME.rs and
 tests/NAME.rs, and adds `pub mod NAME;` to src/controller/mod.rs. Refuses to overwrite a file.
 
+Examples:
   ws-cli gen:controller chat_room --ws --path /chat    ChatRoomController, ws://HOST:9502/chat
   ws-cli gen:controller stats --http --prefix /stats   StatsController, http://HOST:9501/stats/index";
 

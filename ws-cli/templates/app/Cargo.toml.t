@@ -8,11 +8,15 @@ publish = false
 # Features: `redis`, `nats` (cluster backplanes) and `tls` (wss://, https://) are on by default;
 # `default-features = false, features = [...]` keeps only what the app uses.
 {{ws_core_dep}}
+# What the guides' snippets use beside ws-core: `tokio::spawn`, `tokio::time::sleep`, `tracing::info!`.
+tokio = { version = "1", features = ["macros", "rt-multi-thread", "time"] }
 tracing = "0.1"
 
 [dev-dependencies]
 {{ws_core_dev_dep}}
-tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+# A raw WebSocket client, as in the cluster guide's example.
+futures-util = "0.3"
+tokio-tungstenite = "0.30"
 
 # A standalone app: never a member of a workspace it happens to be generated inside.
 [workspace]

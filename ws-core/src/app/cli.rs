@@ -92,7 +92,11 @@ impl App {
             };
             match command {
                 Command::Routes => {
-                    print!("{}", super::routes::render_routes(&app.route_table()));
+                    let table = app.route_table();
+                    if let Err(error) = super::routes::check_servers(&config, &table) {
+                        return fail(&error);
+                    }
+                    print!("{}", super::routes::render_routes(&table));
                     ExitCode::SUCCESS
                 }
                 Command::Config => {

@@ -4,6 +4,7 @@
 use http::Method;
 
 use super::App;
+use crate::config::{Config, ServerKind};
 use crate::di::Container;
 use crate::registration::{HttpRouteRegistration, WsControllerRegistration};
 use crate::router::{RouteDef, RouteInfo, RouteOrigin, RouteTarget};
@@ -147,4 +148,73 @@ pub(super) fn render_routes(routes: &[RouteInfo]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The checks of boot that need no built controller: every route names a server of `config` of
+/// its kind. `routes` runs them so it fails where `start` would, instead of listing a route that
+/// can never serve.
+pub(super) fn check_servers(config: &Config, routes: &[RouteInfo]) -> Result<(), BootError> {
+    let source = config
+        .source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the config".into());
+    for route in routes {
+        let Some(server) = config.server(&route.server) else {
+            return Err(RouteError::UnknownServer {
+                controller: route.controller.clone(),
+                path: route.path.clone(),
+                server: route.server.clone(),
+                config: source,
+            }
+            .into());
+        };
+        let is_ws = route.methods == "WS";
+        match server.kind {
+            ServerKind::Http if is_ws => {
+                return Err(RouteError::WebSocketOnHttp {
+                    controller: route.controller.clone(),
+                    server: route.server.clone(),
+                }
+                .into());
+            }
+            ServerKind::Websocket if !is_ws => {
+                return Err(RouteError::HttpOnWebSocket {
+                    controller: route.controller.clone(),
+                    server: route.server.clone(),
+                }
+                .into());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(server: &str, methods: &str) -> RouteInfo {
+        RouteInfo {
+            server: server.into(),
+            methods: methods.into(),
+            path: "/".into(),
+            controller: "Home".into(),
+            mode: "macro".into(),
+        }
+    }
+
+    #[test]
+    fn routes_are_checked_against_the_servers_as_at_boot() {
+        let config = Config::from_toml_str(
+            "[[servers]]\nname = \"ws\"\ntype = \"websocket\"\nport = 1\n[[servers]]\nname = \"http\"\ntype = \"http\"\nport = 2\n",
+        )
+        .unwrap();
+        assert!(check_servers(&config, &[route("ws", "WS"), route("http", "GET")]).is_ok());
+        let unknown = check_servers(&config, &[route("nope", "WS")]).unwrap_err();
+        assert!(unknown.to_string().contains("server `nope`"), "{unknown}");
+        assert!(check_servers(&config, &[route("http", "WS")]).is_err());
+        assert!(check_servers(&config, &[route("ws", "GET")]).is_err());
+    }
 }

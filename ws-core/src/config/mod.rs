@@ -304,14 +304,34 @@ impl Config {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ConfigError::syntax(&file_name, text, e.span(), e.message())
         })?;
+        let deserialize = |table: toml::Table| -> Result<Config, ConfigError> {
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Invalid {
+                    file: file_name.clone(),
+                    key: e.path().to_string(),
+                    reason: e.inner().message().to_string(),
+                }
+            })
+        };
+        // The file as written first: an override must not hide an invalid value in the file,
+        // which would surface the day the variable is unset.
+        deserialize(table.clone())?;
         env::apply_overrides(&mut table, &file_name, &env)?;
-        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError::Invalid {
-                file: file_name.clone(),
-                key: e.path().to_string(),
-                reason: e.inner().message().to_string(),
-            })?;
+        let mut config = deserialize(table)?;
         config.source = file.map(Path::to_path_buf);
+        // Relative to the config's own folder, so `cargo run`, a test and a service manager
+        // started elsewhere all find the same files.
+        if let Some(folder) = file.and_then(Path::parent) {
+            for server in &mut config.servers {
+                if let Some(tls) = server.settings.tls.as_mut() {
+                    for path in [&mut tls.cert, &mut tls.key] {
+                        if path.is_relative() {
+                            *path = folder.join(&*path);
+                        }
+                    }
+                }
+            }
+        }
         config.validate(&file_name)?;
         Ok(config)
     }

@@ -156,7 +156,8 @@ pub enum BackpressurePolicy {
     Close,
 }
 
-/// `tls = { cert = "...", key = "..." }`: PEM files, relative to the working directory.
+/// `tls = { cert = "...", key = "..." }`: PEM files; a relative path is relative to the folder of
+/// the `server.toml` that names it (the working directory for a config parsed from a string).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {

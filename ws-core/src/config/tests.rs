@@ -87,3 +87,25 @@ fn masked_config_hides_passwords() {
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("app:***@127.0.0.1"), "{text}");
 }
+
+#[test]
+fn an_override_does_not_hide_an_invalid_value_in_the_file() {
+    let text = SEED.replace("port = 9502", "port = \"ninety\"");
+    let err = parse_with(&text, &[("WS_SERVER_WS_PORT", "7000")]).unwrap_err();
+    assert!(err.to_string().contains("servers[1].port"), "{err}");
+    let text = format!("{SEED}\n[log]\nformat = \"fancy\"\n");
+    let err = parse_with(&text, &[("WS_LOG_FORMAT", "json")]).unwrap_err();
+    assert!(err.to_string().contains("log.format"), "{err}");
+}
+
+#[test]
+fn tls_paths_are_relative_to_the_config_folder() {
+    let text = SEED.replace(
+        "port = 9502",
+        "port = 9502\n[servers.settings]\ntls = { cert = \"certs/a.crt\", key = \"/etc/a.key\" }",
+    );
+    let config = parse_with(&text, &[]).unwrap();
+    let tls = config.server("ws").unwrap().settings.tls.clone().unwrap();
+    assert_eq!(tls.cert, Path::new("config/certs/a.crt"));
+    assert_eq!(tls.key, Path::new("/etc/a.key"));
+}
