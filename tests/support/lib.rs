@@ -5,6 +5,7 @@ pub mod browser;
 pub mod chat;
 pub mod delivery;
 pub mod skip;
+pub mod socketio;
 
 // The one definition of what `CI` means, shared with `ws-cli perf`.
 #[path = "../../ws-cli/src/ci.rs"]

@@ -250,6 +250,30 @@ pub enum RouteError {
         /// The config file, or "the config".
         config: String,
     },
+    /// A Socket.IO namespace on a server that does not speak Socket.IO.
+    #[error(
+        "`{controller}` is a Socket.IO namespace on server `{server}`, which {reason}; set `[servers.settings.socketio] enabled = true` on a websocket server"
+    )]
+    SocketIoDisabled {
+        /// The namespace type.
+        controller: String,
+        /// The server it names.
+        server: String,
+        /// What is wrong with the server.
+        reason: String,
+    },
+    /// Two Socket.IO namespace types on one namespace of a server.
+    #[error(
+        "two Socket.IO namespaces `{path}` on server `{server}` (the second is `{controller}`)"
+    )]
+    DuplicateNamespace {
+        /// The server.
+        server: String,
+        /// The namespace.
+        path: String,
+        /// The second type.
+        controller: String,
+    },
 }
 
 /// Why a controller's or component's field cannot be provided at boot.

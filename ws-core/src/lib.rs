@@ -50,6 +50,7 @@ mod router;
 mod secret;
 mod sender;
 mod server;
+pub mod socketio;
 mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
@@ -64,7 +65,7 @@ pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
     LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,
-    TlsSettings, TrustedProxy, TrustedProxyError,
+    SocketIoSettings, TlsSettings, TrustedProxy, TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,
@@ -79,7 +80,10 @@ pub use ws::{
     Bytes, CloseCode, CloseFrame, CloseInfo, CloseInitiator, Connection, Context, Handshake,
     Message, Rejection, Request, RequestBuilder, Utf8Bytes, WebSocketHandler, WsRoute,
 };
-pub use ws_macros::{auto_routes, component, controller, main, routes, ws_controller};
+pub use ws_macros::{
+    auto_routes, component, controller, main, routes, socketio_events, socketio_namespace,
+    ws_controller,
+};
 
 /// The guides, rendered here so the API docs carry them; every Rust block in them is a doctest.
 ///
@@ -124,6 +128,8 @@ pub mod guides {
     pub mod middleware {}
     #[doc = include_str!("../guides/14-compression.md")]
     pub mod compression {}
+    #[doc = include_str!("../guides/16-socketio.md")]
+    pub mod socketio {}
 }
 
 /// The Chinese guides (`docs/zh/`), compiled as doctests like the English ones.
@@ -155,16 +161,18 @@ mod guides_zh {
         Testing => "13-testing.md",
         Middleware => "15-middleware.md",
         Compression => "14-compression.md",
+        SocketIo => "16-socketio.md",
     }
 }
 
 /// Everything a controller file needs: `use ws_core::prelude::*;`.
 pub mod prelude {
     pub use crate::http::{HttpRequest, IntoResponse, Json, Response, StatusCode};
+    pub use crate::socketio::{DisconnectReason, Payload, Socket, SocketIo};
     pub use crate::{
         App, CloseInfo, Connection, Context, Error, Fd, Handshake, HttpError, Message, Rejection,
         Request, Result, SendError, Sender, WebSocketHandler, auto_routes, component, controller,
-        routes, ws_controller,
+        routes, socketio_events, socketio_namespace, ws_controller,
     };
 }
 
@@ -178,6 +186,10 @@ pub mod __private {
     pub use crate::http::{BoxedHandler, HttpRequest, IntoResponse, ParamRejection};
     pub use crate::registration::{
         HttpController, HttpRouteRegistration, WsControllerRegistration,
+    };
+    pub use crate::socketio::{
+        FromPayload, IntoAck, IntoConnectResult, NamespaceEvents, Payload, PayloadError,
+        SocketIoNamespaceRegistration,
     };
     pub use crate::ws::WsRoute;
     pub use crate::{App, BootError};

@@ -11,6 +11,7 @@ use crate::generate;
 use crate::model::args::no_args;
 use crate::model::main_fn::MainFn;
 use crate::model::routes::{RoutesImpl, Style};
+use crate::model::socketio::{EventsImpl, NamespaceArgs};
 use crate::model::structs::{ControllerArgs, StructMacro, StructModel, WsControllerArgs};
 
 /// `#[ws_controller(..)]`.
@@ -35,6 +36,42 @@ pub(crate) fn controller(attr: TokenStream, item: TokenStream) -> TokenStream {
     match checked_struct(item, StructMacro::Controller, errors) {
         Ok(model) => generate::structs::controller(&model, &args),
         Err(tokens) => tokens,
+    }
+}
+
+/// `#[socketio_namespace(..)]`.
+pub(crate) fn socketio_namespace(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = NamespaceArgs::parse(attr, &mut errors);
+    match (
+        checked_struct(item, StructMacro::SocketIoNamespace, errors),
+        args,
+    ) {
+        (Ok(model), Some(args)) => generate::socketio::namespace(&model, &args),
+        (Err(tokens), _) => tokens,
+        // Unreached: arguments without a `server` come with an error.
+        (Ok(model), None) => model.item.into_token_stream(),
+    }
+}
+
+/// `#[socketio_events]`.
+pub(crate) fn socketio_events(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    no_args(attr, "#[socketio_events]", &mut errors);
+    let model = match EventsImpl::parse(item, &mut errors) {
+        Ok(model) => model,
+        Err(tokens) => return errors.emit_with(tokens),
+    };
+    check::socketio::check(&model, &mut errors);
+    match errors.finish() {
+        Ok(()) => generate::socketio::events(&model),
+        // With a handler-less impl of the trait, so the namespace's own macro does not add
+        // "has no event handlers" to the real errors.
+        Err(error) => {
+            let fallback = generate::socketio::fallback(&model);
+            let item = item_with_errors(&model.item, &error);
+            quote::quote! { #item #fallback }
+        }
     }
 }
 

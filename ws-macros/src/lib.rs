@@ -169,6 +169,43 @@ pub fn routes(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::routes(attr.into(), item.into(), Style::Explicit).into()
 }
 
+/// A Socket.IO namespace (Hyperf's `#[SocketIONamespace("/")]`): the struct is built once at
+/// boot with its `#[inject]` fields and serves `path` (default `/`) of the WebSocket server
+/// `server`, whose `[servers.settings.socketio]` must be enabled. Its handlers come from an impl
+/// with `#[socketio_events]`.
+///
+/// ```ignore
+/// #[socketio_namespace(server = "ws", path = "/")]
+/// #[derive(Default)]
+/// pub struct Chat {
+///     #[inject]
+///     io: SocketIo,
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn socketio_namespace(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::socketio_namespace(attr.into(), item.into()).into()
+}
+
+/// The event handlers of a `#[socketio_namespace]`: each `#[event("name")]` method
+/// `async fn(&self, socket: &Socket, data: T) -> R` handles one event (`T` a serde type or
+/// `Payload`; `R` is the acknowledgement); `on_connect(&self, socket, auth)` may refuse the
+/// client with `Err(message)`; `on_disconnect(&self, socket, reason)` runs when it leaves.
+///
+/// ```ignore
+/// #[socketio_events]
+/// impl Chat {
+///     #[event("event")]
+///     async fn event(&self, _socket: &Socket, data: String) -> String {
+///         format!("Event Received: {data}")
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn socketio_events(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::socketio_events(attr.into(), item.into()).into()
+}
+
 /// Registers an injectable singleton, built once at boot on first use and injected as `Arc<T>`
 /// into `#[inject]` fields (Hyperf's container-managed classes). Its own fields are built as for
 /// [`ws_controller`](macro@ws_controller), so components may inject each other; a cycle is a

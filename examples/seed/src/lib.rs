@@ -3,7 +3,8 @@
 //! WS server `ws` (9502): `/` answers `Recv: <msg>` after pushing `Opened`; `/context` answers
 //! `Username: <cookie>`; `/echo` echoes; `/room?name=NAME` joins a room. HTTP server `http`
 //! (9501): `/server/send`, `/server/close`, `/server/connections`, `/server/room`,
-//! `/server/broadcast`. Every controller registers itself with its macro; [`routes`] adds the one
+//! `/server/broadcast`. Socket.IO on the ws server, namespace `/`: events `event`, `echo`,
+//! `join-room`, `say` (see [`controller::socketio`]). Every controller registers itself with its macro; [`routes`] adds the one
 //! route declared in code (config mode), showing that both modes mix.
 
 pub mod controller;

@@ -65,6 +65,7 @@ impl App {
         let mut container = Container::new(node.sender.clone(), config.clone(), self.provided);
         let mut routes = self.routes;
         routes.extend(super::routes::build_registered(&mut container)?);
+        routes.extend(super::socketio::build_routes(&config, &mut container)?);
         if config.metrics.enabled {
             crate::observe::add_routes(&mut routes, &config, &node);
         }

@@ -14,6 +14,7 @@ mod cli;
 mod embedded;
 mod routes;
 mod running;
+mod socketio;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

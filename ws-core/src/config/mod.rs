@@ -39,7 +39,7 @@ pub(crate) use client::canonical;
 pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
 pub use compression::CompressionSettings;
 pub use error::ConfigError;
-pub use settings::{BackpressurePolicy, ServerSettings, TlsSettings};
+pub use settings::{BackpressurePolicy, ServerSettings, SocketIoSettings, TlsSettings};
 
 /// The file name looked up inside the config folder.
 pub(crate) const SERVER_FILE: &str = "server.toml";

@@ -29,6 +29,7 @@ use super::client::{ForwardedHeader, TrustedProxy};
 /// | `forwarded_header` | `x-forwarded-for` | the header trusted proxies name the client in: `x-forwarded-for` or `forwarded` (RFC 7239) |
 /// | `tls` | none | `{ cert = "cert.pem", key = "key.pem" }` serves `wss://` / `https://`; an unreadable or mismatched file fails the boot |
 /// | `compression` | on | `[servers.settings.compression]`: permessage-deflate, see [`CompressionSettings`] |
+/// | `socketio` | disabled | `[servers.settings.socketio]`: Socket.IO at `/socket.io/`, see [`SocketIoSettings`] |
 ///
 /// Browsers send every message as a single frame, so a frame limit below the message limit would
 /// refuse ordinary large messages from browsers; both default to 1 MiB.
@@ -75,6 +76,8 @@ pub struct ServerSettings {
     pub tls: Option<TlsSettings>,
     /// permessage-deflate (WebSocket servers).
     pub compression: CompressionSettings,
+    /// Socket.IO on this WebSocket server.
+    pub socketio: SocketIoSettings,
 }
 
 impl Default for ServerSettings {
@@ -102,6 +105,7 @@ impl Default for ServerSettings {
             forwarded_header: ForwardedHeader::XForwardedFor,
             tls: None,
             compression: CompressionSettings::default(),
+            socketio: SocketIoSettings::default(),
         }
     }
 }
@@ -123,6 +127,28 @@ impl ServerSettings {
             }
         }
         self.compression.validate()?;
+        if self.socketio.enabled {
+            let socketio = [
+                (
+                    "socketio.ping_interval_ms",
+                    self.socketio.ping_interval_ms as usize,
+                ),
+                (
+                    "socketio.ping_timeout_ms",
+                    self.socketio.ping_timeout_ms as usize,
+                ),
+                ("socketio.max_payload", self.socketio.max_payload),
+                (
+                    "socketio.ack_timeout_ms",
+                    self.socketio.ack_timeout_ms as usize,
+                ),
+            ];
+            for (key, value) in socketio {
+                if value == 0 {
+                    return Err((key, "must be greater than 0".into()));
+                }
+            }
+        }
         if self.handshake_timeout_ms == 0 {
             return Err(("handshake_timeout_ms", "must be greater than 0".into()));
         }
@@ -173,4 +199,41 @@ pub struct TlsSettings {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
+}
+
+/// `[servers.settings.socketio]`: Socket.IO (Engine.IO v4, Socket.IO v5, WebSocket transport)
+/// at `/socket.io/` on a WebSocket server. The defaults are Socket.IO's own.
+///
+/// | key | default | what it does |
+/// |---|---|---|
+/// | `enabled` | `false` | serves `/socket.io/` and the `#[socketio_namespace]`s of this server |
+/// | `ping_interval_ms` | 25,000 | the server pings each client this often |
+/// | `ping_timeout_ms` | 20,000 | a client that has not answered a ping within it is dropped (`ping timeout`) |
+/// | `max_payload` | 1,000,000 | largest message, in bytes; over it the session closes (1009) |
+/// | `ack_timeout_ms` | 10,000 | how long `emit_with_ack` waits for the client's answer |
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketIoSettings {
+    /// Whether the server speaks Socket.IO at `/socket.io/`.
+    pub enabled: bool,
+    /// Heartbeat interval, in milliseconds (the open packet's `pingInterval`).
+    pub ping_interval_ms: u64,
+    /// Time allowed for a pong, in milliseconds (`pingTimeout`).
+    pub ping_timeout_ms: u64,
+    /// Largest message, in bytes (`maxPayload`).
+    pub max_payload: usize,
+    /// Default timeout of `emit_with_ack`, in milliseconds.
+    pub ack_timeout_ms: u64,
+}
+
+impl Default for SocketIoSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+            ack_timeout_ms: 10_000,
+        }
+    }
 }

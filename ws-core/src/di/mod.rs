@@ -24,11 +24,11 @@ pub struct InjectSite {
 
 /// A type that can be injected into an `#[inject]` field.
 ///
-/// Implemented for [`Sender`], [`Config`], and `Arc<T>` for any `T` that has a provider.
+/// Implemented for [`Sender`], [`SocketIo`](crate::socketio::SocketIo), [`Config`], and `Arc<T>` for any `T` that has a provider.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected",
     label = "no provider for this type",
-    note = "inject `ws_core::Sender`, `ws_core::Config`, or `Arc<T>` where `T` is a `#[component]` or given to `App::provide`"
+    note = "inject `ws_core::Sender`, `ws_core::socketio::SocketIo`, `ws_core::Config`, or `Arc<T>` where `T` is a `#[component]` or given to `App::provide`"
 )]
 pub trait Inject: Sized {
     /// Resolves the value from the container.

@@ -5,4 +5,5 @@
 
 pub(crate) mod main_fn;
 pub(crate) mod routes;
+pub(crate) mod socketio;
 pub(crate) mod structs;

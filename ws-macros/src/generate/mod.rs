@@ -5,6 +5,7 @@
 
 pub(crate) mod main_fn;
 pub(crate) mod routes;
+pub(crate) mod socketio;
 pub(crate) mod structs;
 
 use proc_macro2::TokenStream;

@@ -119,7 +119,7 @@ pub(crate) fn component(model: &StructModel) -> TokenStream {
 }
 
 /// `impl Construct for T`: each field from its source.
-fn construct_impl(model: &StructModel) -> TokenStream {
+pub(crate) fn construct_impl(model: &StructModel) -> TokenStream {
     let ident = model.ident();
     let owner = model.name();
     let values = model.fields.iter().map(|field| {

@@ -10,5 +10,6 @@
 pub(crate) mod args;
 pub(crate) mod main_fn;
 pub(crate) mod routes;
+pub(crate) mod socketio;
 pub(crate) mod structs;
 pub(crate) mod values;

@@ -20,13 +20,15 @@ pub(crate) enum StructMacro {
     WsController,
     Controller,
     Component,
+    SocketIoNamespace,
 }
 
 impl StructMacro {
-    pub(crate) const ALL: [StructMacro; 3] = [
+    pub(crate) const ALL: [StructMacro; 4] = [
         StructMacro::WsController,
         StructMacro::Controller,
         StructMacro::Component,
+        StructMacro::SocketIoNamespace,
     ];
 
     /// The attribute's name: `ws_controller`.
@@ -35,6 +37,7 @@ impl StructMacro {
             StructMacro::WsController => "ws_controller",
             StructMacro::Controller => "controller",
             StructMacro::Component => "component",
+            StructMacro::SocketIoNamespace => "socketio_namespace",
         }
     }
 
@@ -43,6 +46,7 @@ impl StructMacro {
         match self {
             StructMacro::WsController | StructMacro::Controller => "controller",
             StructMacro::Component => "component",
+            StructMacro::SocketIoNamespace => "namespace",
         }
     }
 }

@@ -4,4 +4,5 @@ pub mod context;
 pub mod echo;
 pub mod room;
 pub mod server;
+pub mod socketio;
 pub mod websocket;

@@ -1,0 +1,88 @@
+//! The seed app's Socket.IO namespace, checked by the stock clients (`socket.io-client` under
+//! Node, `python-socketio`) against real seed processes: one node; two nodes sharing Redis, and
+//! NATS; two nodes behind nginx running the guides' `docs/deploy/nginx.conf`.
+
+#[path = "cluster/mod.rs"]
+mod cluster;
+
+use std::net::SocketAddr;
+
+use cluster::{Broker, Kind, Nginx, TempDir, unique_prefix};
+use support::SeedProcess;
+use support::socketio::Client;
+
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// `server.toml` of a seed node with Socket.IO on and the cluster at `broker`.
+fn socketio_node(dir: &TempDir, broker: &str, prefix: &str) -> SeedProcess {
+    cluster::seed_config_with(&dir.0, broker, prefix, "");
+    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
+    toml = toml.replacen(
+        "port = 9502\n",
+        "port = 9502\n[servers.settings.socketio]\nenabled = true\n",
+        1,
+    );
+    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
+    let config = dir.0.display().to_string();
+    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_speaks_to_node_and_python_clients() {
+    // The seed's own config/server.toml, which enables Socket.IO on the ws server.
+    let node = SeedProcess::start(&[]);
+    let target = url(node.ws);
+    let args = [target.clone(), target];
+    tokio::join!(
+        Client::Node.run("seed_client", &args),
+        Client::Python.run("seed_client", &args),
+    );
+}
+
+async fn two_nodes(kind: Kind) {
+    let Some(broker) = Broker::start(kind) else {
+        return;
+    };
+    let prefix = unique_prefix("sio");
+    let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
+    let a = socketio_node(&dir_a, &broker.url(), &prefix);
+    let b = socketio_node(&dir_b, &broker.url(), &prefix);
+    // The joiner on one node, the listener on the other, and the other way round.
+    let forward = [url(a.ws), url(b.ws)];
+    let backward = [url(b.ws), url(a.ws)];
+    tokio::join!(
+        Client::Node.run("seed_client", &forward),
+        Client::Python.run("seed_client", &backward),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_through_redis() {
+    two_nodes(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_through_nats() {
+    two_nodes(Kind::Nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_behind_nginx() {
+    let Some(program) = Nginx::require() else {
+        return;
+    };
+    let Some(broker) = Broker::start(Kind::Redis) else {
+        return;
+    };
+    let prefix = unique_prefix("sio-nginx");
+    let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
+    let a = socketio_node(&dir_a, &broker.url(), &prefix);
+    let b = socketio_node(&dir_b, &broker.url(), &prefix);
+    let nginx = Nginx::start(&program, [(a.ws, a.http), (b.ws, b.http)]);
+    // Round-robin sends the two clients of each script to the two nodes.
+    let through = [url(nginx.ws), url(nginx.ws)];
+    Client::Node.run("seed_client", &through).await;
+    Client::Python.run("seed_client", &through).await;
+}

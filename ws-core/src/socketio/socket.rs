@@ -1,0 +1,305 @@
+//! [`Socket`]: one client connected to one namespace, as its handlers see it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::emit::{EmitError, Operator, room_key};
+use super::packet::{Kind, Packet};
+use super::payload::{IntoPayload, Payload};
+use super::reason::DisconnectReason;
+use super::work::Work;
+use crate::ws::message::Message;
+use crate::{Connection, Context, Fd};
+
+/// One client in one namespace: Hyperf's `$socket`.
+///
+/// Cheap to clone. Its id is the same on every node of the cluster, so it can be stored and
+/// reached later through [`SocketIo`](super::SocketIo).
+///
+/// ```no_run
+/// # async fn demo(socket: &ws_core::socketio::Socket) -> Result<(), ws_core::socketio::EmitError> {
+/// socket.join("lobby").await?;
+/// socket.to("lobby").emit("event", format!("{} has joined lobby", socket.id())).await?;
+/// let answer = socket.emit_with_ack("question", "ready?").await?;
+/// println!("{:?}", answer.args());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+struct SocketInner {
+    id: String,
+    namespace: Arc<str>,
+    conn: Connection,
+    /// Server-to-client acknowledgements awaited, by ack id. Filled by `emit_with_ack`, emptied
+    /// by the connection's reader when the client answers, so a handler that awaits an answer
+    /// never waits on its own event loop.
+    acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
+    next_ack: AtomicU64,
+    ack_timeout: Duration,
+    data: Context,
+    connected: AtomicBool,
+    /// The connection's handler task, which takes the socket out on `disconnect`.
+    work: mpsc::UnboundedSender<Work>,
+    /// Held while a packet and its attachments are queued, so two emits to this socket never
+    /// interleave their binary parts.
+    emitting: Mutex<()>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        namespace: Arc<str>,
+        conn: Connection,
+        ack_timeout: Duration,
+        work: mpsc::UnboundedSender<Work>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(SocketInner {
+                id: socket_id(conn.fd()),
+                namespace,
+                conn,
+                acks: Mutex::default(),
+                next_ack: AtomicU64::new(0),
+                ack_timeout,
+                data: Context::default(),
+                connected: AtomicBool::new(true),
+                work,
+                emitting: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The socket's id (`socket.id` on the client), unique across the cluster.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The namespace, e.g. `/`.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The WebSocket connection under the socket.
+    pub fn connection(&self) -> &Connection {
+        &self.inner.conn
+    }
+
+    /// Per-socket typed data (Socket.IO's `socket.data`), dropped when the socket disconnects.
+    pub fn data(&self) -> &Context {
+        &self.inner.data
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Sends `event` with `data` to this client.
+    pub async fn emit(&self, event: &str, data: impl IntoPayload) -> Result<(), EmitError> {
+        let payload = data.into_payload()?;
+        self.send(event_packet(&self.inner.namespace, event, payload, None))
+    }
+
+    /// Sends `event` with `data` and waits for the client's acknowledgement, up to
+    /// `ack_timeout_ms` of the server's `[servers.settings.socketio]`.
+    ///
+    /// Safe to await inside an event handler: the answer is taken off the connection by its
+    /// reader, not by the handler's event queue.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        data: impl IntoPayload,
+    ) -> Result<Payload, EmitError> {
+        self.emit_with_ack_timeout(event, data, self.inner.ack_timeout)
+            .await
+    }
+
+    /// [`emit_with_ack`](Self::emit_with_ack) with its own timeout.
+    pub async fn emit_with_ack_timeout(
+        &self,
+        event: &str,
+        data: impl IntoPayload,
+        timeout: Duration,
+    ) -> Result<Payload, EmitError> {
+        let payload = data.into_payload()?;
+        let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.inner.acks.lock().insert(id, tx);
+        let sent = self.send(event_packet(
+            &self.inner.namespace,
+            event,
+            payload,
+            Some(id),
+        ));
+        let answer = match sent {
+            Ok(()) => tokio::time::timeout(timeout, rx).await,
+            Err(error) => {
+                self.inner.acks.lock().remove(&id);
+                return Err(error);
+            }
+        };
+        match answer {
+            Ok(Ok(payload)) => Ok(payload),
+            Ok(Err(_)) => Err(EmitError::Disconnected),
+            Err(_) => {
+                self.inner.acks.lock().remove(&id);
+                Err(EmitError::AckTimeout)
+            }
+        }
+    }
+
+    /// Hands the client's acknowledgement `id` to the emit that waits for it.
+    pub(crate) fn resolve_ack(&self, id: u64, payload: Payload) {
+        if let Some(waiting) = self.inner.acks.lock().remove(&id) {
+            // The emit may have timed out meanwhile; its answer is then dropped.
+            let _ = waiting.send(payload);
+        }
+    }
+
+    /// Joins `room` of this namespace (cluster-wide visible).
+    pub async fn join(&self, room: &str) -> Result<(), EmitError> {
+        let conn = &self.inner.conn;
+        conn.join(&room_key(&self.inner.namespace, room)).await?;
+        Ok(())
+    }
+
+    /// Leaves `room`.
+    pub async fn leave(&self, room: &str) -> Result<(), EmitError> {
+        let conn = &self.inner.conn;
+        conn.leave(&room_key(&self.inner.namespace, room)).await?;
+        Ok(())
+    }
+
+    /// The rooms this socket is in, its own (named by its id) included.
+    pub fn rooms(&self) -> Vec<String> {
+        let prefix = room_key(&self.inner.namespace, "");
+        let mut rooms: Vec<String> = self
+            .inner
+            .conn
+            .sender()
+            .rooms_of(self.inner.conn.fd())
+            .into_iter()
+            .filter_map(|r| r.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        rooms.sort();
+        rooms
+    }
+
+    /// Emits to the members of `room` but this socket, on every node.
+    pub fn to(&self, room: &str) -> Operator {
+        self.broadcast().to(room)
+    }
+
+    /// Emits to every socket of this namespace but this one, on every node.
+    pub fn broadcast(&self) -> Operator {
+        Operator::new(
+            self.inner.conn.sender().clone(),
+            self.inner.namespace.clone(),
+        )
+        .except_fd(self.inner.conn.fd())
+    }
+
+    /// Emits to every socket of this namespace but this one and the members of `room`.
+    pub fn except(&self, room: &str) -> Operator {
+        self.broadcast().except(room)
+    }
+
+    /// Disconnects the socket from its namespace (the client sees
+    /// `io server disconnect`); `on_disconnect` runs with
+    /// [`DisconnectReason::ServerNamespaceDisconnect`].
+    pub async fn disconnect(&self) -> Result<(), EmitError> {
+        let packet = Packet {
+            kind: Kind::Disconnect,
+            namespace: self.inner.namespace.to_string(),
+            ack: None,
+            data: Value::Null,
+            attachments: 0,
+        };
+        self.send((Message::text(packet.encode()), Vec::new()))?;
+        // The handler task takes the socket out after the work queued before this call.
+        let _ = self.inner.work.send(Work::Leave {
+            namespace: self.inner.namespace.to_string(),
+            reason: DisconnectReason::ServerNamespaceDisconnect,
+        });
+        Ok(())
+    }
+
+    /// Marks the socket gone and fails every acknowledgement still awaited.
+    pub(crate) fn mark_disconnected(&self) {
+        self.inner.connected.store(false, Ordering::Release);
+        self.inner.acks.lock().clear();
+        self.inner.data.clear();
+    }
+
+    /// Queues a packet and its attachments for this client.
+    pub(crate) fn send(&self, (text, binaries): (Message, Vec<Message>)) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let shared = &self.inner.conn.shared;
+        let _order = self.inner.emitting.lock();
+        shared.push(text)?;
+        for binary in binaries {
+            shared.push(binary)?;
+        }
+        Ok(())
+    }
+}
+
+/// A socket's id: its connection's fd, which names its node, so any node can reach it.
+pub(crate) fn socket_id(fd: Fd) -> String {
+    fd.to_string()
+}
+
+/// The frames of an EVENT (or BINARY_EVENT) packet: the text, then each attachment.
+pub(crate) fn event_packet(
+    namespace: &str,
+    event: &str,
+    payload: Payload,
+    ack: Option<u64>,
+) -> (Message, Vec<Message>) {
+    let (mut args, attachments) = payload.into_parts();
+    args.insert(0, Value::String(event.to_owned()));
+    frames(Kind::Event, namespace, ack, args, attachments)
+}
+
+/// The frames of a packet carrying `args`: binary kind when there are attachments.
+pub(crate) fn frames(
+    kind: Kind,
+    namespace: &str,
+    ack: Option<u64>,
+    args: Vec<Value>,
+    attachments: Vec<bytes::Bytes>,
+) -> (Message, Vec<Message>) {
+    let kind = match (kind, attachments.is_empty()) {
+        (Kind::Event, false) => Kind::BinaryEvent,
+        (Kind::Ack, false) => Kind::BinaryAck,
+        (kind, _) => kind,
+    };
+    let packet = Packet {
+        kind,
+        namespace: namespace.to_owned(),
+        ack,
+        data: Value::Array(args),
+        attachments: attachments.len(),
+    };
+    let binaries = attachments.into_iter().map(Message::Binary).collect();
+    (Message::text(packet.encode()), binaries)
+}
