@@ -70,7 +70,9 @@ pub(super) async fn start<B: Broker>(
         .unwrap_or_else(|| format!("still connecting after {BOOT_WINDOW:?}"));
     if required {
         let _ = settled;
+        // A refusal is named as such, not as an unreachable broker.
         let error = match core.claimed() {
+            _ if let Some(refusal) = core.refusal() => refusal,
             Some(node) => ClusterError::NotReady {
                 node,
                 url: core.url.clone(),
@@ -84,6 +86,10 @@ pub(super) async fn start<B: Broker>(
         };
         backplane.shutdown().await;
         return Err(error);
+    }
+    if core.refusal().is_some() {
+        // Already said at error level by the supervisor.
+        return Ok(backplane);
     }
     tracing::warn!(url = %core.url, %reason, "cluster broker not reachable at boot; serving this node's connections (local-only fds) and joining the cluster once it is up");
     Ok(backplane)
@@ -107,19 +113,30 @@ async fn supervise<B: Broker>(shared: Arc<Shared<B>>, mut stop: watch::Receiver<
             return;
         };
         core.local.count_error();
+        let reason = fault.reason();
+        let refusal = match &fault {
+            Fault::Refused(error) => Some(error.clone()),
+            Fault::Down(_) | Fault::Lost(_) => None,
+        };
+        let new_refusal = core.set_failure(reason, refusal);
         if let Fault::Lost(reason) = &fault {
             let lost = core.forget_node();
             tracing::error!(node = %lost, url = %core.url, %reason, "this node's id belongs to another node now (it was paused or cut off longer than lease_ms): closing its connections under that id and claiming a fresh one");
+        } else if let Fault::Refused(error) = &fault {
+            // One error line per refusal, not one every retry: the node keeps trying, since the
+            // broker's users or certificates may be fixed without restarting it.
+            if new_refusal {
+                tracing::error!(node = %core.node(), url = %core.url, "{error}; this node serves only its own connections and answers /ready 503 until the broker accepts it (retrying with backoff)");
+            } else {
+                tracing::debug!(node = %core.node(), url = %core.url, "{error}");
+            }
         } else if was_ready {
             lost_at = Some(Instant::now());
-            tracing::warn!(node = %core.node(), url = %core.url, reason = fault.reason(), "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
+            tracing::warn!(node = %core.node(), url = %core.url, reason = %fault.reason(), "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
         } else {
-            tracing::debug!(node = %core.node(), url = %core.url, reason = fault.reason(), "cluster broker still unreachable");
+            tracing::debug!(node = %core.node(), url = %core.url, reason = %fault.reason(), "cluster broker still unreachable");
         }
         let claim_at_once = matches!(fault, Fault::Lost(_));
-        core.set_failure(match fault {
-            Fault::Down(reason) | Fault::Lost(reason) => reason,
-        });
         if claim_at_once {
             continue;
         }
@@ -232,6 +249,18 @@ impl<B: Broker> Backplane for Supervised<B> {
 
     fn is_ready(&self) -> bool {
         self.shared.core.is_ready() && self.shared.broker.connected()
+    }
+
+    fn not_ready_reason(&self) -> Option<String> {
+        if self.is_ready() {
+            return None;
+        }
+        Some(
+            self.shared
+                .core
+                .failure()
+                .unwrap_or_else(|| format!("connecting to {}", self.shared.core.url)),
+        )
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

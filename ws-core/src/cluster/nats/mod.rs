@@ -13,6 +13,7 @@
 //! tasks of their own.
 
 mod lease;
+mod secured;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -83,15 +84,56 @@ enum Link {
     Up,
     Down,
     Closed,
+    /// A connect attempt was refused: credentials or TLS.
+    Refused(ClusterError),
 }
 
-/// The next connect or disconnect; other events (slow consumer, server errors) are counted.
+/// What a failed connect attempt, as the client reports it, says about this node: refused
+/// credentials or a failed TLS handshake, or `None` for a server that is merely away.
+fn refusal(core: &Core, event: &Event) -> Option<ClusterError> {
+    use async_nats::{ClientError, ConnectErrorKind, ServerError};
+    let url = core.url.clone();
+    let denied = |reason: String| ClusterError::Denied {
+        broker: Nats::NAME,
+        url: url.clone(),
+        reason: format!("{reason} (check the user and password or token in `[cluster] url`)"),
+    };
+    match event {
+        // The client reports a failed attempt by its kind's own words only.
+        Event::ClientError(ClientError::Other(kind)) => {
+            if *kind == ConnectErrorKind::AuthorizationViolation.to_string()
+                || *kind == ConnectErrorKind::Authentication.to_string()
+            {
+                Some(denied(kind.clone()))
+            } else if *kind == ConnectErrorKind::Tls.to_string() {
+                Some(ClusterError::Tls {
+                    broker: Nats::NAME,
+                    url: url.clone(),
+                    reason: "the TLS handshake failed (is the server's certificate signed by `tls_ca`, does it name the URL's host, does the server accept the client certificate?)".into(),
+                })
+            } else {
+                None
+            }
+        }
+        Event::ServerError(ServerError::AuthorizationViolation) => {
+            Some(denied("authorization violation".into()))
+        }
+        _ => None,
+    }
+}
+
+/// The next connect, disconnect or refusal; other events (slow consumer, server errors) are
+/// counted.
 async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> Link {
     loop {
         match events.recv().await {
             Some(Event::Connected) => return Link::Up,
             Some(Event::Disconnected) => return Link::Down,
             Some(Event::Closed) | None => return Link::Closed,
+            Some(other) if let Some(refused) = refusal(core, &other) => {
+                core.local.count_error();
+                return Link::Refused(refused);
+            }
             Some(other) => {
                 core.local.count_error();
                 tracing::debug!(node = %core.node(), event = %other, "NATS client event");
@@ -112,16 +154,18 @@ impl Broker for Nats {
         let (events_tx, events) = mpsc::unbounded_channel();
         // The client connects (and reconnects) in the background: a server that is not up yet
         // is waited for by the supervisor's sessions, not by boot.
-        let client = async_nats::connect_with_options(
-            config.url.as_str(),
+        let (url, options) = secured::secure(
+            config,
+            &core.url,
             options(events_tx, core.timeout, core.lease).retry_on_initial_connect(),
-        )
-        .await
-        .map_err(|e| ClusterError::BadUrl {
-            broker: Self::NAME,
-            url: core.url.clone(),
-            reason: e.to_string(),
-        })?;
+        )?;
+        let client = async_nats::connect_with_options(url.as_str(), options)
+            .await
+            .map_err(|e| ClusterError::BadUrl {
+                broker: Self::NAME,
+                url: core.url.clone(),
+                reason: e.to_string(),
+            })?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(core.timeout);
         Ok(Self {
@@ -151,7 +195,10 @@ impl Broker for Nats {
                     match next_link(core, &mut events).await {
                         Link::Up => break,
                         Link::Down => {}
-                        Link::Closed => return Err("the NATS client is closed".to_string()),
+                        Link::Closed => {
+                            return Err(Fault::Down("the NATS client is closed".into()));
+                        }
+                        Link::Refused(refused) => return Err(Fault::Refused(refused)),
                     }
                 }
                 Ok(())
@@ -160,7 +207,11 @@ impl Broker for Nats {
             // log, `/ready`) while the client keeps trying in the background.
             tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected)
                 .await
-                .map_err(|_| format!("not connected to NATS at {}", core.url))??;
+                .map_err(|_| match core.refusal() {
+                    // No connect since the refusal: it is still the cause.
+                    Some(refusal) => Fault::Refused(refusal),
+                    None => Fault::Down(format!("not connected to NATS at {}", core.url)),
+                })??;
         }
         if core.claimed().is_none() {
             self.claim(core).await?;
@@ -182,8 +233,9 @@ impl Broker for Nats {
         let mut events = self.events.lock().await;
         loop {
             match next_link(core, &mut events).await {
-                // A reconnect the session was opened on.
-                Link::Up => {}
+                // A reconnect the session was opened on; a refusal while connected is of an
+                // attempt that lost to the one that connected.
+                Link::Up | Link::Refused(_) => {}
                 Link::Down => return "disconnected from NATS".into(),
                 Link::Closed => return "the NATS client is closed".into(),
             }
