@@ -56,6 +56,8 @@ pub(crate) struct Nats {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     /// The node id whose subject the request reader subscribed to; 0 while none.
     subscribed: watch::Sender<NodeId>,
+    /// With TLS on: a handshake of our own that says why the client's fails.
+    tls_probe: Option<secured::TlsProbe>,
 }
 
 fn options(
@@ -88,40 +90,6 @@ enum Link {
     Refused(ClusterError),
 }
 
-/// What a failed connect attempt, as the client reports it, says about this node: refused
-/// credentials or a failed TLS handshake, or `None` for a server that is merely away.
-fn refusal(core: &Core, event: &Event) -> Option<ClusterError> {
-    use async_nats::{ClientError, ConnectErrorKind, ServerError};
-    let url = core.url.clone();
-    let denied = |reason: String| ClusterError::Denied {
-        broker: Nats::NAME,
-        url: url.clone(),
-        reason: format!("{reason} (check the user and password or token in `[cluster] url`)"),
-    };
-    match event {
-        // The client reports a failed attempt by its kind's own words only.
-        Event::ClientError(ClientError::Other(kind)) => {
-            if *kind == ConnectErrorKind::AuthorizationViolation.to_string()
-                || *kind == ConnectErrorKind::Authentication.to_string()
-            {
-                Some(denied(kind.clone()))
-            } else if *kind == ConnectErrorKind::Tls.to_string() {
-                Some(ClusterError::Tls {
-                    broker: Nats::NAME,
-                    url: url.clone(),
-                    reason: "the TLS handshake failed (is the server's certificate signed by `tls_ca`, does it name the URL's host, does the server accept the client certificate?)".into(),
-                })
-            } else {
-                None
-            }
-        }
-        Event::ServerError(ServerError::AuthorizationViolation) => {
-            Some(denied("authorization violation".into()))
-        }
-        _ => None,
-    }
-}
-
 /// The next connect, disconnect or refusal; other events (slow consumer, server errors) are
 /// counted.
 async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> Link {
@@ -130,7 +98,7 @@ async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> 
             Some(Event::Connected) => return Link::Up,
             Some(Event::Disconnected) => return Link::Down,
             Some(Event::Closed) | None => return Link::Closed,
-            Some(other) if let Some(refused) = refusal(core, &other) => {
+            Some(other) if let Some(refused) = secured::refusal(&core.url, &other) => {
                 core.local.count_error();
                 return Link::Refused(refused);
             }
@@ -139,6 +107,26 @@ async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> 
                 tracing::debug!(node = %core.node(), event = %other, "NATS client event");
             }
         }
+    }
+}
+
+impl Nats {
+    /// Why the client did not connect in time: still the refusal it last reported, a TLS
+    /// failure the probe can name, or a server that is away.
+    async fn not_connected(&self, core: &Core) -> Fault {
+        if let Some(refusal) = core.refusal() {
+            return Fault::Refused(refusal);
+        }
+        if let Some(probe) = &self.tls_probe
+            && let Some(reason) = probe.failure(core.timeout).await
+        {
+            return Fault::Refused(ClusterError::Tls {
+                broker: Self::NAME,
+                url: core.url.clone(),
+                reason,
+            });
+        }
+        Fault::Down(format!("not connected to NATS at {}", core.url))
     }
 }
 
@@ -154,7 +142,7 @@ impl Broker for Nats {
         let (events_tx, events) = mpsc::unbounded_channel();
         // The client connects (and reconnects) in the background: a server that is not up yet
         // is waited for by the supervisor's sessions, not by boot.
-        let (url, options) = secured::secure(
+        let (url, options, tls_probe) = secured::secure(
             config,
             &core.url,
             options(events_tx, core.timeout, core.lease).retry_on_initial_connect(),
@@ -177,6 +165,7 @@ impl Broker for Nats {
             revision: AtomicU64::new(0),
             events: tokio::sync::Mutex::new(events),
             subscribed: watch::channel(NodeId(0)).0,
+            tls_probe,
         })
     }
 
@@ -205,13 +194,10 @@ impl Broker for Nats {
             };
             // Bounded, so a server that is not up yet shows as a failed session (the boot
             // log, `/ready`) while the client keeps trying in the background.
-            tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected)
-                .await
-                .map_err(|_| match core.refusal() {
-                    // No connect since the refusal: it is still the cause.
-                    Some(refusal) => Fault::Refused(refusal),
-                    None => Fault::Down(format!("not connected to NATS at {}", core.url)),
-                })??;
+            match tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected).await {
+                Ok(result) => result?,
+                Err(_) => return Err(self.not_connected(core).await),
+            }
         }
         if core.claimed().is_none() {
             self.claim(core).await?;
