@@ -106,4 +106,13 @@ async fn tls_with_client_certificates() {
         &[PASSWORD],
     )
     .await;
+    // No client certificate, to a server that verifies clients.
+    refused(
+        &url,
+        "tls = true\ntls_ca = \"ca.pem\"",
+        Some((&certs, files)),
+        "TLS with NATS",
+        &[PASSWORD],
+    )
+    .await;
 }

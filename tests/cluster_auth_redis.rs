@@ -130,4 +130,13 @@ async fn tls_with_client_certificates() {
         &[PASSWORD],
     )
     .await;
+    // No client certificate, to a server that verifies clients.
+    refused(
+        &format!("rediss://:{PASSWORD}@127.0.0.1:{port}"),
+        "tls_ca = \"ca.pem\"",
+        Some((&certs, files)),
+        "TLS with Redis",
+        &[PASSWORD],
+    )
+    .await;
 }
