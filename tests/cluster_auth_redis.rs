@@ -8,10 +8,11 @@ mod cluster;
 mod cluster_auth;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use cluster::{TempDir, require};
 use cluster_auth::{Certs, OwnBroker, push_crosses, refused};
-use support::free_port;
+use support::{Spawned, free_port};
 
 const PASSWORD: &str = "s3cret-default";
 const ACL_PASSWORD: &str = "s3cret-acl";
@@ -97,6 +98,48 @@ async fn password_and_acl_user() {
         &[],
     )
     .await;
+    required_and_refused(&format!(
+        "redis://app:wrong-{ACL_PASSWORD}@127.0.0.1:{port}"
+    ));
+}
+
+/// With `required_at_boot = true` a refused node exits at once (not after the 10 s boot
+/// window) with one line saying it was refused, the password masked.
+fn required_and_refused(url: &str) {
+    let dir = TempDir::new("auth-required");
+    cluster::seed_config_with(
+        &dir.0,
+        url,
+        &cluster::unique_prefix("auth-required"),
+        "required_at_boot = true",
+    );
+    let mut command = Command::new(support::binary("seed", "seed"));
+    command
+        .current_dir(support::workspace_root())
+        .env("WS_CONFIG_DIR", &dir.0)
+        .env("WS_SERVER_WS_PORT", free_port().to_string())
+        .env("WS_SERVER_HTTP_PORT", free_port().to_string())
+        .env("RUST_LOG", "off")
+        .env("NO_COLOR", "1");
+    let started = Instant::now();
+    let mut process = Spawned::start(command);
+    let status = process
+        .wait(Duration::from_secs(30))
+        .expect("a refused node with required_at_boot exits");
+    let took = started.elapsed();
+    assert!(!status.success(), "{status}");
+    assert!(
+        took < Duration::from_secs(8),
+        "exited after {took:?}, not at once"
+    );
+    let output = process.output();
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line:\n{output}");
+    assert!(
+        lines[0].contains("cluster error") && lines[0].contains("refused this node's credentials"),
+        "{output}"
+    );
+    assert!(!output.contains(ACL_PASSWORD), "{output}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -248,11 +248,15 @@ impl Core {
         was
     }
 
-    /// Resolves once the node is ready, or (with `or_failed`) once a session failed.
+    /// Resolves once the node is ready, once the broker refused it (waiting longer would not
+    /// change that), or (with `or_failed`) once a session failed.
     pub(super) async fn until_ready(&self, or_failed: bool) {
         loop {
             let changed = self.ready_changed.notified();
-            if self.is_ready() || (or_failed && self.failure.lock().is_some()) {
+            if self.is_ready()
+                || self.refusal.lock().is_some()
+                || (or_failed && self.failure.lock().is_some())
+            {
                 return;
             }
             changed.await;

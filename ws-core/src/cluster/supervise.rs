@@ -1,7 +1,8 @@
 //! The skeleton both broker backplanes share, written once over the [`Broker`] trait:
 //!
 //! - **boot**: build the client and start the supervisor. With `required_at_boot` boot returns
-//!   only once the node is ready, and fails after [`BOOT_WINDOW`]; otherwise it returns once the
+//!   only once the node is ready, and fails after [`BOOT_WINDOW`] (at once when the broker
+//!   refuses the node's credentials or TLS); otherwise it returns once the
 //!   first session opened or failed, and a node whose broker is down serves its own connections
 //!   (under local-only fds, node 0) while the supervisor keeps trying;
 //! - **the supervisor**: one *session* at a time: open it (connect, claim a node id if the node
