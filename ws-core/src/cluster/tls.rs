@@ -116,6 +116,7 @@ pub(super) fn load(
 
 /// Whether `error`, or an error it wraps, is a TLS failure: rustls reports a refused
 /// certificate as an I/O error holding a [`rustls::Error`].
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(super) fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
     type Shared = Arc<dyn std::error::Error + Send + Sync>;
     let mut current = Some(error);
