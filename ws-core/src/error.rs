@@ -344,6 +344,30 @@ pub enum ClusterError {
         /// What the client said.
         reason: String,
     },
+    /// The broker refused this node's credentials (a wrong or missing password, user or
+    /// token). Retrying does not help until the credentials or the broker's users change, so
+    /// it is logged at error level and `/ready` names it.
+    #[error("{broker} at {url} refused this node's credentials: {reason}")]
+    Denied {
+        /// `Redis` or `NATS`.
+        broker: &'static str,
+        /// The URL, password masked.
+        url: String,
+        /// What the broker said.
+        reason: String,
+    },
+    /// The TLS material of `[cluster]` is unusable, or the TLS handshake with the broker failed
+    /// (an untrusted or mismatched certificate, a client certificate the broker refused, a
+    /// broker that does not speak TLS).
+    #[error("TLS with {broker} at {url}: {reason}")]
+    Tls {
+        /// `Redis` or `NATS`.
+        broker: &'static str,
+        /// The URL, password masked.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The broker could not be reached within the boot window (10 s).
     #[error("cannot reach {broker} at {url}: {reason}")]
     Unreachable {

@@ -25,6 +25,11 @@ pub(crate) trait Backplane: Send + Sync + 'static {
     fn live_nodes(&self) -> BoxFuture<'_, Result<Vec<NodeId>, SendError>>;
     /// Whether the broker is connected, subscriptions are in place and the lease is held.
     fn is_ready(&self) -> bool;
+    /// Why the backplane is not ready (the broker's last failure, a refusal of this node's
+    /// credentials), for `/ready`; `None` while it is.
+    fn not_ready_reason(&self) -> Option<String> {
+        None
+    }
     /// Stops background tasks and removes this node's state from the broker.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

@@ -38,12 +38,17 @@ pub(super) enum Fault {
     /// Another process holds this node's id: it was paused or cut off longer than its lease.
     /// The id, and every fd under it, is no longer this node's.
     Lost(String),
+    /// The broker refused this node: its credentials ([`ClusterError::Denied`]) or its TLS
+    /// ([`ClusterError::Tls`]). Retried like [`Fault::Down`], since the broker's users or
+    /// certificates may be fixed without restarting the node, but logged at error level.
+    Refused(ClusterError),
 }
 
 impl Fault {
-    pub(super) fn reason(&self) -> &str {
+    pub(super) fn reason(&self) -> String {
         match self {
-            Fault::Down(reason) | Fault::Lost(reason) => reason,
+            Fault::Down(reason) | Fault::Lost(reason) => reason.clone(),
+            Fault::Refused(error) => error.to_string(),
         }
     }
 }
@@ -146,8 +151,13 @@ pub(super) struct Core {
     lease_until: Mutex<Option<Instant>>,
     ready: AtomicBool,
     ready_changed: Notify,
-    /// Why the last session failed, for the boot error.
+    /// Why the last session failed, for the boot error and `/ready`.
     failure: Mutex<Option<String>>,
+    /// The last session's refusal, while the broker refuses this node.
+    refusal: Mutex<Option<ClusterError>>,
+    /// The last refusal logged since the node was last ready, so a refusal is logged once,
+    /// not at every retry (nor again after a retry that failed for another reason).
+    logged_refusal: Mutex<Option<ClusterError>>,
 }
 
 impl Core {
@@ -165,6 +175,8 @@ impl Core {
             ready: AtomicBool::new(false),
             ready_changed: Notify::new(),
             failure: Mutex::new(None),
+            refusal: Mutex::new(None),
+            logged_refusal: Mutex::new(None),
         }
     }
 
@@ -227,26 +239,51 @@ impl Core {
 
     /// Reports the node ready or not; returns whether it was. The supervisor's to call.
     pub(super) fn set_ready(&self, ready: bool) -> bool {
+        if ready {
+            *self.refusal.lock() = None;
+            *self.logged_refusal.lock() = None;
+        }
         let was = self.ready.swap(ready, Ordering::AcqRel);
         self.ready_changed.notify_waiters();
         was
     }
 
-    /// Resolves once the node is ready, or (with `or_failed`) once a session failed.
+    /// Resolves once the node is ready, once the broker refused it (waiting longer would not
+    /// change that), or (with `or_failed`) once a session failed.
     pub(super) async fn until_ready(&self, or_failed: bool) {
         loop {
             let changed = self.ready_changed.notified();
-            if self.is_ready() || (or_failed && self.failure.lock().is_some()) {
+            if self.is_ready()
+                || self.refusal.lock().is_some()
+                || (or_failed && self.failure.lock().is_some())
+            {
                 return;
             }
             changed.await;
         }
     }
 
-    /// Keeps why the last session failed, for the boot error.
-    pub(super) fn set_failure(&self, reason: String) {
+    /// Keeps why the last session failed, for the boot error and `/ready`; `refusal` when
+    /// the broker refused this node. Returns whether the refusal is new since the node was
+    /// last ready, which is when it is worth an error line.
+    pub(super) fn set_failure(&self, reason: String, refusal: Option<ClusterError>) -> bool {
+        let new_refusal = {
+            let mut logged = self.logged_refusal.lock();
+            let new = refusal.is_some() && *logged != refusal;
+            if new {
+                logged.clone_from(&refusal);
+            }
+            new
+        };
+        *self.refusal.lock() = refusal;
         *self.failure.lock() = Some(reason);
         self.ready_changed.notify_waiters();
+        new_refusal
+    }
+
+    /// The broker's refusal of this node, while it refuses it.
+    pub(super) fn refusal(&self) -> Option<ClusterError> {
+        self.refusal.lock().clone()
     }
 
     /// Why the last session failed, if one did.

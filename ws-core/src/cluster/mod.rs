@@ -37,8 +37,14 @@
 //! implements [`LocalDelivery`]; the cluster does not know it). The brokers share everything
 //! but their client: `broker` is what a broker implements, `supervise` the skeleton around it
 //! (boot, reconnect loop, readiness, counted calls), `lease` and `backoff` its timing, `wire`
-//! the frames; `redis/` and `nats/` hold only each broker's connection, pub/sub and lease
-//! primitive.
+//! the frames, `tls` the broker connection's TLS material; `redis/` and `nats/` hold only each
+//! broker's connection (credentials and TLS included), pub/sub and lease primitive.
+//!
+//! **Secured brokers**: credentials come from the URL (`redis://USER:PASSWORD@`, `rediss://`,
+//! `nats://USER:PASSWORD@`, `nats://TOKEN@`), TLS from `[cluster] tls`, `tls_ca`, `tls_cert`
+//! and `tls_key`. A broker that refuses them ([`ClusterError::Denied`], [`ClusterError::Tls`])
+//! is retried with the same backoff as one that is down, but said at error level once, and
+//! named by `/ready`; `required_at_boot` turns it into the boot error.
 //!
 //! [`SendError::BrokerUnavailable`]: crate::SendError::BrokerUnavailable
 //! [`SendError::Timeout`]: crate::SendError::Timeout
@@ -56,6 +62,8 @@ mod broker;
 mod lease;
 #[cfg(any(feature = "redis", feature = "nats"))]
 mod supervise;
+#[cfg(any(feature = "redis", feature = "nats"))]
+mod tls;
 #[cfg(any(feature = "redis", feature = "nats"))]
 mod wire;
 

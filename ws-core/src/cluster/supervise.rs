@@ -1,7 +1,8 @@
 //! The skeleton both broker backplanes share, written once over the [`Broker`] trait:
 //!
 //! - **boot**: build the client and start the supervisor. With `required_at_boot` boot returns
-//!   only once the node is ready, and fails after [`BOOT_WINDOW`]; otherwise it returns once the
+//!   only once the node is ready, and fails after [`BOOT_WINDOW`] (at once when the broker
+//!   refuses the node's credentials or TLS); otherwise it returns once the
 //!   first session opened or failed, and a node whose broker is down serves its own connections
 //!   (under local-only fds, node 0) while the supervisor keeps trying;
 //! - **the supervisor**: one *session* at a time: open it (connect, claim a node id if the node
@@ -70,7 +71,9 @@ pub(super) async fn start<B: Broker>(
         .unwrap_or_else(|| format!("still connecting after {BOOT_WINDOW:?}"));
     if required {
         let _ = settled;
+        // A refusal is named as such, not as an unreachable broker.
         let error = match core.claimed() {
+            _ if let Some(refusal) = core.refusal() => refusal,
             Some(node) => ClusterError::NotReady {
                 node,
                 url: core.url.clone(),
@@ -84,6 +87,10 @@ pub(super) async fn start<B: Broker>(
         };
         backplane.shutdown().await;
         return Err(error);
+    }
+    if core.refusal().is_some() {
+        // Already said at error level by the supervisor.
+        return Ok(backplane);
     }
     tracing::warn!(url = %core.url, %reason, "cluster broker not reachable at boot; serving this node's connections (local-only fds) and joining the cluster once it is up");
     Ok(backplane)
@@ -107,19 +114,30 @@ async fn supervise<B: Broker>(shared: Arc<Shared<B>>, mut stop: watch::Receiver<
             return;
         };
         core.local.count_error();
+        let reason = fault.reason();
+        let refusal = match &fault {
+            Fault::Refused(error) => Some(error.clone()),
+            Fault::Down(_) | Fault::Lost(_) => None,
+        };
+        let new_refusal = core.set_failure(reason, refusal);
         if let Fault::Lost(reason) = &fault {
             let lost = core.forget_node();
             tracing::error!(node = %lost, url = %core.url, %reason, "this node's id belongs to another node now (it was paused or cut off longer than lease_ms): closing its connections under that id and claiming a fresh one");
+        } else if let Fault::Refused(error) = &fault {
+            // One error line per refusal, not one every retry: the node keeps trying, since the
+            // broker's users or certificates may be fixed without restarting it.
+            if new_refusal {
+                tracing::error!(node = %core.node(), url = %core.url, "{error}; this node serves only its own connections and answers /ready 503 until the broker accepts it (retrying with backoff)");
+            } else {
+                tracing::debug!(node = %core.node(), url = %core.url, "{error}");
+            }
         } else if was_ready {
             lost_at = Some(Instant::now());
-            tracing::warn!(node = %core.node(), url = %core.url, reason = fault.reason(), "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
+            tracing::warn!(node = %core.node(), url = %core.url, reason = %fault.reason(), "lost the cluster broker; local delivery goes on, remote calls fail until it is back");
         } else {
-            tracing::debug!(node = %core.node(), url = %core.url, reason = fault.reason(), "cluster broker still unreachable");
+            tracing::debug!(node = %core.node(), url = %core.url, reason = %fault.reason(), "cluster broker still unreachable");
         }
         let claim_at_once = matches!(fault, Fault::Lost(_));
-        core.set_failure(match fault {
-            Fault::Down(reason) | Fault::Lost(reason) => reason,
-        });
         if claim_at_once {
             continue;
         }
@@ -232,6 +250,18 @@ impl<B: Broker> Backplane for Supervised<B> {
 
     fn is_ready(&self) -> bool {
         self.shared.core.is_ready() && self.shared.broker.connected()
+    }
+
+    fn not_ready_reason(&self) -> Option<String> {
+        if self.is_ready() {
+            return None;
+        }
+        Some(
+            self.shared
+                .core
+                .failure()
+                .unwrap_or_else(|| format!("connecting to {}", self.shared.core.url)),
+        )
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

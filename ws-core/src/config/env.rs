@@ -1,6 +1,7 @@
 //! Environment overrides of `server.toml`, applied to the parsed table before it is checked, so
 //! a bad override is reported like a bad key: `WS_SERVER_<NAME>_HOST`, `WS_SERVER_<NAME>_PORT`
-//! (NAME upper-cased, `-` and `.` as `_`), `WS_CLUSTER_URL`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`.
+//! (NAME upper-cased, `-` and `.` as `_`), `WS_CLUSTER_URL`, `WS_CLUSTER_TLS`,
+//! `WS_CLUSTER_TLS_CA`, `WS_CLUSTER_TLS_CERT`, `WS_CLUSTER_TLS_KEY`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`.
 
 use std::path::Path;
 
@@ -54,7 +55,28 @@ pub(super) fn apply_overrides(
         }
     };
     set("cluster", "url", "WS_CLUSTER_URL");
+    set("cluster", "tls_ca", "WS_CLUSTER_TLS_CA");
+    set("cluster", "tls_cert", "WS_CLUSTER_TLS_CERT");
+    set("cluster", "tls_key", "WS_CLUSTER_TLS_KEY");
     set("log", "level", "WS_LOG_LEVEL");
     set("log", "format", "WS_LOG_FORMAT");
+    if let Some(value) = env("WS_CLUSTER_TLS") {
+        let tls = match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" | "" => false,
+            _ => {
+                return Err(env_error(
+                    "WS_CLUSTER_TLS",
+                    format!("`{value}` is not a boolean (true or false)"),
+                ));
+            }
+        };
+        let cluster = table
+            .entry("cluster".to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        if let Some(cluster) = cluster.as_table_mut() {
+            cluster.insert("tls".into(), toml::Value::Boolean(tls));
+        }
+    }
     Ok(())
 }

@@ -19,12 +19,14 @@
 //! ```
 //!
 //! Environment overrides, applied after the file: `WS_SERVER_<NAME>_HOST`, `WS_SERVER_<NAME>_PORT`
-//! (NAME upper-cased, `-` as `_`), `WS_CLUSTER_URL`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`. The folder comes
+//! (NAME upper-cased, `-` as `_`), `WS_CLUSTER_URL`, `WS_CLUSTER_TLS`,
+//! `WS_CLUSTER_TLS_CA`, `WS_CLUSTER_TLS_CERT`, `WS_CLUSTER_TLS_KEY`, `WS_LOG_LEVEL`, `WS_LOG_FORMAT`. The folder comes
 //! from `--config DIR`, else `WS_CONFIG_DIR`, else `./config`, else the app crate's own `config/`
 //! folder (so `cargo run -p app` works from anywhere in a workspace). A `.env` file in the working
 //! directory is read first, as Hyperf does; variables already set win.
 
 mod client;
+mod cluster;
 mod compression;
 mod env;
 mod error;
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use client::canonical;
 pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
+pub use cluster::ClusterConfig;
 pub use compression::CompressionSettings;
 pub use error::ConfigError;
 pub use settings::{BackpressurePolicy, ServerSettings, SocketIoSettings, TlsSettings};
@@ -121,54 +124,6 @@ impl ServerKind {
         match self {
             ServerKind::Http => "HTTP",
             ServerKind::Websocket => "WebSocket",
-        }
-    }
-}
-
-/// `[cluster]`: how nodes reach each other.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
-    /// `memory://` (single node, the default), `redis://HOST:PORT` or `nats://HOST:PORT`.
-    #[serde(default = "default_cluster_url")]
-    pub url: String,
-    /// Prefix of every channel, subject and key, so several apps can share one broker.
-    #[serde(default = "default_cluster_prefix")]
-    pub prefix: String,
-    /// How long a node's state outlives its last heartbeat, in milliseconds.
-    #[serde(default = "default_lease_ms")]
-    pub lease_ms: u64,
-    /// How long a remote operation may wait for the broker or the owning node, in milliseconds.
-    #[serde(default = "default_request_timeout_ms")]
-    pub request_timeout_ms: u64,
-    /// Whether boot fails when the broker cannot be reached within 10 s. By default (`false`) a
-    /// node whose broker is down at boot serves its own connections, answers `/ready` 503 and
-    /// joins the cluster by itself once the broker is up.
-    #[serde(default)]
-    pub required_at_boot: bool,
-}
-
-fn default_cluster_url() -> String {
-    "memory://".to_string()
-}
-fn default_cluster_prefix() -> String {
-    "ws".to_string()
-}
-fn default_lease_ms() -> u64 {
-    5_000
-}
-fn default_request_timeout_ms() -> u64 {
-    2_000
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        Self {
-            url: default_cluster_url(),
-            prefix: default_cluster_prefix(),
-            lease_ms: default_lease_ms(),
-            request_timeout_ms: default_request_timeout_ms(),
-            required_at_boot: false,
         }
     }
 }
@@ -336,6 +291,7 @@ impl Config {
                     }
                 }
             }
+            config.cluster.resolve_paths(folder);
         }
         config.validate(&file_name)?;
         Ok(config)
@@ -391,19 +347,13 @@ impl Config {
                 }
             }
         }
-        let scheme = self.cluster.url.split("://").next().unwrap_or_default();
-        if !matches!(scheme, "memory" | "redis" | "rediss" | "nats")
-            || !self.cluster.url.contains("://")
-        {
-            return Err(ConfigError::Invalid {
+        self.cluster
+            .validate()
+            .map_err(|(key, reason)| ConfigError::Invalid {
                 file: file.to_path_buf(),
-                key: "cluster.url".into(),
-                reason: format!(
-                    "`{}` is not a backplane URL (expected memory://, redis://HOST:PORT or nats://HOST:PORT)",
-                    self.cluster.url
-                ),
-            });
-        }
+                key: format!("cluster.{key}"),
+                reason,
+            })?;
         Ok(())
     }
 
@@ -441,6 +391,9 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         let mut masked = self.clone();
         masked.cluster.url = crate::secret::mask_url(&masked.cluster.url);
+        if masked.cluster.tls_key.is_some() {
+            masked.cluster.tls_key = Some(PathBuf::from("***"));
+        }
         for server in &mut masked.servers {
             if let Some(tls) = &mut server.settings.tls {
                 tls.key = PathBuf::from("***");

@@ -109,3 +109,58 @@ fn tls_paths_are_relative_to_the_config_folder() {
     assert_eq!(tls.cert, Path::new("config/certs/a.crt"));
     assert_eq!(tls.key, Path::new("/etc/a.key"));
 }
+
+#[test]
+fn cluster_tls_keys_env_and_paths() {
+    let text = "[cluster]\nurl = \"redis://app:pw@host:6380\"\ntls_ca = \"ca.pem\"\n";
+    let config = parse_with(
+        text,
+        &[
+            ("WS_CLUSTER_TLS", "true"),
+            ("WS_CLUSTER_TLS_CERT", "/etc/ws/node.pem"),
+            ("WS_CLUSTER_TLS_KEY", "node-key.pem"),
+        ],
+    )
+    .unwrap();
+    assert!(config.cluster.tls_enabled());
+    // Relative to the config folder; absolute paths kept.
+    assert_eq!(
+        config.cluster.tls_ca.as_deref(),
+        Some(Path::new("config/ca.pem"))
+    );
+    assert_eq!(
+        config.cluster.tls_cert.as_deref(),
+        Some(Path::new("/etc/ws/node.pem"))
+    );
+    let masked = config.to_masked_toml();
+    assert!(
+        !masked.contains("pw@") && !masked.contains("node-key"),
+        "{masked}"
+    );
+}
+
+#[test]
+fn cluster_tls_mistakes_are_named() {
+    let cases = [
+        (
+            "[cluster]\nurl = \"redis://h:1\"\ntls_ca = \"ca.pem\"\n",
+            "`cluster.tls_ca`: is set but TLS is off",
+        ),
+        (
+            "[cluster]\nurl = \"rediss://h:1\"\ntls_cert = \"c.pem\"\n",
+            "`cluster.tls_key`: `tls_cert` needs `tls_key`",
+        ),
+        (
+            "[cluster]\ntls = true\n",
+            "`cluster.tls`: the memory:// backplane has no broker to secure",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = parse_with(text, &[]).unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+    let error = parse_with(SEED, &[("WS_CLUSTER_TLS", "maybe")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("WS_CLUSTER_TLS"), "{error}");
+}

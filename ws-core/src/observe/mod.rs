@@ -71,17 +71,18 @@ pub(crate) fn add_routes(routes: &mut Vec<RouteDef>, config: &Config, node: &Arc
         Arc::new(move |_req: HttpRequest| {
             let servers = node.is_ready();
             let cluster = node.backplane.is_ready();
+            let reason = node.backplane.not_ready_reason();
             Box::pin(async move {
                 let status = if servers && cluster {
                     StatusCode::OK
                 } else {
                     StatusCode::SERVICE_UNAVAILABLE
                 };
-                (
-                    status,
-                    Json(serde_json::json!({"servers": servers, "cluster": cluster})),
-                )
-                    .into_response()
+                let mut body = serde_json::json!({"servers": servers, "cluster": cluster});
+                if let Some(reason) = reason {
+                    body["cluster_reason"] = serde_json::Value::String(reason);
+                }
+                (status, Json(body)).into_response()
             })
         }),
     ));

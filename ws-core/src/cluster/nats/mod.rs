@@ -13,6 +13,7 @@
 //! tasks of their own.
 
 mod lease;
+mod secured;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -55,6 +56,8 @@ pub(crate) struct Nats {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     /// The node id whose subject the request reader subscribed to; 0 while none.
     subscribed: watch::Sender<NodeId>,
+    /// With TLS on: a handshake of our own that says why the client's fails.
+    tls_probe: Option<secured::TlsProbe>,
 }
 
 fn options(
@@ -83,20 +86,47 @@ enum Link {
     Up,
     Down,
     Closed,
+    /// A connect attempt was refused: credentials or TLS.
+    Refused(ClusterError),
 }
 
-/// The next connect or disconnect; other events (slow consumer, server errors) are counted.
+/// The next connect, disconnect or refusal; other events (slow consumer, server errors) are
+/// counted.
 async fn next_link(core: &Core, events: &mut mpsc::UnboundedReceiver<Event>) -> Link {
     loop {
         match events.recv().await {
             Some(Event::Connected) => return Link::Up,
             Some(Event::Disconnected) => return Link::Down,
             Some(Event::Closed) | None => return Link::Closed,
+            Some(other) if let Some(refused) = secured::refusal(&core.url, &other) => {
+                core.local.count_error();
+                return Link::Refused(refused);
+            }
             Some(other) => {
                 core.local.count_error();
                 tracing::debug!(node = %core.node(), event = %other, "NATS client event");
             }
         }
+    }
+}
+
+impl Nats {
+    /// Why the client did not connect in time: still the refusal it last reported, a TLS
+    /// failure the probe can name, or a server that is away.
+    async fn not_connected(&self, core: &Core) -> Fault {
+        if let Some(refusal) = core.refusal() {
+            return Fault::Refused(refusal);
+        }
+        if let Some(probe) = &self.tls_probe
+            && let Some(reason) = probe.failure(core.timeout).await
+        {
+            return Fault::Refused(ClusterError::Tls {
+                broker: Self::NAME,
+                url: core.url.clone(),
+                reason,
+            });
+        }
+        Fault::Down(format!("not connected to NATS at {}", core.url))
     }
 }
 
@@ -112,16 +142,18 @@ impl Broker for Nats {
         let (events_tx, events) = mpsc::unbounded_channel();
         // The client connects (and reconnects) in the background: a server that is not up yet
         // is waited for by the supervisor's sessions, not by boot.
-        let client = async_nats::connect_with_options(
-            config.url.as_str(),
+        let (url, options, tls_probe) = secured::secure(
+            config,
+            &core.url,
             options(events_tx, core.timeout, core.lease).retry_on_initial_connect(),
-        )
-        .await
-        .map_err(|e| ClusterError::BadUrl {
-            broker: Self::NAME,
-            url: core.url.clone(),
-            reason: e.to_string(),
-        })?;
+        )?;
+        let client = async_nats::connect_with_options(url.as_str(), options)
+            .await
+            .map_err(|e| ClusterError::BadUrl {
+                broker: Self::NAME,
+                url: core.url.clone(),
+                reason: e.to_string(),
+            })?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(core.timeout);
         Ok(Self {
@@ -133,6 +165,7 @@ impl Broker for Nats {
             revision: AtomicU64::new(0),
             events: tokio::sync::Mutex::new(events),
             subscribed: watch::channel(NodeId(0)).0,
+            tls_probe,
         })
     }
 
@@ -151,16 +184,20 @@ impl Broker for Nats {
                     match next_link(core, &mut events).await {
                         Link::Up => break,
                         Link::Down => {}
-                        Link::Closed => return Err("the NATS client is closed".to_string()),
+                        Link::Closed => {
+                            return Err(Fault::Down("the NATS client is closed".into()));
+                        }
+                        Link::Refused(refused) => return Err(Fault::Refused(refused)),
                     }
                 }
                 Ok(())
             };
             // Bounded, so a server that is not up yet shows as a failed session (the boot
             // log, `/ready`) while the client keeps trying in the background.
-            tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected)
-                .await
-                .map_err(|_| format!("not connected to NATS at {}", core.url))??;
+            match tokio::time::timeout(core.timeout.max(Duration::from_secs(1)), connected).await {
+                Ok(result) => result?,
+                Err(_) => return Err(self.not_connected(core).await),
+            }
         }
         if core.claimed().is_none() {
             self.claim(core).await?;
@@ -182,8 +219,9 @@ impl Broker for Nats {
         let mut events = self.events.lock().await;
         loop {
             match next_link(core, &mut events).await {
-                // A reconnect the session was opened on.
-                Link::Up => {}
+                // A reconnect the session was opened on; a refusal while connected is of an
+                // attempt that lost to the one that connected.
+                Link::Up | Link::Refused(_) => {}
                 Link::Down => return "disconnected from NATS".into(),
                 Link::Closed => return "the NATS client is closed".into(),
             }

@@ -13,11 +13,11 @@
 //! first checks the target's lease: a dead node is answered for at once (`exists` → false,
 //! `push` → not connected) instead of after a timeout.
 
+mod connect;
 mod scripts;
 mod writer;
 
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -77,12 +77,7 @@ impl Broker for Redis {
     type Session = Session;
 
     async fn new(config: &ClusterConfig, core: &Core) -> Result<Self, ClusterError> {
-        let client =
-            redis::Client::open(config.url.as_str()).map_err(|e| ClusterError::BadUrl {
-                broker: Self::NAME,
-                url: core.url.clone(),
-                reason: e.to_string(),
-            })?;
+        let client = connect::client(config, &core.url)?;
         let (outbox, queue) = mpsc::channel(QUEUE);
         Ok(Self {
             client,
@@ -99,18 +94,10 @@ impl Broker for Redis {
     }
 
     async fn open(&self, core: &Core) -> Result<Session, Fault> {
-        let mut conn = connect_command(&self.client, core.timeout).await?;
+        let mut conn = connect::command(&self.client, core).await?;
         if core.claimed().is_none() {
             let sent = Instant::now();
-            match claim(
-                &mut conn,
-                &self.names,
-                &core.token,
-                core.lease,
-                core.timeout,
-            )
-            .await?
-            {
+            match claim(&mut conn, &self.names, core).await? {
                 Some(node) => {
                     core.set_claimed(node, sent);
                     tracing::info!(node = %node, url = %core.url, "claimed a node id");
@@ -127,16 +114,13 @@ impl Broker for Redis {
             }
         }
         let node = core.node();
-        let mut pubsub = tokio::time::timeout(core.timeout, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| "connecting for pub/sub timed out".to_string())?
-            .map_err(|e| e.to_string())?;
+        let mut pubsub = connect::pubsub(&self.client, core).await?;
         self.renew_on(core, &mut conn).await?;
         for channel in [self.names.node_channel(node), self.names.all_channel()] {
             tokio::time::timeout(core.timeout, pubsub.subscribe(&channel))
                 .await
                 .map_err(|_| format!("subscribing to {channel} timed out"))?
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| connect::fault(core, "subscribing", &e))?;
         }
         self.serving.store(node.0, Ordering::Release);
         *self.conn.lock() = Some(conn.clone());
@@ -315,7 +299,7 @@ impl Redis {
                 }
                 Ok(())
             }
-            Ok(Err(e)) => Err(Fault::Down(format!("renewing the lease failed: {e}"))),
+            Ok(Err(e)) => Err(connect::fault(core, "renewing the lease", &e)),
             Err(_) => Err(Fault::Down(format!(
                 "Redis did not answer within {} ms",
                 core.timeout.as_millis()
@@ -375,27 +359,13 @@ impl Redis {
     }
 }
 
-async fn connect_command(
-    client: &redis::Client,
-    timeout: Duration,
-) -> Result<MultiplexedConnection, String> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// Claims a free node id in one script; `None` when every id is taken.
 async fn claim(
     conn: &mut MultiplexedConnection,
     names: &Names,
-    token: &Bytes,
-    lease: Duration,
-    timeout: Duration,
-) -> Result<Option<NodeId>, String> {
+    core: &Core,
+) -> Result<Option<NodeId>, Fault> {
+    let (token, lease, timeout) = (&core.token, core.lease, core.timeout);
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(CLAIM)
         .arg(0)
@@ -407,7 +377,10 @@ async fn claim(
     let call = cmd.query_async::<i64>(conn);
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(id)) => Ok(u16::try_from(id).ok().filter(|id| *id != 0).map(NodeId)),
-        Ok(Err(e)) => Err(format!("claiming a node id failed: {e}")),
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        Ok(Err(e)) => Err(connect::fault(core, "claiming a node id", &e)),
+        Err(_) => Err(Fault::Down(format!(
+            "no answer within {} ms",
+            timeout.as_millis()
+        ))),
     }
 }
