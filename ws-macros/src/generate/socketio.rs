@@ -68,7 +68,11 @@ pub(crate) fn events(model: &EventsImpl) -> TokenStream {
             })),
         })
     });
-    let connect = match model.handlers.iter().find(|h| h.role == Role::Connect) {
+    let connect = match model
+        .handlers
+        .iter()
+        .find(|h| matches!(h.role, Role::Connect))
+    {
         Some(handler) => {
             let call = call(
                 handler,
@@ -87,7 +91,11 @@ pub(crate) fn events(model: &EventsImpl) -> TokenStream {
             ::core::result::Result::Ok(())
         }) },
     };
-    let disconnect = match model.handlers.iter().find(|h| h.role == Role::Disconnect) {
+    let disconnect = match model
+        .handlers
+        .iter()
+        .find(|h| matches!(h.role, Role::Disconnect))
+    {
         Some(handler) => {
             let method = handler.ident();
             let args = if handler.params().len() >= 2 {

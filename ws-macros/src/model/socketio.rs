@@ -48,7 +48,7 @@ impl NamespaceArgs {
 }
 
 /// What a handler method of the impl is.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Role {
     /// `#[event("name")]`.
     Event(LitStr),
