@@ -252,13 +252,14 @@ pub(crate) fn placeholder_num(value: &Value) -> Option<u64> {
 /// The Engine.IO open packet.
 pub(crate) fn open_packet(
     sid: &str,
+    upgrades: &[&str],
     ping_interval_ms: u64,
     ping_timeout_ms: u64,
     max_payload: usize,
 ) -> String {
     let body = serde_json::json!({
         "sid": sid,
-        "upgrades": [],
+        "upgrades": upgrades,
         "pingInterval": ping_interval_ms,
         "pingTimeout": ping_timeout_ms,
         "maxPayload": max_payload,

@@ -307,6 +307,11 @@ impl Outbox {
         }
     }
 
+    /// Whether a close was queued or the connection ended: pushes are refused.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
     /// Queues a close frame after what is already queued; later pushes are refused.
     pub(crate) fn close(&self, frame: CloseFrame) -> Result<(), Refusal> {
         let mut state = self.state.lock();
