@@ -106,9 +106,18 @@ async fn cross_origin_polling_follows_cors_origins() {
     )
     .await;
     assert_eq!(status, 204, "{head:?}");
-    assert!(has_header(&head, "access-control-allow-origin", ALLOWED_ORIGIN), "{head:?}");
-    assert!(has_header(&head, "access-control-allow-credentials", "true"), "{head:?}");
-    assert!(has_header(&head, "access-control-allow-headers", "content-type"), "{head:?}");
+    assert!(
+        has_header(&head, "access-control-allow-origin", ALLOWED_ORIGIN),
+        "{head:?}"
+    );
+    assert!(
+        has_header(&head, "access-control-allow-credentials", "true"),
+        "{head:?}"
+    );
+    assert!(
+        has_header(&head, "access-control-allow-headers", "content-type"),
+        "{head:?}"
+    );
 
     // The handshake itself, cross-origin: the open packet, readable by the page.
     let (status, head, body) = exchange(
@@ -117,8 +126,14 @@ async fn cross_origin_polling_follows_cors_origins() {
     )
     .await;
     assert_eq!(status, 200, "{head:?} {body}");
-    assert!(has_header(&head, "access-control-allow-origin", ALLOWED_ORIGIN), "{head:?}");
-    assert!(has_header(&head, "access-control-allow-credentials", "true"), "{head:?}");
+    assert!(
+        has_header(&head, "access-control-allow-origin", ALLOWED_ORIGIN),
+        "{head:?}"
+    );
+    assert!(
+        has_header(&head, "access-control-allow-credentials", "true"),
+        "{head:?}"
+    );
     let open: serde_json::Value =
         serde_json::from_str(body.strip_prefix('0').expect("an open packet")).expect("JSON");
     let sid = open["sid"].as_str().expect("a sid");
@@ -126,14 +141,18 @@ async fn cross_origin_polling_follows_cors_origins() {
     assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
 
     for evil in [
-        format!("OPTIONS {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\n\r\n"),
+        format!(
+            "OPTIONS {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\n\r\n"
+        ),
         format!("GET {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n"),
         format!("GET {path}&sid={sid} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n"),
     ] {
         let (status, head, _) = exchange(node.ws, &evil).await;
         assert_eq!(status, 403, "{evil}: {head:?}");
         assert!(
-            !head.iter().any(|l| l.to_ascii_lowercase().starts_with("access-control-allow-origin")),
+            !head.iter().any(|l| l
+                .to_ascii_lowercase()
+                .starts_with("access-control-allow-origin")),
             "{head:?}"
         );
     }

@@ -19,8 +19,22 @@ pub(crate) enum Cors {
     Allow(HeaderValue),
 }
 
-/// Checks the request's `Origin` against `allowed`; a refused origin gets 403.
-pub(crate) fn check(allowed: &[String], request: &Request) -> Result<Cors, PlainResponse> {
+/// An origin not in `cors_origins`.
+#[derive(Debug)]
+pub(crate) struct Forbidden(String);
+
+impl Forbidden {
+    /// The 403 the request gets.
+    pub(crate) fn response(self) -> PlainResponse {
+        let mut refused =
+            http::Response::new(Bytes::from(format!("origin {} is not allowed\n", self.0)));
+        *refused.status_mut() = StatusCode::FORBIDDEN;
+        refused
+    }
+}
+
+/// Checks the request's `Origin` against `allowed`.
+pub(crate) fn check(allowed: &[String], request: &Request) -> Result<Cors, Forbidden> {
     let Some(origin) = request.header("origin") else {
         return Ok(Cors::Silent);
     };
@@ -37,10 +51,7 @@ pub(crate) fn check(allowed: &[String], request: &Request) -> Result<Cors, Plain
                 origin,
                 "socket.io polling from an origin not in cors_origins"
             );
-            let mut refused =
-                http::Response::new(Bytes::from(format!("origin {origin} is not allowed\n")));
-            *refused.status_mut() = StatusCode::FORBIDDEN;
-            Err(refused)
+            Err(Forbidden(origin.to_owned()))
         }
     }
 }

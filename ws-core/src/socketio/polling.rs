@@ -54,7 +54,7 @@ impl PlainRoute for Polling {
         Box::pin(async move {
             let cors = match cors::check(&self.engine.settings.cors_origins, &request) {
                 Ok(cors) => cors,
-                Err(refused) => return refused,
+                Err(forbidden) => return forbidden.response(),
             };
             let mut response = if cors::is_preflight(request.method()) {
                 cors::preflight(&request)
