@@ -183,6 +183,37 @@ async fn cross_origin_polling_follows_cors_origins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_held_get_closes_the_session() {
+    let node = SeedProcess::start(&[]);
+    let path = "/socket.io/?EIO=4&transport=polling";
+    let (status, _, body) =
+        exchange(node.ws, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+    assert_eq!(status, 200, "{body}");
+    let open: serde_json::Value =
+        serde_json::from_str(body.strip_prefix('0').expect("an open packet")).expect("JSON");
+    let sid = open["sid"].as_str().expect("a sid").to_owned();
+    let poll = format!("GET {path}&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Held: the session has nothing to send until its first ping.
+    let first = tokio::spawn({
+        let poll = poll.clone();
+        async move { exchange(node.ws, &poll).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the first GET was not held");
+    let (status, _, _) = exchange(node.ws, &poll).await;
+    assert_eq!(status, 400, "a second GET while one is held");
+    // The session is gone: the held GET returns at once, and the sid is unknown from now on.
+    let (status, _, _) = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .expect("the held GET returns once the session ends")
+        .expect("the first GET");
+    assert_eq!(status, 200);
+    let (status, _, body) = exchange(node.ws, &poll).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("\"code\":1"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_clients_on_two_nodes_behind_nginx() {
     let Some(program) = Nginx::require() else {
         return;

@@ -123,14 +123,15 @@ impl BareConnection {
         items
     }
 
-    /// Everything queued, once there is something. Only one task may wait at a time: the
-    /// queue wakes a single waiter.
+    /// Everything queued, once there is something; nothing once the connection has ended.
+    /// Only one task may wait at a time: the queue wakes a single waiter.
     pub(crate) async fn next_queued(&self) -> VecDeque<Outbound> {
         let outbox = &self.conn.shared.outbox;
         let mut items = VecDeque::new();
         poll_fn(|cx| {
             loop {
-                if outbox.take(&mut items) {
+                // A queued close is taken first; closed and empty means ended.
+                if outbox.take(&mut items) || outbox.is_closed() {
                     return Poll::Ready(());
                 }
                 if outbox.wait(cx, true, false) == Wait::Waiting {
