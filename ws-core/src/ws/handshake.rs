@@ -14,7 +14,6 @@ use http_body_util::Full;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::Context;
-use crate::ws::plain::PlainHead;
 pub use crate::ws::rejection::Rejection;
 pub(crate) use crate::ws::rejection::write_rejection;
 use crate::ws::request::Request;
@@ -64,6 +63,14 @@ pub(crate) struct Upgrade {
     pub(crate) leftover: Vec<u8>,
 }
 
+/// A plain request whose head was read: what reading its body needs.
+#[derive(Debug)]
+pub(crate) struct PlainHead {
+    pub(crate) request: Request,
+    /// Bytes read past the head: the start of the body.
+    pub(crate) leftover: Vec<u8>,
+}
+
 /// Why the head could not become an upgrade.
 #[derive(Debug)]
 pub(crate) enum HeadError {
@@ -71,7 +78,7 @@ pub(crate) enum HeadError {
     Gone,
     /// Answer this and close.
     Reject(Rejection),
-    /// A plain HTTP request, not an upgrade: a route with a [`PlainRoute`](crate::ws::plain::PlainRoute) answers it, any
+    /// A plain HTTP request, not an upgrade: a route that takes them (`plain.rs`) answers it, any
     /// other gets [`upgrade_required`].
     Plain(Box<PlainHead>),
 }

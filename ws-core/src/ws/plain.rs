@@ -15,7 +15,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::ws::bare::BareConnections;
-use crate::ws::handshake::write_headers;
+use crate::ws::handshake::{PlainHead, write_headers};
 use crate::ws::request::Request;
 
 /// An answer to a plain request.
@@ -34,14 +34,6 @@ pub(crate) trait PlainRoute: Send + Sync + 'static {
         body: Bytes,
         connections: BareConnections<'a>,
     ) -> BoxFuture<'a, PlainResponse>;
-}
-
-/// A plain request whose head was read: what reading the body needs.
-#[derive(Debug)]
-pub(crate) struct PlainHead {
-    pub(crate) request: Request,
-    /// Bytes read past the head: the start of the body.
-    pub(crate) leftover: Vec<u8>,
 }
 
 /// Reads the body of `head` (within `timeout`), has `route` answer it and writes the answer.
