@@ -1,4 +1,4 @@
-//! The Engine.IO v4 and Socket.IO v5 packet codec, over the WebSocket transport.
+//! The Engine.IO v4 and Socket.IO v5 packet codec, shared by the WebSocket and polling transports.
 //!
 //! One Engine.IO packet is one WebSocket frame: a text frame starts with its type digit
 //! (`0` open, `1` close, `2` ping, `3` pong, `4` message, `6` noop); a binary frame is a message
