@@ -183,6 +183,52 @@ async fn cross_origin_polling_follows_cors_origins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transports_setting_turns_a_transport_off() {
+    let path = "/socket.io/?EIO=4&transport=polling";
+    let upgrade = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+                   Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+    let dir = TempDir::new("sio-ws-only");
+    let ws_only = socketio_node(
+        &dir,
+        "memory://",
+        &unique_prefix("sio-ws-only"),
+        "transports = [\"websocket\"]",
+    );
+    let (status, _, body) = exchange(
+        ws_only.ws,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Transport unknown"), "{body}");
+
+    let dir = TempDir::new("sio-poll-only");
+    let polling_only = socketio_node(
+        &dir,
+        "memory://",
+        &unique_prefix("sio-poll-only"),
+        "transports = [\"polling\"]",
+    );
+    let (status, _, body) = exchange(
+        polling_only.ws,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let open: serde_json::Value =
+        serde_json::from_str(body.strip_prefix('0').expect("an open packet")).expect("JSON");
+    assert_eq!(
+        open["upgrades"],
+        serde_json::json!([]),
+        "no upgrade offered: {open}"
+    );
+    let (status, _, body) = exchange(polling_only.ws, upgrade).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_held_get_closes_the_session() {
     let node = SeedProcess::start(&[]);
     let path = "/socket.io/?EIO=4&transport=polling";
