@@ -104,10 +104,14 @@ async fn two_browsers_chat_over_socketio() {
 
 async fn scenario(browser: &Chromium, chat: &SocketIoChatProcess) {
     // The vendored client is served by the app, as JavaScript, with its licence next to it.
-    let (status, body) = http_request(chat.http, "GET", "/static/vendor/socket.io.min.js", &[], "")
-        .await;
+    let (status, body) =
+        http_request(chat.http, "GET", "/static/vendor/socket.io.min.js", &[], "").await;
     assert_eq!(status, 200);
-    assert!(body.starts_with("/*!\n * Socket.IO v4.8."), "{}", &body[..80.min(body.len())]);
+    assert!(
+        body.starts_with("/*!\n * Socket.IO v4.8."),
+        "not the Socket.IO bundle: {:?}",
+        body.chars().take(80).collect::<String>()
+    );
     let (status, body) = http_request(chat.http, "GET", "/static/vendor/LICENSE", &[], "").await;
     assert_eq!(status, 200);
     assert!(body.contains("MIT License"), "{body}");
@@ -116,9 +120,7 @@ async fn scenario(browser: &Chromium, chat: &SocketIoChatProcess) {
     let cdp = browser.connect().await;
     let alice = open(&cdp, &url, "alice").await;
     let script_type = alice
-        .eval(
-            "fetch('/static/vendor/socket.io.min.js').then(r => r.headers.get('content-type'))",
-        )
+        .eval("fetch('/static/vendor/socket.io.min.js').then(r => r.headers.get('content-type'))")
         .await;
     assert_eq!(script_type, json!("text/javascript; charset=utf-8"));
 
@@ -142,6 +144,8 @@ async fn scenario(browser: &Chromium, chat: &SocketIoChatProcess) {
     let bob = open(&cdp, &url, "bob").await;
     enter(&bob, "bob").await;
     expect(&alice, "alice", &has_line("notice", "bob joined #lobby")).await;
+    // `join`'s acknowledgement counted the room's members.
+    expect(&bob, "bob", &has_line("info", "1 other in #lobby")).await;
 
     // bob writes: alice reads it with bob's name; bob's own line turns delivered on the ack.
     bob.type_and_enter("#message-input", "hello from bob").await;

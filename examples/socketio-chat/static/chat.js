@@ -63,7 +63,9 @@
       if (timedOut) return addLine("error", [["text", `joining #${room} timed out`]]);
       if (answer.error) return addLine("error", [["text", answer.error]]);
       state.room = answer.room;
-      $("#room-title").textContent = `#${answer.room} · ${answer.members} here`;
+      $("#room-title").textContent = `#${answer.room}`;
+      const others = answer.members - 1;
+      addLine("info", [["text", `${others} other${others === 1 ? "" : "s"} in #${answer.room}`]]);
     });
   }
 
@@ -87,8 +89,13 @@
   }
 
   function connectSocket(url) {
-    // Only the WebSocket transport: the server does not serve HTTP long-polling.
-    const socket = io(url, { transports: ["websocket"], autoConnect: false });
+    const socket = io(url, {
+      // Only the WebSocket transport: the server does not serve HTTP long-polling.
+      transports: ["websocket"],
+      // Read at every connect, so a retry after a refusal, or a reconnect, sends the nickname
+      // typed last.
+      auth: (send) => send({ nickname: state.nickname }),
+    });
     state.socket = socket;
 
     socket.on("connect", () => {
@@ -130,13 +137,21 @@
     return `${location.protocol}//${location.hostname}:${config.ws_port}`;
   }
 
-  $("#nickname-form").addEventListener("submit", (event) => {
+  $("#nickname-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     // Sent as typed, even empty: the server decides, and its refusal is shown.
     state.nickname = $("#nickname-input").value.trim();
-    state.socket.auth = { nickname: state.nickname };
     setStatus("connecting", "connecting…");
-    state.socket.connect();
+    if (state.socket) {
+      state.socket.connect();
+      return;
+    }
+    try {
+      connectSocket(await socketUrl());
+    } catch (error) {
+      setStatus("offline");
+      showLogin(`cannot reach the server: ${error.message}`);
+    }
   });
 
   $("#join-form").addEventListener("submit", (event) => {
@@ -155,13 +170,5 @@
     say(text);
   });
 
-  socketUrl()
-    .then((url) => {
-      connectSocket(url);
-      showLogin();
-    })
-    .catch((error) => {
-      setStatus("offline");
-      showLogin(`cannot reach the server: ${error.message}`);
-    });
+  showLogin();
 })();
