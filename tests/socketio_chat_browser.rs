@@ -1,8 +1,8 @@
 //! The Socket.IO chat example in a real headless Chromium, with the official `socket.io-client`
 //! bundle the app serves: an empty nickname refused with `connect_error` and the refusal shown,
 //! two users in two browser contexts, the join notice, a message from one seen by the other and
-//! marked delivered by its acknowledgement, and the leave notice `on_disconnect` sends from the
-//! socket's data when a page closes.
+//! marked delivered by its acknowledgement, a move to another room, and the leave notice
+//! `on_disconnect` sends from the socket's data when a page closes.
 //!
 //! Needs Debian's `chromium` (`.ci/install.d/chromium.sh`; `$CHROMIUM` names another binary).
 //! Without it the test fails under `CI=true`; elsewhere it is a skip the run shows. The
@@ -170,10 +170,23 @@ async fn scenario(browser: &Chromium, chat: &SocketIoChatProcess) {
     )
     .await;
 
+    // bob moves to #rust (the lobby hears him leave), alice follows him.
+    bob.type_and_enter("#join-input", "rust").await;
+    expect(&bob, "bob", &has_line("notice", "bob joined #rust")).await;
+    expect(&alice, "alice", &has_line("notice", "bob left #lobby")).await;
+    alice.type_and_enter("#join-input", "rust").await;
+    expect(&bob, "bob", &has_line("notice", "alice joined #rust")).await;
+    expect(
+        &alice,
+        "alice",
+        "document.querySelector('#room-title').textContent === '#rust'",
+    )
+    .await;
+
     // bob closes his tab: `on_disconnect` still reads his nickname and room from the socket's
     // data and tells the room.
     bob.close().await;
-    expect(&alice, "alice", &has_line("notice", "bob left #lobby")).await;
+    expect(&alice, "alice", &has_line("notice", "bob left #rust")).await;
 
     let exceptions = alice.exceptions();
     assert!(exceptions.is_empty(), "alice's page threw: {exceptions:#?}");
