@@ -101,7 +101,8 @@ impl Socket {
         &self.inner.conn
     }
 
-    /// Per-socket typed data (Socket.IO's `socket.data`), dropped when the socket disconnects.
+    /// Per-socket typed data (Socket.IO's `socket.data`). Still readable in `on_disconnect`,
+    /// so it can say who left; dropped once that handler has returned.
     pub fn data(&self) -> &Context {
         &self.inner.data
     }
@@ -241,10 +242,16 @@ impl Socket {
         Ok(())
     }
 
-    /// Marks the socket gone and fails every acknowledgement still awaited.
+    /// Marks the socket gone and fails every acknowledgement still awaited. Its data stays
+    /// until [`drop_data`](Self::drop_data), so `on_disconnect` can still read it.
     pub(crate) fn mark_disconnected(&self) {
         self.inner.connected.store(false, Ordering::Release);
         self.inner.acks.lock().clear();
+    }
+
+    /// Drops the per-socket data, after `on_disconnect`: a clone of the socket kept elsewhere
+    /// (in a user's map, a spawned task) must not keep the values alive.
+    pub(crate) fn drop_data(&self) {
         self.inner.data.clear();
     }
 

@@ -64,6 +64,7 @@ impl HandlerTask {
                     if let Some(handler) = self.namespaces.get(&namespace) {
                         handler.disconnect(&socket, reason).await;
                     }
+                    socket.drop_data();
                 }
                 return false;
             }
@@ -98,6 +99,7 @@ impl HandlerTask {
         let auth = Payload::new(auth.args().first().cloned().into_iter().collect());
         if let Err(message) = handler.connect(&socket, auth).await {
             socket.mark_disconnected();
+            socket.drop_data();
             refuse(&message);
             return;
         }
@@ -168,5 +170,6 @@ impl HandlerTask {
         if let Some(handler) = self.namespaces.get(namespace) {
             handler.disconnect(&socket, reason).await;
         }
+        socket.drop_data();
     }
 }
