@@ -142,7 +142,9 @@ async fn deflate_is_agreed_and_messages_cross_compressed() {
     );
     client.send(history.clone()).await;
     client.assert_push(history.clone()).await;
-    client.send(Message::binary(history.clone().into_bytes())).await;
+    client
+        .send(Message::binary(history.clone().into_bytes()))
+        .await;
     client
         .assert_push(Message::binary(history.clone().into_bytes()))
         .await;

@@ -191,16 +191,19 @@ async fn open_socket(
 ) -> Result<MaybeTlsStream<TcpStream>, ConnectError> {
     let uri = request.uri();
     let host = uri.host().unwrap_or_default();
-    let port = uri.port_u16().unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let port = uri
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     let target = format!("{host}:{port}");
     // An IPv6 literal is bracketed in the URL and bare in a socket address and a server name.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let socket = TcpStream::connect((bare_host, port))
-        .await
-        .map_err(|err| ConnectError::Unreachable {
-            target: target.clone(),
-            err,
-        })?;
+    let socket =
+        TcpStream::connect((bare_host, port))
+            .await
+            .map_err(|err| ConnectError::Unreachable {
+                target: target.clone(),
+                err,
+            })?;
     socket
         .set_nodelay(true)
         .map_err(|err| ConnectError::Unreachable { target, err })?;

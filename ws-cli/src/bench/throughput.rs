@@ -155,7 +155,9 @@ impl Payloads {
             frames::OP_TEXT
         };
         let chats: Vec<Vec<u8>> = match chat {
-            true => (0..VARIANTS).map(|v| super::chat_json::chat_json(size, v)).collect(),
+            true => (0..VARIANTS)
+                .map(|v| super::chat_json::chat_json(size, v))
+                .collect(),
             false => Vec::new(),
         };
         let payloads = (0..VARIANTS).map(|variant| match chat {

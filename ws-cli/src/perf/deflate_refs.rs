@@ -128,12 +128,20 @@ pub(super) fn run(
             (
                 "chat JSON echo, 300 B, 50 conns x 16 in flight".into(),
                 ECHO_METRICS,
-                Load::Echo { size: 300, conns: 50, inflight: 16 },
+                Load::Echo {
+                    size: 300,
+                    conns: 50,
+                    inflight: 16,
+                },
             ),
             (
                 "JSON document echo, 4 KiB, 20 conns x 4 in flight".into(),
                 ECHO_METRICS,
-                Load::Echo { size: 4096, conns: 20, inflight: 4 },
+                Load::Echo {
+                    size: 4096,
+                    conns: 20,
+                    inflight: 4,
+                },
             ),
         ],
         Scenario::DeflateRoom => vec![(
@@ -167,7 +175,9 @@ pub(super) fn run(
                 values: sides
                     .iter()
                     .zip(&samples)
-                    .map(|(side, per_metric)| (side.name(), median(per_metric[metric_index].clone())))
+                    .map(|(side, per_metric)| {
+                        (side.name(), median(per_metric[metric_index].clone()))
+                    })
                     .collect(),
             });
         }
@@ -189,8 +199,14 @@ const IDLE_METRICS: &[&str] = &["server RSS bytes per idle connection"];
 
 #[derive(Debug, Clone, Copy)]
 enum Load {
-    Echo { size: u32, conns: u32, inflight: u32 },
-    Room { size: u32 },
+    Echo {
+        size: u32,
+        conns: u32,
+        inflight: u32,
+    },
+    Room {
+        size: u32,
+    },
     Idle,
 }
 
@@ -209,7 +225,11 @@ fn start(
         Side::FrameworkPlain | Side::FrameworkDeflate => {
             let app = if room { &bins.seed } else { &bins.echo_server };
             let path = if room { "/room?name=bench" } else { "/" };
-            let extra = if side == Side::FrameworkDeflate { deflate } else { Vec::new() };
+            let extra = if side == Side::FrameworkDeflate {
+                deflate
+            } else {
+                Vec::new()
+            };
             (start_app(pin, app)?.0, path, extra)
         }
         Side::Node => {
@@ -217,14 +237,25 @@ fn start(
             let port = free_port()?;
             let mut command = pin.command(pin.server_core, Path::new("node"));
             command.arg(script).arg(port.to_string());
-            (Server::start(command, port)?, if room { "/room" } else { "/" }, deflate)
+            (
+                Server::start(command, port)?,
+                if room { "/room" } else { "/" },
+                deflate,
+            )
         }
         Side::Python => {
-            let (python, script) = refs.python.as_ref().context("Python websockets is not set up")?;
+            let (python, script) = refs
+                .python
+                .as_ref()
+                .context("Python websockets is not set up")?;
             let port = free_port()?;
             let mut command = pin.command(pin.server_core, python);
             command.arg(script).arg(port.to_string());
-            (Server::start(command, port)?, if room { "/room" } else { "/" }, deflate)
+            (
+                Server::start(command, port)?,
+                if room { "/room" } else { "/" },
+                deflate,
+            )
         }
     };
     Ok(Target {
@@ -245,7 +276,11 @@ fn measure(
     let mut args: Vec<String> = vec!["bench".into(), target.url(), "--json".into()];
     match load {
         Load::Idle => return measure_idle(bins, settings, target),
-        Load::Echo { size, conns, inflight } => args.extend([
+        Load::Echo {
+            size,
+            conns,
+            inflight,
+        } => args.extend([
             "--secs".into(),
             settings.secs.to_string(),
             "--warmup".into(),
@@ -275,12 +310,23 @@ fn measure(
     args.extend(target.extra.iter().cloned());
     let cpu_before = target.server.cpu_seconds();
     let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
-    command.args(&args).stdout(Stdio::piped()).stderr(Stdio::null());
+    command
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let json = run_json(command)?;
     let cpu = target.server.cpu_seconds() - cpu_before;
-    let number = |key: &str| json.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let number = |key: &str| {
+        json.get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
     if number("errors") > 0.0 {
-        bail!("{} against {}: errors: {json}", Scenario::DeflateRefs.title(), target.url());
+        bail!(
+            "{} against {}: errors: {json}",
+            Scenario::DeflateRefs.title(),
+            target.url()
+        );
     }
     Ok(match load {
         Load::Echo { .. } => vec![
@@ -302,7 +348,10 @@ pub(super) fn render(rows: &[RefRow]) -> String {
         return String::new();
     };
     let names: Vec<&str> = first.values.iter().map(|(name, _)| *name).collect();
-    let mut out = format!("| scenario | metric | {} | deflate: framework / Node |\n|---|---|", names.join(" | "));
+    let mut out = format!(
+        "| scenario | metric | {} | deflate: framework / Node |\n|---|---|",
+        names.join(" | ")
+    );
     out.push_str(&"---:|".repeat(names.len() + 1));
     out.push('\n');
     for row in rows {
@@ -316,7 +365,11 @@ pub(super) fn render(rows: &[RefRow]) -> String {
             (Some(framework), Some(node)) if node > 0.0 => format!("{:.3}×", framework / node),
             _ => "–".into(),
         };
-        let figures: Vec<String> = row.values.iter().map(|(_, value)| format!("{value:.2}")).collect();
+        let figures: Vec<String> = row
+            .values
+            .iter()
+            .map(|(_, value)| format!("{value:.2}"))
+            .collect();
         out.push_str(&format!(
             "| {} | {} | {} | {versus_node} |\n",
             row.scenario,

@@ -162,7 +162,12 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
     for scenario in scenarios {
         eprintln!("running {} ...", scenario.title());
         if scenario.against_references() {
-            reference_rows.extend(deflate_refs::run(scenario, &binaries, &references, &settings)?);
+            reference_rows.extend(deflate_refs::run(
+                scenario,
+                &binaries,
+                &references,
+                &settings,
+            )?);
         } else {
             rows.extend(scenario.run(&binaries, &settings)?);
         }

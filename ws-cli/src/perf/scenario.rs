@@ -581,7 +581,11 @@ impl Scenario {
 
 /// Server memory per idle connection: RSS once settled with N connections open, less RSS once
 /// settled before the first, over N. The server must be fresh (see [`Scenario::run`]).
-pub(super) fn measure_idle(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+pub(super) fn measure_idle(
+    bins: &Binaries,
+    settings: &Settings,
+    target: &Target,
+) -> anyhow::Result<Vec<f64>> {
     let server = &target.server;
     let rss_before = server.settled_rss(SETTLE_TIMEOUT)?;
     let sockets_before = server.socket_count()?;

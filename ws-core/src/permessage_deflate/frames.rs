@@ -45,8 +45,8 @@ impl Rewriter {
                 break;
             }
             let frame = wire.split_to(total);
-            let starts_compressed = head.rsv & RSV1_BIT != 0
-                && matches!(head.opcode, opcode::TEXT | opcode::BINARY);
+            let starts_compressed =
+                head.rsv & RSV1_BIT != 0 && matches!(head.opcode, opcode::TEXT | opcode::BINARY);
             let continues_compressed =
                 head.rsv == 0 && head.opcode == opcode::CONTINUATION && self.inflating;
             if !starts_compressed && !continues_compressed {
@@ -116,7 +116,12 @@ impl Rewriter {
             if let Some(mask) = head.mask {
                 unmask(&mut compressed, mask, 0);
             }
-            put_head(0x80 | RSV1 | message_opcode, head.mask, compressed.len(), wire);
+            put_head(
+                0x80 | RSV1 | message_opcode,
+                head.mask,
+                compressed.len(),
+                wire,
+            );
             wire.extend_from_slice(&compressed);
         }
         Ok(())

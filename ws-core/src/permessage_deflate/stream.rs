@@ -113,7 +113,9 @@ impl<S> DeflateStream<S> {
             self.received += self.wire_in.len() as u64;
         }
         match &mut self.phase {
-            Phase::Frames(Some(rewriter)) => rewriter.incoming(&mut self.wire_in, &mut self.plain_in),
+            Phase::Frames(Some(rewriter)) => {
+                rewriter.incoming(&mut self.wire_in, &mut self.plain_in)
+            }
             _ => self.pass_through(),
         }
     }
