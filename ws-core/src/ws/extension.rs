@@ -319,4 +319,30 @@ mod tests {
             assert_eq!(offer(&[value], &defaults), Err(400), "{value}");
         }
     }
+
+    #[test]
+    fn a_client_reads_what_the_server_agreed() {
+        let agreed = agreed_by_server(
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        )
+        .expect("valid")
+        .expect("agreed");
+        assert!(agreed.server_no_context_takeover);
+        assert!(!agreed.client_no_context_takeover);
+        assert_eq!(
+            (agreed.server_max_window_bits, agreed.client_max_window_bits),
+            (15, 10)
+        );
+        let mine = agreed.seen_by_client();
+        assert_eq!(mine.server_max_window_bits, 10);
+        assert!(mine.client_no_context_takeover);
+        assert_eq!(agreed_by_server("x-other"), Ok(None));
+        for invalid in [
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; unknown",
+            "permessage-deflate;",
+        ] {
+            assert!(agreed_by_server(invalid).is_err(), "{invalid}");
+        }
+    }
 }
