@@ -220,7 +220,7 @@ async fn member(
 ) {
     let Upgraded { mut stream, early } = upgraded;
     let mut buf = vec![0; setup.buffer.max(early.len())];
-    let mut inflater = setup.deflate.then(Inflater::new);
+    let mut inflater = setup.deflate.then(Inflater::default);
     buf[..early.len()].copy_from_slice(&early);
     let mut end = early.len();
     loop {

@@ -82,7 +82,7 @@ pub(super) async fn run(
         );
         conn.greetings = args.skip_first;
         if args.deflate {
-            conn.inflater = Some(Inflater::new());
+            conn.inflater = Some(Inflater::default());
         }
         tasks.spawn(conn.run());
     }

@@ -29,6 +29,8 @@ mod stream;
 
 pub use stream::DeflateStream;
 
+use crate::ws::codec::{Deflater, Inflater, Params};
+
 /// The offer a client sends in `Sec-WebSocket-Extensions`: what browsers send. The server
 /// chooses context takeover; this client handles either.
 pub const OFFER: &str = "permessage-deflate; client_max_window_bits";
@@ -72,5 +74,53 @@ impl Negotiated {
     /// The window this client compresses with (8 to 15 bits).
     pub fn client_max_window_bits(&self) -> u8 {
         self.params.client_max_window_bits
+    }
+}
+
+/// Both directions without context takeover, at full windows: what a client that writes its own
+/// frames (a load generator replaying compressed messages) agrees to.
+const WITHOUT_TAKEOVER: Params = Params {
+    server_no_context_takeover: true,
+    client_no_context_takeover: true,
+    server_max_window_bits: 15,
+    client_max_window_bits: 15,
+};
+
+/// `payload` as the payload of a compressed message a client sends without context takeover:
+/// raw deflate, sync flush, the `00 00 ff ff` tail left off (RFC 7692 §7.2.1). For clients that
+/// write their own frames; [`DeflateStream`] does this for a tungstenite client.
+pub fn compress_message(payload: &[u8]) -> Vec<u8> {
+    // A 15-bit window always gives a compressor; `None` is only for 8 bits.
+    Deflater::new(WITHOUT_TAKEOVER.seen_by_client(), CLIENT_LEVEL, 0)
+        .map(|mut deflater| Vec::from(deflater.compress(payload)))
+        .unwrap_or_default()
+}
+
+/// Inflates the payloads of compressed messages sent without context takeover, one message at
+/// a time, each within 64 MiB.
+#[derive(Debug)]
+pub struct MessageInflater {
+    inflater: Inflater,
+    out: Vec<u8>,
+}
+
+impl Default for MessageInflater {
+    fn default() -> Self {
+        Self {
+            inflater: Inflater::new(WITHOUT_TAKEOVER.seen_by_client()),
+            out: Vec::new(),
+        }
+    }
+}
+
+impl MessageInflater {
+    /// The message `compressed` (a whole message's payload) carries; `None` when it is not
+    /// valid deflate or inflates past 64 MiB.
+    pub fn inflate(&mut self, compressed: &[u8]) -> Option<&[u8]> {
+        self.out.clear();
+        self.inflater
+            .inflate(compressed, true, &mut self.out, MAX_INFLATED)
+            .ok()?;
+        Some(&self.out)
     }
 }
