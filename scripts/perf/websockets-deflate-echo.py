@@ -1,6 +1,6 @@
 """`ws-cli perf --deflate-refs-dir DIR`'s Python reference: `websockets` with its defaults
-(permessage-deflate on, context takeover, 12-bit server window), echoing on any path and
-broadcasting to everyone on `/room`. `scripts/perf-deflate.sh` installs `websockets` into
+(permessage-deflate on with a 12-bit window; context takeover unless the client asks for none,
+as `ws-cli bench --deflate` does), echoing on any path and broadcasting to everyone on `/room`. `scripts/perf-deflate.sh` installs `websockets` into
 DIR/venv and copies this file next to it.
 """
 
