@@ -44,6 +44,7 @@ pub mod http;
 mod metrics;
 mod node;
 mod observe;
+pub mod permessage_deflate;
 mod registration;
 mod registry;
 mod router;

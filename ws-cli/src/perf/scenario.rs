@@ -82,6 +82,27 @@ pub(super) enum Scenario {
     /// Server RSS per idle connection with permessage-deflate negotiated, against without.
     #[value(name = "deflate-idle")]
     DeflateIdle,
+    /// Chat-like JSON echo (300 B and 4 KiB), the framework compressed and uncompressed against
+    /// Node `ws` and Python `websockets` with deflate on ([`super::deflate_refs`]).
+    #[value(name = "deflate-refs")]
+    DeflateRefs,
+    /// A room broadcast of chat JSON to 1,000 members, compressed and uncompressed, and the
+    /// references.
+    #[value(name = "deflate-room")]
+    DeflateRoom,
+    /// Server RSS per idle connection: deflate negotiated, plain, and the references.
+    #[value(name = "deflate-idle-refs")]
+    DeflateIdleRefs,
+}
+
+impl Scenario {
+    /// Whether [`super::deflate_refs`] runs it (more than two servers, a table of its own).
+    pub(super) fn against_references(self) -> bool {
+        matches!(
+            self,
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs
+        )
+    }
 }
 
 /// Which server of a comparison a target is.
@@ -149,16 +170,16 @@ fn ratio(framework: f64, reference: f64) -> f64 {
 }
 
 /// One side of a comparison.
-struct Target {
-    server: Server,
+pub(super) struct Target {
+    pub(super) server: Server,
     /// The WebSocket path the load generator connects to.
-    path: &'static str,
-    extra: Vec<String>,
+    pub(super) path: &'static str,
+    pub(super) extra: Vec<String>,
     /// Where wrk sends its requests, in the HTTP scenario.
-    http: Option<HttpEndpoint>,
+    pub(super) http: Option<HttpEndpoint>,
 }
 
-struct HttpEndpoint {
+pub(super) struct HttpEndpoint {
     port: u16,
     path: &'static str,
     /// Whether the route pushes to a connection (`/server/send?fd=N`), so that a WebSocket
@@ -167,7 +188,7 @@ struct HttpEndpoint {
 }
 
 impl Target {
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         format!("ws://127.0.0.1:{}{}", self.server.port, self.path)
     }
 }
@@ -201,6 +222,9 @@ impl Scenario {
             Scenario::Deflate300 => "300 B text echo, 50 conns x 16 in flight, permessage-deflate",
             Scenario::Deflate4k => "4 KiB text echo, 20 conns x 4 in flight, permessage-deflate",
             Scenario::DeflateIdle => "idle connections, server RSS, permessage-deflate negotiated",
+            Scenario::DeflateRefs => "permessage-deflate vs Node ws and Python websockets, echo",
+            Scenario::DeflateRoom => "permessage-deflate, room broadcast to 1,000 members",
+            Scenario::DeflateIdleRefs => "permessage-deflate, idle connections, server RSS",
         }
     }
 
@@ -288,6 +312,7 @@ impl Scenario {
                 ("server CPU µs per delivery", false),
             ],
             Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => &[],
         }
     }
 
@@ -479,9 +504,12 @@ impl Scenario {
                     target.server.pid().to_string(),
                 ]);
             }
-            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
-                bail!(self.not_bench())
-            }
+            Scenario::IdleMemory
+            | Scenario::HttpSend
+            | Scenario::DeflateIdle
+            | Scenario::DeflateRefs
+            | Scenario::DeflateRoom
+            | Scenario::DeflateIdleRefs => bail!(self.not_bench()),
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
@@ -534,9 +562,12 @@ impl Scenario {
                 number("msgs_per_sec"),
                 per(cpu * 1e6, number("messages"), 1.0),
             ],
-            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
-                bail!(self.not_bench())
-            }
+            Scenario::IdleMemory
+            | Scenario::HttpSend
+            | Scenario::DeflateIdle
+            | Scenario::DeflateRefs
+            | Scenario::DeflateRoom
+            | Scenario::DeflateIdleRefs => bail!(self.not_bench()),
         })
     }
 
@@ -550,7 +581,11 @@ impl Scenario {
 
 /// Server memory per idle connection: RSS once settled with N connections open, less RSS once
 /// settled before the first, over N. The server must be fresh (see [`Scenario::run`]).
-fn measure_idle(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+pub(super) fn measure_idle(
+    bins: &Binaries,
+    settings: &Settings,
+    target: &Target,
+) -> anyhow::Result<Vec<f64>> {
     let server = &target.server;
     let rss_before = server.settled_rss(SETTLE_TIMEOUT)?;
     let sockets_before = server.socket_count()?;
@@ -758,7 +793,7 @@ pub(super) fn wrk_available() -> bool {
 /// A framework app (`seed`, `echo-server`) on free ports, watched through its WebSocket port,
 /// and the port its `http` server was told to use. Apps without an `http` server ignore that
 /// override, so the caller waits for the port only where it expects one.
-fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
+pub(super) fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
     let port = free_port()?;
     let http_port = free_port()?;
     let mut command = pin.command(pin.server_core, binary);
@@ -808,7 +843,7 @@ fn seed_root_checks() -> Vec<String> {
         .into()
 }
 
-fn per(amount: f64, count: f64, unit: f64) -> f64 {
+pub(super) fn per(amount: f64, count: f64, unit: f64) -> f64 {
     if count == 0.0 {
         0.0
     } else {
@@ -816,13 +851,13 @@ fn per(amount: f64, count: f64, unit: f64) -> f64 {
     }
 }
 
-fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
+pub(super) fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
     let output = command.output().context("cannot run ws-cli bench")?;
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("ws-cli bench printed no report (exit {})", output.status))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
