@@ -14,11 +14,16 @@
 //!         | 4 broadcast message except
 //!         | 5 room-push room:str message except
 //!         | 6 room-members room:str
+//!         | 7 describe rooms:strs except:strs meta-key:str
+//!         | 8 notice topic:str body:bytes
+//! strs    = count:u32 str*count
 //! message = 1 text str | 2 binary bytes | 3 ping bytes | 4 pong bytes
 //!         | 5 close (0 | 1 code:u16 reason:str)
 //! except  = 0 | 1 fd:u64
 //! reply   = 1 ok | 2 exists bool:u8 | 3 delivered n:u64 | 4 failed error
 //!         | 5 members count:u32 fd:u64*count
+//!         | 6 described count:u32 (fd:u64 rooms:strs meta)*count
+//! meta    = 0 | 1 str
 //! error   = 1 not-connected fd:u64 | 2 backpressure fd:u64 | 3 broker-unavailable str
 //!         | 4 timeout node:u16 millis:u64
 //! ```
@@ -28,7 +33,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::command::{Command, Reply};
+use super::command::{Command, MemberInfo, Reply};
 use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use crate::{Fd, NodeId, SendError};
 
@@ -245,6 +250,42 @@ fn put_command(out: &mut BytesMut, command: &Command) -> Result<(), EncodeError>
             out.put_u8(6);
             put_bytes(out, room.as_bytes())?;
         }
+        Command::Describe {
+            rooms,
+            except,
+            meta_key,
+        } => {
+            out.put_u8(7);
+            put_strings(out, rooms)?;
+            put_strings(out, except)?;
+            put_bytes(out, meta_key.as_bytes())?;
+        }
+        Command::Notice { topic, body } => {
+            out.put_u8(8);
+            put_bytes(out, topic.as_bytes())?;
+            put_bytes(out, body)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_strings(out: &mut BytesMut, strings: &[String]) -> Result<(), EncodeError> {
+    put_len(out, strings.len())?;
+    for string in strings {
+        put_bytes(out, string.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn put_member(out: &mut BytesMut, member: &MemberInfo) -> Result<(), EncodeError> {
+    out.put_u64(member.fd.0);
+    put_strings(out, &member.rooms)?;
+    match &member.meta {
+        None => out.put_u8(0),
+        Some(meta) => {
+            out.put_u8(1);
+            put_bytes(out, meta.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -287,6 +328,13 @@ fn put_reply(out: &mut BytesMut, reply: &Reply) -> Result<(), EncodeError> {
             put_len(out, fds.len())?;
             for fd in fds {
                 out.put_u64(fd.0);
+            }
+        }
+        Reply::Described(members) => {
+            out.put_u8(6);
+            put_len(out, members.len())?;
+            for member in members {
+                put_member(out, member)?;
             }
         }
     }
@@ -336,6 +384,28 @@ impl Reader {
 
     fn string(&mut self) -> Result<String, DecodeError> {
         Ok(self.text()?.as_str().to_owned())
+    }
+
+    /// A counted list; a forged count fails at the first missing item, never allocating for it.
+    fn strings(&mut self) -> Result<Vec<String>, DecodeError> {
+        let count = self.u32()?;
+        let mut strings = Vec::new();
+        for _ in 0..count {
+            strings.push(self.string()?);
+        }
+        Ok(strings)
+    }
+
+    fn member(&mut self) -> Result<MemberInfo, DecodeError> {
+        Ok(MemberInfo {
+            fd: Fd(self.u64()?),
+            rooms: self.strings()?,
+            meta: match self.u8()? {
+                0 => None,
+                1 => Some(self.string()?),
+                tag => return Err(DecodeError::Tag { what: "meta", tag }),
+            },
+        })
     }
 
     fn except(&mut self) -> Result<Option<Fd>, DecodeError> {
@@ -401,6 +471,15 @@ impl Reader {
             6 => Command::RoomMembers {
                 room: self.string()?,
             },
+            7 => Command::Describe {
+                rooms: self.strings()?,
+                except: self.strings()?,
+                meta_key: self.string()?,
+            },
+            8 => Command::Notice {
+                topic: self.string()?,
+                body: self.bytes()?,
+            },
             tag => {
                 return Err(DecodeError::Tag {
                     what: "command",
@@ -430,6 +509,14 @@ impl Reader {
                 // Checked before allocating, so a forged count cannot reserve gigabytes.
                 self.need(count.saturating_mul(8))?;
                 Reply::Members((0..count).map(|_| Fd(self.0.get_u64())).collect())
+            }
+            6 => {
+                let count = self.u32()?;
+                let mut members = Vec::new();
+                for _ in 0..count {
+                    members.push(self.member()?);
+                }
+                Reply::Described(members)
             }
             tag => return Err(DecodeError::Tag { what: "reply", tag }),
         })
@@ -503,6 +590,22 @@ mod tests {
         round_trip(Frame::Request {
             origin,
             id: 1,
+            command: Command::Describe {
+                rooms: vec!["a".into(), "b".into()],
+                except: vec!["c".into()],
+                meta_key: "k".into(),
+            },
+        });
+        round_trip(Frame::Cast {
+            origin: NodeId(2),
+            command: Command::Notice {
+                topic: "presence".into(),
+                body: Bytes::from_static(b"{}"),
+            },
+        });
+        round_trip(Frame::Request {
+            origin: NodeId(1),
+            id: 9,
             command: Command::RoomMembers {
                 room: String::new(),
             },
@@ -550,6 +653,19 @@ mod tests {
             Reply::Delivered(12),
             Reply::Members(vec![Fd(1), Fd(u64::MAX)]),
             Reply::Members(Vec::new()),
+            Reply::Described(vec![
+                MemberInfo {
+                    fd: Fd(7),
+                    rooms: vec!["a".into(), "b".into()],
+                    meta: Some(r#"{"name":"ann"}"#.into()),
+                },
+                MemberInfo {
+                    fd: Fd(8),
+                    rooms: Vec::new(),
+                    meta: None,
+                },
+            ]),
+            Reply::Described(Vec::new()),
             Reply::Failed(SendError::NotConnected(Fd(4))),
             Reply::Failed(SendError::Backpressure(Fd(4))),
             Reply::Failed(SendError::BrokerUnavailable("down".into())),

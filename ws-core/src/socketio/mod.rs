@@ -36,6 +36,7 @@
 //! | `reason.rs` | `DisconnectReason` |
 //! | `socket.rs` | `Socket`: one client in one namespace |
 //! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
+//! | `presence.rs` | presence metadata, `PresenceEvent`s and their stream |
 //! | `namespace.rs` | what `#[socketio_events]` implements; the registration |
 //! | `server.rs` | `SocketIo`: the injectable server handle |
 
@@ -44,6 +45,7 @@ pub(crate) mod engine;
 pub(crate) mod namespace;
 pub(crate) mod packet;
 pub(crate) mod payload;
+pub(crate) mod presence;
 pub(crate) mod reason;
 pub(crate) mod server;
 pub(crate) mod session;
@@ -55,6 +57,7 @@ pub use emit::{EmitError, Operator, RemoteSocket};
 pub use namespace::{NamespaceEvents, SocketIoNamespaceRegistration};
 pub use packet::PacketError;
 pub use payload::{FromPayload, IntoAck, IntoConnectResult, IntoPayload, Payload, PayloadError};
+pub use presence::{PresenceEvent, PresenceEvents, PresenceKind};
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use socket::Socket;
