@@ -1,0 +1,142 @@
+// Checks the seed app's presence across two nodes with the stock `socket.io-client`.
+//
+// Usage: node presence_client.js WS_A WS_B HTTP_A HTTP_B PID_B LEASE_MS TIMEOUT_MS
+//
+// Tracks a socket on each node in one room and checks that each client gets every `presence`
+// change once, wherever it happened; that `/socketio/presence?room=` lists both members with
+// their node, rooms and metadata on either node; that a disconnect is a `leave`; then kills node
+// B with SIGKILL and checks that its member is gone from node A's listing within the lease plus
+// one request timeout. Prints `ok`; any mismatch exits non-zero with the reason.
+"use strict";
+
+const assert = require("node:assert/strict");
+const { io } = require("socket.io-client");
+
+const TIMEOUT = 10000;
+const options = { transports: ["websocket"], reconnection: false, timeout: TIMEOUT };
+const ROOM = "presence-room";
+
+function connect(url) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, options);
+    const queues = { event: [], presence: [] };
+    const waiters = { event: [], presence: [] };
+    for (const name of Object.keys(queues)) {
+      socket.on(name, (data) => {
+        const waiter = waiters[name].shift();
+        if (waiter) waiter(data);
+        else queues[name].push(data);
+      });
+    }
+    socket.next = (name) =>
+      new Promise((res, rej) => {
+        if (queues[name].length) return res(queues[name].shift());
+        const timer = setTimeout(() => rej(new Error(`no ${name} in time`)), TIMEOUT);
+        waiters[name].push((data) => {
+          clearTimeout(timer);
+          res(data);
+        });
+      });
+    socket.queues = queues;
+    socket.on("connect", () => resolve(socket));
+    socket.on("connect_error", reject);
+  });
+}
+
+const call = (socket, ...args) => socket.timeout(TIMEOUT).emitWithAck(...args);
+
+async function track(socket, name) {
+  assert.equal(await call(socket, "track", { name }), "tracked");
+  socket.emit("join-room", ROOM);
+  // The joiner is told the room's size once it is in.
+  for (;;) {
+    const said = await socket.next("event");
+    if (said.startsWith("There are")) return;
+  }
+}
+
+function assertChange(change, kind, socket, name) {
+  assert.equal(change.kind, kind, JSON.stringify(change));
+  assert.equal(change.room, ROOM);
+  assert.equal(change.namespace, "/");
+  assert.equal(change.socket_id, socket.id);
+  assert.deepEqual(change.meta, { name });
+}
+
+async function presence(http) {
+  const response = await fetch(`${http}/socketio/presence?room=${ROOM}`);
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  const [wsA, wsB, httpA, httpB, pidB, leaseMs, timeoutMs] = process.argv.slice(2);
+  const a = await connect(wsA);
+  const b = await connect(wsB);
+
+  await track(a, "ann");
+  assertChange(await a.next("presence"), "join", a, "ann");
+
+  await track(b, "bob");
+  // Node A heard of bob's join through the broker and told its member; node B told its own.
+  assertChange(await a.next("presence"), "join", b, "bob");
+  assertChange(await b.next("presence"), "join", b, "bob");
+
+  for (const http of [httpA, httpB]) {
+    const members = await presence(http);
+    assert.equal(members.length, 2, JSON.stringify(members));
+    const byId = Object.fromEntries(members.map((m) => [m.id, m]));
+    assert.deepEqual(byId[a.id].meta, { name: "ann" });
+    assert.deepEqual(byId[b.id].meta, { name: "bob" });
+    assert.ok(byId[a.id].rooms.includes(ROOM) && byId[a.id].rooms.includes(a.id));
+    assert.ok(byId[a.id].node > 0 && byId[b.id].node > 0);
+    assert.notEqual(byId[a.id].node, byId[b.id].node, "one member per node");
+  }
+
+  // A disconnect is a leave, with the metadata of who left.
+  const bobId = b.id;
+  b.disconnect();
+  const left = await a.next("presence");
+  assert.equal(left.kind, "leave");
+  assert.equal(left.socket_id, bobId);
+  assert.deepEqual(left.meta, { name: "bob" });
+
+  const c = await connect(wsB);
+  await track(c, "cat");
+  assertChange(await a.next("presence"), "join", c, "cat");
+  assertChange(await c.next("presence"), "join", c, "cat");
+  assert.equal((await presence(httpA)).length, 2);
+
+  // Node B dies without a word: its member leaves node A's listing within the lease (and the
+  // one request to B that times out meanwhile).
+  process.kill(Number(pidB), "SIGKILL");
+  const killed = Date.now();
+  const bound = Number(leaseMs) + Number(timeoutMs) + 3000;
+  for (;;) {
+    const members = await presence(httpA);
+    if (members.length === 1) {
+      assert.equal(members[0].id, a.id);
+      break;
+    }
+    assert.ok(Date.now() - killed < bound, `node B's member still listed: ${JSON.stringify(members)}`);
+    await sleep(200);
+  }
+  console.log(`node B's member gone after ${Date.now() - killed} ms`);
+
+  // Exactly once: nothing more reached ann than the changes checked above.
+  await sleep(300);
+  assert.deepEqual(a.queues.presence, [], "no duplicate presence change");
+  a.disconnect();
+  c.disconnect();
+  console.log("ok");
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
