@@ -120,17 +120,41 @@ async fn one_node_lists_members_and_announces_their_changes() {
     let mut changes = io.presence();
 
     let (mut ann, ann_id) = connected(&server).await;
-    assert_eq!(call(&mut ann, "track", json!({"name": "ann"})).await, "tracked");
+    assert_eq!(
+        call(&mut ann, "track", json!({"name": "ann"})).await,
+        "tracked"
+    );
     assert_eq!(call(&mut ann, "join", json!("lobby")).await, "joined");
-    assert_change(&next_change(&mut changes).await, PresenceKind::Join, &ann_id, "ann");
+    assert_change(
+        &next_change(&mut changes).await,
+        PresenceKind::Join,
+        &ann_id,
+        "ann",
+    );
 
     // Untracked, a join is no change; tracked, the rooms it is in are joined, then updated.
     let (mut bob, bob_id) = connected(&server).await;
     assert_eq!(call(&mut bob, "join", json!("lobby")).await, "joined");
-    assert_eq!(call(&mut bob, "track", json!({"name": "bob"})).await, "tracked");
-    assert_change(&next_change(&mut changes).await, PresenceKind::Join, &bob_id, "bob");
-    assert_eq!(call(&mut bob, "track", json!({"name": "bobby"})).await, "tracked");
-    assert_change(&next_change(&mut changes).await, PresenceKind::Update, &bob_id, "bobby");
+    assert_eq!(
+        call(&mut bob, "track", json!({"name": "bob"})).await,
+        "tracked"
+    );
+    assert_change(
+        &next_change(&mut changes).await,
+        PresenceKind::Join,
+        &bob_id,
+        "bob",
+    );
+    assert_eq!(
+        call(&mut bob, "track", json!({"name": "bobby"})).await,
+        "tracked"
+    );
+    assert_change(
+        &next_change(&mut changes).await,
+        PresenceKind::Update,
+        &bob_id,
+        "bobby",
+    );
 
     let mut listed = io.fetch_sockets("lobby").await.expect("listed");
     listed.sort_by(|a, b| a.id().cmp(b.id()));
@@ -148,15 +172,30 @@ async fn one_node_lists_members_and_announces_their_changes() {
     }
 
     // A local emit reaches this node's members.
-    io.of("/").local().to("lobby").emit("hi", "there").await.expect("emitted");
+    io.of("/")
+        .local()
+        .to("lobby")
+        .emit("hi", "there")
+        .await
+        .expect("emitted");
     assert_eq!(text(&mut ann).await, r#"42["hi","there"]"#);
     assert_eq!(text(&mut bob).await, r#"42["hi","there"]"#);
 
     assert_eq!(call(&mut ann, "leave", json!("lobby")).await, "left");
-    assert_change(&next_change(&mut changes).await, PresenceKind::Leave, &ann_id, "ann");
+    assert_change(
+        &next_change(&mut changes).await,
+        PresenceKind::Leave,
+        &ann_id,
+        "ann",
+    );
     // A closed connection leaves every room, with the metadata of who left.
     bob.close().await;
-    assert_change(&next_change(&mut changes).await, PresenceKind::Leave, &bob_id, "bobby");
+    assert_change(
+        &next_change(&mut changes).await,
+        PresenceKind::Leave,
+        &bob_id,
+        "bobby",
+    );
     assert!(io.fetch_sockets("lobby").await.expect("listed").is_empty());
     server.shutdown().await;
 }

@@ -274,6 +274,12 @@ impl Socket {
     /// The socket left its namespace: a tracked socket raises a `Leave` for every room it was
     /// in.
     pub(crate) async fn left_every_room(&self) {
+        // The connection may stay (a namespace disconnect) and connect to the namespace again,
+        // untracked: its listing must not show this socket's metadata.
+        self.inner
+            .conn
+            .context()
+            .remove(&meta_key(&self.inner.namespace));
         let rooms = std::mem::take(&mut *self.inner.joined.lock());
         for room in rooms {
             self.announce(&room, PresenceKind::Leave).await;
