@@ -1,20 +1,13 @@
-//! Presence: `fetch_sockets` with each member's node, rooms and metadata, and the presence
-//! changes every node hears. One node in-process with a raw Socket.IO client; two seed processes
-//! sharing Redis, and NATS, driven by the stock Node `socket.io-client`, one of them killed with
-//! SIGKILL to see its member leave the listing within the lease.
+//! Presence on one node, in-process, with a raw Socket.IO client: `fetch_sockets` with each
+//! member's node, rooms and metadata, the presence changes a tracked socket raises, and a local
+//! emit. Two nodes are `socketio_presence_cluster.rs`.
 
-#[path = "cluster/mod.rs"]
-mod cluster;
-
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use cluster::{Broker, Kind, LEASE_MS, REQUEST_TIMEOUT_MS, TempDir, unique_prefix};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use support::SeedProcess;
-use support::socketio::Client;
 use tokio_tungstenite::tungstenite::Message;
+use ws_core::NodeId;
 use ws_core::prelude::*;
 use ws_core::socketio::{PresenceEvent, PresenceEvents, PresenceKind};
 use ws_core::testing::{TestClient, TestServer};
@@ -198,52 +191,4 @@ async fn one_node_lists_members_and_announces_their_changes() {
     );
     assert!(io.fetch_sockets("lobby").await.expect("listed").is_empty());
     server.shutdown().await;
-}
-
-/// A seed node with Socket.IO on and the cluster at `broker`.
-fn socketio_node(dir: &TempDir, broker: &str, prefix: &str) -> SeedProcess {
-    cluster::seed_config_with(&dir.0, broker, prefix, "");
-    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
-    toml = toml.replacen(
-        "port = 9502\n",
-        "port = 9502\n[servers.settings.socketio]\nenabled = true\n",
-        1,
-    );
-    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
-    let config = dir.0.display().to_string();
-    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
-}
-
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
-}
-
-async fn two_nodes(kind: Kind) {
-    let Some(broker) = Broker::start(kind) else {
-        return;
-    };
-    let prefix = unique_prefix("presence");
-    let (dir_a, dir_b) = (TempDir::new("presence-a"), TempDir::new("presence-b"));
-    let a = socketio_node(&dir_a, &broker.url(), &prefix);
-    let b = socketio_node(&dir_b, &broker.url(), &prefix);
-    let args = [
-        url(a.ws),
-        url(b.ws),
-        url(a.http),
-        url(b.http),
-        b.process.pid().to_string(),
-        LEASE_MS.to_string(),
-        REQUEST_TIMEOUT_MS.to_string(),
-    ];
-    Client::Node.run("presence_client", &args).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_through_redis_and_a_killed_node() {
-    two_nodes(Kind::Redis).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_through_nats_and_a_killed_node() {
-    two_nodes(Kind::Nats).await;
 }
