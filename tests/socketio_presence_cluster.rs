@@ -1,8 +1,8 @@
 //! Presence across two seed processes sharing Redis, and NATS, driven by the stock Node
 //! `socket.io-client` (`tests/socketio/js/presence_client.js`): each client gets every presence
 //! change once wherever it happened, `/socketio/presence?room=` lists both nodes' members from
-//! either node, and a node killed with SIGKILL loses its member from the listing within the
-//! lease.
+//! either node, a node killed with SIGKILL loses its member from the listing within the lease,
+//! and a stopped node (SIGSTOP) is left out after one request timeout.
 
 #[path = "cluster/mod.rs"]
 mod cluster;
@@ -36,15 +36,18 @@ async fn two_nodes(kind: Kind) {
         return;
     };
     let prefix = unique_prefix("presence");
-    let (dir_a, dir_b) = (TempDir::new("presence-a"), TempDir::new("presence-b"));
-    let a = socketio_node(&dir_a, &broker.url(), &prefix);
-    let b = socketio_node(&dir_b, &broker.url(), &prefix);
+    let dirs = ["presence-a", "presence-b", "presence-c"].map(TempDir::new);
+    let [a, b, c] = dirs
+        .each_ref()
+        .map(|dir| socketio_node(dir, &broker.url(), &prefix));
     let args = [
         url(a.ws),
         url(b.ws),
+        url(c.ws),
         url(a.http),
         url(b.http),
         b.process.pid().to_string(),
+        c.process.pid().to_string(),
         LEASE_MS.to_string(),
         REQUEST_TIMEOUT_MS.to_string(),
     ];

@@ -1,12 +1,15 @@
 // Checks the seed app's presence across two nodes with the stock `socket.io-client`.
 //
-// Usage: node presence_client.js WS_A WS_B HTTP_A HTTP_B PID_B LEASE_MS TIMEOUT_MS
+// Usage: node presence_client.js WS_A WS_B WS_C HTTP_A HTTP_B PID_B PID_C LEASE_MS TIMEOUT_MS
 //
-// Tracks a socket on each node in one room and checks that each client gets every `presence`
-// change once, wherever it happened; that `/socketio/presence?room=` lists both members with
-// their node, rooms and metadata on either node; that a disconnect is a `leave`; then kills node
-// B with SIGKILL and checks that its member is gone from node A's listing within the lease plus
-// one request timeout. Prints `ok`; any mismatch exits non-zero with the reason.
+// Tracks a socket on nodes A and B in one room and checks that each client gets every
+// `presence` change once, wherever it happened; that `/socketio/presence?room=` lists both
+// members with their node, rooms and metadata on either node; that a disconnect is a `leave`;
+// then kills node B with SIGKILL and checks that its member is gone from node A's listing within
+// the lease plus one request timeout. Last, node C, with a member too, is stopped (SIGSTOP: alive
+// to the broker, answering nothing): node A's listing still answers, without C's member, within
+// one request timeout, and at once again after C's lease expired. Prints `ok`; any mismatch
+// exits non-zero with the reason.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -72,7 +75,8 @@ async function presence(http) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
-  const [wsA, wsB, httpA, httpB, pidB, leaseMs, timeoutMs] = process.argv.slice(2);
+  const [wsA, wsB, wsC, httpA, httpB, pidB, pidC, leaseMs, timeoutMs] = process.argv.slice(2);
+  const [lease, timeout] = [Number(leaseMs), Number(timeoutMs)];
   const a = await connect(wsA);
   const b = await connect(wsB);
 
@@ -113,7 +117,7 @@ async function main() {
   // one request to B that times out meanwhile).
   process.kill(Number(pidB), "SIGKILL");
   const killed = Date.now();
-  const bound = Number(leaseMs) + Number(timeoutMs) + 3000;
+  const bound = lease + timeout + 3000;
   for (;;) {
     const members = await presence(httpA);
     if (members.length === 1) {
@@ -124,6 +128,31 @@ async function main() {
     await sleep(200);
   }
   console.log(`node B's member gone after ${Date.now() - killed} ms`);
+
+  // A node that stops answering is left out after one request timeout, then not asked at all
+  // once its lease expired. (Node B's lease first runs out: until then the seed's `join-room`,
+  // which counts the room with `room_size`, fails on the node that cannot answer.)
+  await sleep(lease + 500);
+  const d = await connect(wsC);
+  await track(d, "dan");
+  assertChange(await a.next("presence"), "join", d, "dan");
+  assert.equal((await presence(httpA)).length, 2);
+  process.kill(Number(pidC), "SIGSTOP");
+  const stopped = Date.now();
+  let members = await presence(httpA);
+  console.log(`listing with node C stopped took ${Date.now() - stopped} ms`);
+  assert.deepEqual(members.map((m) => m.id), [a.id]);
+  assert.ok(Date.now() - stopped < timeout + 3000, "a stopped node held the listing up");
+  await sleep(lease);
+  for (;;) {
+    const asked = Date.now();
+    members = await presence(httpA);
+    assert.deepEqual(members.map((m) => m.id), [a.id]);
+    if (Date.now() - asked < timeout / 2) break;
+    assert.ok(Date.now() - stopped < lease + 2 * timeout + 3000, "node C still asked past its lease");
+  }
+  console.log(`node C no longer asked after ${Date.now() - stopped} ms`);
+  process.kill(Number(pidC), "SIGKILL");
 
   // Exactly once: nothing more reached ann than the changes checked above.
   await sleep(300);
