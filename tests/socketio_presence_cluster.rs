@@ -1,4 +1,4 @@
-//! Presence across two seed processes sharing Redis, and NATS, driven by the stock Node
+//! Presence across three seed processes sharing Redis, and NATS, driven by the stock Node
 //! `socket.io-client` (`tests/socketio/js/presence_client.js`): each client gets every presence
 //! change once wherever it happened, `/socketio/presence?room=` lists both nodes' members from
 //! either node, a node killed with SIGKILL loses its member from the listing within the lease,
@@ -31,7 +31,7 @@ fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
 
-async fn two_nodes(kind: Kind) {
+async fn three_nodes(kind: Kind) {
     let Some(broker) = Broker::start(kind) else {
         return;
     };
@@ -55,11 +55,11 @@ async fn two_nodes(kind: Kind) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_through_redis_and_a_killed_node() {
-    two_nodes(Kind::Redis).await;
+async fn presence_across_nodes_through_redis() {
+    three_nodes(Kind::Redis).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_through_nats_and_a_killed_node() {
-    two_nodes(Kind::Nats).await;
+async fn presence_across_nodes_through_nats() {
+    three_nodes(Kind::Nats).await;
 }
