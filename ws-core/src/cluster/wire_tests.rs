@@ -1,6 +1,7 @@
 //! The wire format's tests: every command and reply round-trips, garbage is an error.
 
 use super::*;
+use crate::ws::message::{CloseCode, CloseFrame};
 
 fn round_trip(frame: Frame) {
     let bytes = encode(&frame).expect("encodes");
