@@ -93,6 +93,14 @@ impl Operator {
 
     /// Narrows the selection to this node's sockets (Socket.IO's `io.local`): what forwards a
     /// [`PresenceEvent`](super::PresenceEvent), which every node gets, to each client once.
+    /// Emits, sizes and listings then never touch the broker.
+    ///
+    /// ```no_run
+    /// # async fn demo(io: ws_core::socketio::SocketIo) -> Result<(), ws_core::socketio::EmitError> {
+    /// io.of("/").local().to("lobby").emit("event", "to this node's members").await?;
+    /// let here = io.of("/").local().to("lobby").size().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn local(mut self) -> Self {
         self.local = true;
         self

@@ -56,6 +56,19 @@ impl SocketIo {
 
     /// The presence changes of every namespace, room and node from now on, each once on this
     /// node; see [`PresenceEvents`] and [`Socket::set_presence`](super::Socket::set_presence).
+    ///
+    /// ```no_run
+    /// # async fn demo(io: ws_core::socketio::SocketIo) {
+    /// use ws_core::socketio::PresenceKind;
+    ///
+    /// let mut changes = io.presence();
+    /// while let Some(change) = changes.recv().await {
+    ///     if change.kind == PresenceKind::Leave {
+    ///         println!("{} left {} on node {}", change.socket_id, change.room, change.node);
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn presence(&self) -> PresenceEvents {
         PresenceEvents::new(self.sender.notices())
     }

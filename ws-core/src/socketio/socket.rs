@@ -249,6 +249,12 @@ impl Socket {
     }
 
     /// The metadata of [`set_presence`](Self::set_presence) as `T`; `Ok(None)` while untracked.
+    ///
+    /// ```no_run
+    /// # fn demo(socket: &ws_core::socketio::Socket) -> Result<(), serde_json::Error> {
+    /// let meta: Option<serde_json::Value> = socket.presence()?;
+    /// # Ok(()) }
+    /// ```
     pub fn presence<T: DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
         let meta = self.inner.presence.lock().clone();
         meta.map(|text| serde_json::from_str(&text)).transpose()
