@@ -253,6 +253,11 @@ impl Sender {
             .await
     }
 
+    /// The nodes whose lease is alive, this one included.
+    pub(crate) async fn live_nodes(&self) -> Result<Vec<NodeId>, SendError> {
+        self.inner.backplane.live_nodes().await
+    }
+
     /// A listener of the notices of every node.
     pub(crate) fn notices(&self) -> tokio::sync::broadcast::Receiver<crate::registry::Notice> {
         self.inner.registry.notices()

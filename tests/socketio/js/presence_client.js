@@ -1,4 +1,4 @@
-// Checks the seed app's presence across two nodes with the stock `socket.io-client`.
+// Checks the seed app's presence across three nodes with the stock `socket.io-client`.
 //
 // Usage: node presence_client.js WS_A WS_B WS_C HTTP_A HTTP_B PID_B PID_C LEASE_MS TIMEOUT_MS
 //
@@ -6,10 +6,11 @@
 // `presence` change once, wherever it happened; that `/socketio/presence?room=` lists both
 // members with their node, rooms and metadata on either node; that a disconnect is a `leave`;
 // then kills node B with SIGKILL and checks that its member is gone from node A's listing within
-// the lease plus one request timeout. Last, node C, with a member too, is stopped (SIGSTOP: alive
-// to the broker, answering nothing): node A's listing still answers, without C's member, within
-// one request timeout, and at once again after C's lease expired. Prints `ok`; any mismatch
-// exits non-zero with the reason.
+// the lease plus one request timeout, and announced gone (a `leave`) once B's lease expired.
+// Last, node C, with a member too, is stopped (SIGSTOP: alive to the broker, answering
+// nothing): node A's listing still answers, without C's member, within one request timeout,
+// and at once again after C's lease expired, when its member is announced gone too. Prints
+// `ok`; any mismatch exits non-zero with the reason.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -114,7 +115,9 @@ async function main() {
   assert.equal((await presence(httpA)).length, 2);
 
   // Node B dies without a word: its member leaves node A's listing within the lease (and the
-  // one request to B that times out meanwhile).
+  // one request to B that times out meanwhile), and node A announces it gone once B's lease
+  // expired.
+  const catId = c.id;
   process.kill(Number(pidB), "SIGKILL");
   const killed = Date.now();
   const bound = lease + timeout + 3000;
@@ -128,6 +131,12 @@ async function main() {
     await sleep(200);
   }
   console.log(`node B's member gone after ${Date.now() - killed} ms`);
+  const catLeft = await a.next("presence");
+  assert.equal(catLeft.kind, "leave", JSON.stringify(catLeft));
+  assert.equal(catLeft.socket_id, catId);
+  assert.deepEqual(catLeft.meta, { name: "cat" });
+  console.log(`node B's member announced gone after ${Date.now() - killed} ms`);
+  assert.ok(Date.now() - killed < bound, "the leave of a crashed node's member came late");
 
   // A node that stops answering is left out after one request timeout, then not asked at all
   // once its lease expired. (Node B's lease first runs out: until then the seed's `join-room`,
@@ -137,6 +146,7 @@ async function main() {
   await track(d, "dan");
   assertChange(await a.next("presence"), "join", d, "dan");
   assert.equal((await presence(httpA)).length, 2);
+  const danId = d.id;
   process.kill(Number(pidC), "SIGSTOP");
   const stopped = Date.now();
   let members = await presence(httpA);
@@ -152,6 +162,9 @@ async function main() {
     assert.ok(Date.now() - stopped < lease + 2 * timeout + 3000, "node C still asked past its lease");
   }
   console.log(`node C no longer asked after ${Date.now() - stopped} ms`);
+  const danLeft = await a.next("presence");
+  assert.equal(danLeft.kind, "leave", JSON.stringify(danLeft));
+  assert.equal(danLeft.socket_id, danId);
   process.kill(Number(pidC), "SIGKILL");
 
   // Exactly once: nothing more reached ann than the changes checked above.

@@ -7,6 +7,9 @@
 //! listing. Other per-socket data ([`Socket::data`](super::Socket::data)) holds values of any
 //! type and never leaves its node.
 
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,10 +80,22 @@ impl PresenceEvent {
     }
 }
 
+/// How often a listener that knows members of other nodes checks that those nodes still hold
+/// their lease; a crashed node's members are announced gone within its lease plus this.
+const CRASH_CHECK: Duration = Duration::from_secs(1);
+
+/// A tracked member of another node, as a listener knows it: (namespace, room, socket id).
+type RemoteMember = (String, String, String);
+
 /// The presence changes of every node, from the moment it was made
 /// ([`SocketIo::presence`](super::SocketIo::presence)). Each change arrives once per node, so an
 /// app forwards it to its own node's clients with
 /// [`Operator::local`](super::Operator::local).
+///
+/// A node that crashes says nothing, so each listener remembers the members of other nodes whose
+/// changes it saw, and once such a node's lease has expired it hands out a `Leave` for each of
+/// them itself (once per listener, so once per node when a node has one listener). Members that
+/// joined before the listener was made are not known to it, and get no such `Leave`.
 ///
 /// ```no_run
 /// # async fn demo(io: ws_core::socketio::SocketIo) {
@@ -96,21 +111,49 @@ impl PresenceEvent {
 #[derive(Debug)]
 pub struct PresenceEvents {
     notices: broadcast::Receiver<Notice>,
+    sender: crate::Sender,
+    /// Other nodes' tracked members, by node, with their metadata.
+    remote: HashMap<NodeId, HashMap<RemoteMember, Option<Value>>>,
+    /// `Leave`s of a crashed node's members, not handed out yet.
+    gone: VecDeque<PresenceEvent>,
+    crash_check: tokio::time::Interval,
 }
 
 impl PresenceEvents {
-    pub(crate) fn new(notices: broadcast::Receiver<Notice>) -> Self {
-        Self { notices }
+    pub(crate) fn new(sender: crate::Sender) -> Self {
+        let mut crash_check = tokio::time::interval(CRASH_CHECK);
+        crash_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            notices: sender.notices(),
+            sender,
+            remote: HashMap::new(),
+            gone: VecDeque::new(),
+            crash_check,
+        }
     }
 
     /// The next change; `None` once the node is gone. A listener that falls over a thousand
     /// changes behind skips the oldest, with a warning naming how many.
     pub async fn recv(&mut self) -> Option<PresenceEvent> {
         loop {
-            match self.notices.recv().await {
+            if let Some(event) = self.gone.pop_front() {
+                return Some(event);
+            }
+            let checking = !self.remote.is_empty();
+            let notice = tokio::select! {
+                notice = self.notices.recv() => notice,
+                _ = self.crash_check.tick(), if checking => {
+                    self.find_crashed().await;
+                    continue;
+                }
+            };
+            match notice {
                 Ok(notice) if notice.topic == TOPIC => {
                     match serde_json::from_slice::<PresenceEvent>(&notice.body) {
-                        Ok(event) => return Some(event),
+                        Ok(event) => {
+                            self.remember(&event);
+                            return Some(event);
+                        }
                         // Sent by a node of another version; nothing this one can use.
                         Err(error) => tracing::debug!(%error, "an unreadable presence notice"),
                     }
@@ -120,6 +163,59 @@ impl PresenceEvents {
                     tracing::warn!(missed, "a presence listener fell behind and missed changes");
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Keeps track of another node's members, to announce them gone if that node crashes.
+    fn remember(&mut self, event: &PresenceEvent) {
+        let me = self.sender.node();
+        if event.node == me || event.node.0 == 0 {
+            return;
+        }
+        let member = (
+            event.namespace.clone(),
+            event.room.clone(),
+            event.socket_id.clone(),
+        );
+        let members = self.remote.entry(event.node).or_default();
+        match event.kind {
+            PresenceKind::Leave => {
+                members.remove(&member);
+                if members.is_empty() {
+                    self.remote.remove(&event.node);
+                }
+            }
+            PresenceKind::Join | PresenceKind::Update => {
+                members.insert(member, event.meta.clone());
+            }
+        }
+    }
+
+    /// Queues a `Leave` for every known member of a node whose lease has expired. While the
+    /// broker is down nothing is concluded: the nodes may well be alive.
+    async fn find_crashed(&mut self) {
+        let Ok(live) = self.sender.live_nodes().await else {
+            return;
+        };
+        let crashed: Vec<NodeId> = self
+            .remote
+            .keys()
+            .filter(|node| !live.contains(node))
+            .copied()
+            .collect();
+        for node in crashed {
+            let members = self.remote.remove(&node).unwrap_or_default();
+            tracing::debug!(%node, members = members.len(), "a node's lease expired; its members left");
+            for ((namespace, room, socket_id), meta) in members {
+                self.gone.push_back(PresenceEvent {
+                    namespace,
+                    room,
+                    socket_id,
+                    node,
+                    kind: PresenceKind::Leave,
+                    meta,
+                });
             }
         }
     }

@@ -70,7 +70,7 @@ impl SocketIo {
     /// # }
     /// ```
     pub fn presence(&self) -> PresenceEvents {
-        PresenceEvents::new(self.sender.notices())
+        PresenceEvents::new(self.sender.clone())
     }
 
     /// How many sockets of the `/` namespace are in `room`, across the cluster.
