@@ -65,7 +65,7 @@ pub use cluster::{Command as ClusterCommand, MemberInfo as ClusterMember, Reply 
 pub use config::{
     BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
     LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,
-    SocketIoSettings, TlsSettings, TrustedProxy, TrustedProxyError,
+    SocketIoSettings, SocketIoTransport, TlsSettings, TrustedProxy, TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,

@@ -90,7 +90,8 @@
 
   function connectSocket(url) {
     const socket = io(url, {
-      // Only the WebSocket transport: the server does not serve HTTP long-polling.
+      // Only the WebSocket transport: the page comes from the `http` server, another origin
+      // than Socket.IO's, and polling from there would need `cors_origins` in the config.
       transports: ["websocket"],
       // Read at every connect, so a retry after a refusal, or a reconnect, sends the nickname
       // typed last.
