@@ -4,13 +4,14 @@
 //
 // Tracks a socket on nodes A and B in one room and checks that each client gets every
 // `presence` change once, wherever it happened; that `/socketio/presence?room=` lists both
-// members with their node, rooms and metadata on either node; that a disconnect is a `leave`;
-// then kills node B with SIGKILL and checks that its member is gone from node A's listing within
-// the lease plus one request timeout, and announced gone (a `leave`) once B's lease expired.
-// Last, node C, with a member too, is stopped (SIGSTOP: alive to the broker, answering
-// nothing): node A's listing still answers, without C's member, within one request timeout,
-// and at once again after C's lease expired, when its member is announced gone too. Prints
-// `ok`; any mismatch exits non-zero with the reason.
+// members with their node, rooms and metadata on either node; that a disconnect is a `leave`.
+// Then B's next member, on long-polling this time, is tracked, and node B is killed with
+// SIGKILL: its member is gone from node A's listing within the lease plus one request timeout,
+// and announced gone (a `leave`) once B's lease expired. Last, node C, with a member too, is
+// stopped (SIGSTOP: alive to the broker, answering nothing): node A's listing still answers,
+// without C's member, within one request timeout, and at once again after C's lease expired,
+// when its member is announced gone too. Prints `ok`; any mismatch exits non-zero with the
+// reason.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -20,9 +21,9 @@ const TIMEOUT = 10000;
 const options = { transports: ["websocket"], reconnection: false, timeout: TIMEOUT };
 const ROOM = "presence-room";
 
-function connect(url) {
+function connect(url, transports = ["websocket"]) {
   return new Promise((resolve, reject) => {
-    const socket = io(url, options);
+    const socket = io(url, { ...options, transports });
     const queues = { event: [], presence: [] };
     const waiters = { event: [], presence: [] };
     for (const name of Object.keys(queues)) {
@@ -108,7 +109,8 @@ async function main() {
   assert.equal(left.socket_id, bobId);
   assert.deepEqual(left.meta, { name: "bob" });
 
-  const c = await connect(wsB);
+  // Long-polling, never upgraded: a polling session is tracked like a WebSocket one.
+  const c = await connect(wsB, ["polling"]);
   await track(c, "cat");
   assertChange(await a.next("presence"), "join", c, "cat");
   assertChange(await c.next("presence"), "join", c, "cat");
