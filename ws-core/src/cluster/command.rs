@@ -72,6 +72,14 @@ pub enum Command {
 }
 
 /// One connection in the answer to [`Command::Describe`].
+///
+/// ```
+/// use ws_core::{ClusterMember, ClusterReply, Fd};
+///
+/// let member = ClusterMember { fd: Fd(7), rooms: vec!["lobby".into()], meta: None };
+/// let reply = ClusterReply::Described(vec![member.clone()]);
+/// assert_eq!(reply, ClusterReply::Described(vec![member]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
     /// The connection.

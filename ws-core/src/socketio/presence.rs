@@ -26,7 +26,14 @@ pub(crate) fn meta_key(namespace: &str) -> String {
     format!("\u{1}sio-presence{namespace}")
 }
 
-/// What changed for a tracked socket in a room.
+/// What changed for a tracked socket in a room; `"join"`, `"leave"` or `"update"` in JSON.
+///
+/// ```
+/// use ws_core::socketio::PresenceKind;
+///
+/// assert_eq!(serde_json::to_string(&PresenceKind::Leave)?, r#""leave""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
