@@ -62,7 +62,7 @@ mod ws;
 pub mod testing;
 
 pub use app::{App, EmbeddedApp, RunningApp};
-pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
+pub use cluster::{Command as ClusterCommand, MemberInfo as ClusterMember, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
     LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,

@@ -2,6 +2,7 @@
 
 mod conn;
 mod delivery;
+mod presence;
 mod rooms;
 
 use std::collections::HashMap;
@@ -11,6 +12,8 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
 pub(crate) use conn::{Compression, ConnShared};
+pub(crate) use presence::Notice;
+use presence::NoticeBus;
 use rooms::{Fanout, Room};
 
 use crate::metrics::Metrics;
@@ -35,6 +38,8 @@ pub(crate) struct Registry {
     connections: DashMap<Fd, Arc<ConnShared>, FxBuildHasher>,
     rooms: DashMap<Arc<str>, Room>,
     metrics: Arc<Metrics>,
+    /// Notices from every node for this node's listeners (presence changes).
+    notices: NoticeBus,
 }
 
 impl Registry {

@@ -41,6 +41,7 @@
 //! | `reason.rs` | `DisconnectReason` |
 //! | `socket.rs` | `Socket`: one client in one namespace |
 //! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
+//! | `presence.rs` | presence metadata, `PresenceEvent`s and their stream |
 //! | `namespace.rs` | what `#[socketio_events]` implements; the registration |
 //! | `server.rs` | `SocketIo`: the injectable server handle |
 
@@ -53,6 +54,7 @@ pub(crate) mod payload;
 pub(crate) mod poll_session;
 pub(crate) mod poll_wire;
 pub(crate) mod polling;
+pub(crate) mod presence;
 pub(crate) mod reason;
 pub(crate) mod server;
 pub(crate) mod session;
@@ -65,6 +67,7 @@ pub use emit::{EmitError, Operator, RemoteSocket};
 pub use namespace::{NamespaceEvents, SocketIoNamespaceRegistration};
 pub use packet::PacketError;
 pub use payload::{FromPayload, IntoAck, IntoConnectResult, IntoPayload, Payload, PayloadError};
+pub use presence::{PresenceEvent, PresenceEvents, PresenceKind};
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use socket::Socket;

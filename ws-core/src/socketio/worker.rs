@@ -61,6 +61,7 @@ impl HandlerTask {
                 let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
                 for (namespace, socket) in sockets {
                     socket.mark_disconnected();
+                    socket.left_every_room().await;
                     if let Some(handler) = self.namespaces.get(&namespace) {
                         handler.disconnect(&socket, reason).await;
                     }
@@ -167,6 +168,7 @@ impl HandlerTask {
                 let _ = sender.leave(self.conn.fd(), &room).await;
             }
         }
+        socket.left_every_room().await;
         if let Some(handler) = self.namespaces.get(namespace) {
             handler.disconnect(&socket, reason).await;
         }
