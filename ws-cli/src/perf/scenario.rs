@@ -28,6 +28,8 @@ pub(super) struct Binaries {
     pub(super) seed: PathBuf,
     /// A folder holding `node_modules/uws-pack`, for the `uws` scenario.
     pub(super) uws: Option<PathBuf>,
+    /// The references of the Socket.IO scenarios.
+    pub(super) socketio: super::socketio::References,
 }
 
 /// uWebSockets.js echoing from its JavaScript callback, as its own examples do; the port is
@@ -46,6 +48,8 @@ pub(super) struct Settings {
     pub(super) idle_conns: u32,
     pub(super) fanout_members: u32,
     pub(super) broadcasts: u32,
+    /// Members of the Socket.IO room scenario.
+    pub(super) sio_room_members: u32,
     pub(super) pin: Pinning,
 }
 
@@ -82,6 +86,13 @@ pub(super) enum Scenario {
     /// Server RSS per idle connection with permessage-deflate negotiated, against without.
     #[value(name = "deflate-idle")]
     DeflateIdle,
+    /// Socket.IO acked events against Node's `socket.io` and socketioxide; only when named, like
+    /// the room one below (`scripts/perf-socketio.sh` sets the references up).
+    #[value(name = "sio-ack")]
+    SioAck,
+    /// Socket.IO emits to a room of `--sio-room-members` against the same references.
+    #[value(name = "sio-room")]
+    SioRoom,
 }
 
 /// Which server of a comparison a target is.
@@ -140,7 +151,7 @@ impl Row {
     }
 }
 
-fn ratio(framework: f64, reference: f64) -> f64 {
+pub(super) fn ratio(framework: f64, reference: f64) -> f64 {
     if reference == 0.0 {
         0.0
     } else {
@@ -201,10 +212,20 @@ impl Scenario {
             Scenario::Deflate300 => "300 B text echo, 50 conns x 16 in flight, permessage-deflate",
             Scenario::Deflate4k => "4 KiB text echo, 20 conns x 4 in flight, permessage-deflate",
             Scenario::DeflateIdle => "idle connections, server RSS, permessage-deflate negotiated",
+            Scenario::SioAck => {
+                "Socket.IO `echo` events with acks, 50 clients x 16 in flight, 32-char string"
+            }
+            Scenario::SioRoom => {
+                "Socket.IO `say` to a room (`to(room).emit`), 16 messages in flight to every member"
+            }
         }
     }
 
     pub(super) fn run(self, bins: &Binaries, settings: &Settings) -> anyhow::Result<Vec<Row>> {
+        if matches!(self, Scenario::SioAck | Scenario::SioRoom) {
+            // Three servers (two references), so its own loop.
+            return super::socketio::run(self, bins, settings);
+        }
         // Idle memory needs servers that have held nothing yet: one that ran other load reuses
         // the heap it freed for new connections, so its RSS barely grows. The other scenarios
         // keep one server per side for all rounds.
@@ -288,6 +309,8 @@ impl Scenario {
                 ("server CPU µs per delivery", false),
             ],
             Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
+            // Measured in `perf/socketio.rs`, with its own metrics.
+            Scenario::SioAck | Scenario::SioRoom => &[],
         }
     }
 
@@ -479,9 +502,11 @@ impl Scenario {
                     target.server.pid().to_string(),
                 ]);
             }
-            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
-                bail!(self.not_bench())
-            }
+            Scenario::IdleMemory
+            | Scenario::HttpSend
+            | Scenario::DeflateIdle
+            | Scenario::SioAck
+            | Scenario::SioRoom => bail!(self.not_bench()),
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
@@ -534,9 +559,11 @@ impl Scenario {
                 number("msgs_per_sec"),
                 per(cpu * 1e6, number("messages"), 1.0),
             ],
-            Scenario::IdleMemory | Scenario::HttpSend | Scenario::DeflateIdle => {
-                bail!(self.not_bench())
-            }
+            Scenario::IdleMemory
+            | Scenario::HttpSend
+            | Scenario::DeflateIdle
+            | Scenario::SioAck
+            | Scenario::SioRoom => bail!(self.not_bench()),
         })
     }
 
@@ -758,7 +785,7 @@ pub(super) fn wrk_available() -> bool {
 /// A framework app (`seed`, `echo-server`) on free ports, watched through its WebSocket port,
 /// and the port its `http` server was told to use. Apps without an `http` server ignore that
 /// override, so the caller waits for the port only where it expects one.
-fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
+pub(super) fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
     let port = free_port()?;
     let http_port = free_port()?;
     let mut command = pin.command(pin.server_core, binary);
@@ -816,13 +843,13 @@ fn per(amount: f64, count: f64, unit: f64) -> f64 {
     }
 }
 
-fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
+pub(super) fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
     let output = command.output().context("cannot run ws-cli bench")?;
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("ws-cli bench printed no report (exit {})", output.status))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
