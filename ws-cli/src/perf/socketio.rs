@@ -40,7 +40,7 @@ impl Side {
     fn name(self) -> &'static str {
         match self {
             Side::Node => "Node socket.io 4.8",
-            Side::Socketioxide => "socketioxide 0.17",
+            Side::Socketioxide => "socketioxide 0.18",
             Side::Framework => "seed (Socket.IO)",
         }
     }

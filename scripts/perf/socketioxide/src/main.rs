@@ -25,8 +25,8 @@ struct Say {
     message: String,
 }
 
-fn on_connect(socket: SocketRef) {
-    socket.on("echo", |ack: AckSender, Data(data): Data<Value>| {
+async fn on_connect(socket: SocketRef) {
+    socket.on("echo", async |ack: AckSender, Data(data): Data<Value>| {
         let _ = ack.send(&data);
     });
     socket.on(
