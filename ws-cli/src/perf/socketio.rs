@@ -51,7 +51,9 @@ fn sides(refs: &References) -> anyhow::Result<Vec<Side>> {
     let mut sides = Vec::new();
     let mut missing = Vec::new();
     match &refs.node_dir {
-        Some(dir) if dir.join("node_modules/socket.io").is_dir() && dir.join(NODE_SCRIPT).is_file() => {
+        Some(dir)
+            if dir.join("node_modules/socket.io").is_dir() && dir.join(NODE_SCRIPT).is_file() =>
+        {
             sides.push(Side::Node)
         }
         Some(dir) => missing.push(format!(
@@ -76,7 +78,10 @@ fn sides(refs: &References) -> anyhow::Result<Vec<Side>> {
         eprintln!("\n!!! NOTE: {note}. !!!\n");
     }
     if sides.is_empty() {
-        bail!("the Socket.IO scenarios need at least one reference: {}", missing.join("; "));
+        bail!(
+            "the Socket.IO scenarios need at least one reference: {}",
+            missing.join("; ")
+        );
     }
     sides.push(Side::Framework);
     Ok(sides)
@@ -103,8 +108,14 @@ pub(super) fn run(
     }
     let framework = samples.pop().context("the framework's samples")?;
     let metrics = match scenario {
-        Scenario::SioRoom => [("deliveries/s", true), ("server CPU µs per delivery", false)],
-        _ => [("acked events/s", true), ("server CPU µs per event + ack", false)],
+        Scenario::SioRoom => [
+            ("deliveries/s", true),
+            ("server CPU µs per delivery", false),
+        ],
+        _ => [
+            ("acked events/s", true),
+            ("server CPU µs per event + ack", false),
+        ],
     };
     let mut rows = Vec::new();
     for (side, reference) in sides.iter().zip(samples) {

@@ -55,7 +55,10 @@ impl Slots {
         for slot in 0..inflight {
             // The pattern's letters need no JSON escaping.
             let payload = String::from_utf8_lossy(&text[slot..slot + size]).into_owned();
-            frames.push(event_frame(Some(slot), &format!("[\"echo\",\"{payload}\"]")));
+            frames.push(event_frame(
+                Some(slot),
+                &format!("[\"echo\",\"{payload}\"]"),
+            ));
             acks.push(format!("43{slot}[\"{payload}\"]").into_bytes());
         }
         Self { frames, acks }
@@ -121,7 +124,11 @@ pub(super) async fn run(
     .await;
     tasks.abort_all();
     let errors = shared.errors.load(Ordering::Relaxed);
-    let first_error = shared.first_error.lock().ok().and_then(|first| first.clone());
+    let first_error = shared
+        .first_error
+        .lock()
+        .ok()
+        .and_then(|first| first.clone());
     Ok(SocketIoReport::new(
         "ack",
         args,

@@ -82,7 +82,8 @@ pub(super) struct SocketIoReport {
 
 pub(crate) fn run(args: BenchSocketIoArgs) -> anyhow::Result<ExitCode> {
     let base = args.url.trim_end_matches('/');
-    let request = connect::build_request(&format!("{base}{ENGINE_PATH}"), &RequestOptions::default())?;
+    let request =
+        connect::build_request(&format!("{base}{ENGINE_PATH}"), &RequestOptions::default())?;
     super::raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -68,7 +68,10 @@ pub(super) async fn run(
         errors: AtomicU64::new(0),
         first_error: std::sync::Mutex::new(None),
     });
-    let join = event_frame(None, &serde_json::json!(["join-room", args.room]).to_string());
+    let join = event_frame(
+        None,
+        &serde_json::json!(["join-room", args.room]).to_string(),
+    );
     let (ready_tx, mut ready) = mpsc::channel::<()>(members as usize + 1);
     let (go_tx, go) = watch::channel(None::<Schedule>);
     let mut tasks = JoinSet::new();
@@ -101,7 +104,14 @@ pub(super) async fn run(
                 return;
             };
             let outcome = if is_sender {
-                sender(&mut conn, &room, &tally, (u64::from(members), inflight), schedule).await
+                sender(
+                    &mut conn,
+                    &room,
+                    &tally,
+                    (u64::from(members), inflight),
+                    schedule,
+                )
+                .await
             } else {
                 member(&mut conn, &tally).await
             };
