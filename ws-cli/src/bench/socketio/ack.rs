@@ -75,21 +75,30 @@ pub(super) async fn run(
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel::<()>(args.conns as usize);
     let (go_tx, go) = tokio::sync::watch::channel(None::<Schedule>);
     let mut tasks = JoinSet::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(super::super::CONNECT_CONCURRENCY));
     for _ in 0..args.conns {
         let request = crate::connect::fresh_request(&request);
         let (shared, slots, ready_tx, mut go) =
             (shared.clone(), slots.clone(), ready_tx.clone(), go.clone());
+        let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let setup = async {
                 let upgraded = upgrade::upgrade(request, CONNECT_TIMEOUT).await?;
                 anyhow::Ok(SioConn::open(upgraded).await?)
             };
-            let mut conn = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
+            // At most so many set up at once: a burst of thousands of SYNs overflows the listen
+            // backlog and stalls in retransmits.
+            let permit = permits.acquire_owned().await;
+            let set_up = tokio::time::timeout(SETUP_TIMEOUT, setup).await;
+            drop(permit);
+            let mut conn = match set_up {
                 Ok(Ok(conn)) => conn,
                 Ok(Err(error)) => return shared.fail(&error),
                 Err(_) => return shared.fail(&anyhow::anyhow!("setup timed out")),
             };
             let _ = ready_tx.send(()).await;
+            // Held no longer, so a client that fails to set up ends the wait for the others.
+            drop(ready_tx);
             let Ok(go) = go.wait_for(Option::is_some).await.map(|go| *go) else {
                 return;
             };

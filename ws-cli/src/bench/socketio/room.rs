@@ -75,6 +75,7 @@ pub(super) async fn run(
     let (ready_tx, mut ready) = mpsc::channel::<()>(members as usize + 1);
     let (go_tx, go) = watch::channel(None::<Schedule>);
     let mut tasks = JoinSet::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(super::super::CONNECT_CONCURRENCY));
     // The members, then the sender: each sets up, reports ready, and waits for the start.
     for index in 0..=members {
         let is_sender = index == members;
@@ -83,6 +84,7 @@ pub(super) async fn run(
             (tally.clone(), ready_tx.clone(), go.clone(), join.clone());
         let room = args.room.clone();
         let inflight = u64::from(args.inflight);
+        let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let setup = async {
                 let upgraded = upgrade::upgrade(request, CONNECT_TIMEOUT).await?;
@@ -94,12 +96,19 @@ pub(super) async fn run(
                 }
                 anyhow::Ok(conn)
             };
-            let mut conn = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
+            // At most so many set up at once: a burst of thousands of SYNs overflows the listen
+            // backlog and stalls in retransmits.
+            let permit = permits.acquire_owned().await;
+            let set_up = tokio::time::timeout(SETUP_TIMEOUT, setup).await;
+            drop(permit);
+            let mut conn = match set_up {
                 Ok(Ok(conn)) => conn,
                 Ok(Err(error)) => return tally.fail(&error),
                 Err(_) => return tally.fail(&anyhow::anyhow!("setup timed out")),
             };
             let _ = ready_tx.send(()).await;
+            // Held no longer, so a client that fails to set up ends the wait for the others.
+            drop(ready_tx);
             let Ok(Some(schedule)) = go.wait_for(Option::is_some).await.map(|go| *go) else {
                 return;
             };
