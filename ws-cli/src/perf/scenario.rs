@@ -843,7 +843,7 @@ fn per(amount: f64, count: f64, unit: f64) -> f64 {
     }
 }
 
-pub(super) fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
+fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
     let output = command.output().context("cannot run ws-cli bench")?;
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("ws-cli bench printed no report (exit {})", output.status))

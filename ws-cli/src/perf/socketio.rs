@@ -13,7 +13,7 @@ use std::process::Stdio;
 use anyhow::{Context, bail};
 
 use super::process::{Server, free_port};
-use super::scenario::{Binaries, Row, Scenario, Settings, median, ratio, run_json, start_app};
+use super::scenario::{Binaries, Row, Scenario, Settings, median, ratio, start_app};
 
 /// The Node reference's script, which `scripts/perf-socketio.sh` copies next to the
 /// `socket.io` install so that node resolves the package from there.
@@ -193,8 +193,18 @@ fn measure(
         ]),
         _ => command.args(["--conns", "50", "--inflight", "16", "--size", "32"]),
     };
-    command.stdout(Stdio::piped()).stderr(Stdio::null());
-    let json = run_json(command)?;
+    let output = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run ws-cli bench-socketio")?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "ws-cli bench-socketio against {url} printed no report ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    })?;
     let number = |key: &str| json.get(key).and_then(serde_json::Value::as_f64);
     if number("errors").unwrap_or(0.0) > 0.0 {
         bail!("{} against {url}: {json}", scenario.title());

@@ -75,7 +75,9 @@ pub(super) async fn run(
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel::<()>(args.conns as usize);
     let (go_tx, go) = tokio::sync::watch::channel(None::<Schedule>);
     let mut tasks = JoinSet::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(super::super::CONNECT_CONCURRENCY));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        super::super::CONNECT_CONCURRENCY,
+    ));
     for _ in 0..args.conns {
         let request = crate::connect::fresh_request(&request);
         let (shared, slots, ready_tx, mut go) =

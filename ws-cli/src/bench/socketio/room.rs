@@ -75,7 +75,9 @@ pub(super) async fn run(
     let (ready_tx, mut ready) = mpsc::channel::<()>(members as usize + 1);
     let (go_tx, go) = watch::channel(None::<Schedule>);
     let mut tasks = JoinSet::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(super::super::CONNECT_CONCURRENCY));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        super::super::CONNECT_CONCURRENCY,
+    ));
     // The members, then the sender: each sets up, reports ready, and waits for the start.
     for index in 0..=members {
         let is_sender = index == members;
