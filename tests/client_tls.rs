@@ -1,7 +1,9 @@
 //! `ws-cli client` over `wss://` against the seed app served with TLS from a self-signed
 //! certificate generated here: trusted with `--ca`, refused without it, accepted with `-k`; and
 //! the seed's greeting (`Opened`, sent first by the server) printed before what the client sends.
-//! The config names its PEM files relative to its own folder.
+//! The config names its PEM files relative to its own folder. With `--deflate`, over ws:// and
+//! wss://, the client offers permessage-deflate, says what was agreed, and a compressed reply
+//! reads as sent.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,8 +15,9 @@ use support::{SeedProcess, binary};
 struct TlsConfig(PathBuf);
 
 impl TlsConfig {
-    fn generate() -> Self {
-        let dir = std::env::temp_dir().join(format!("ws-client-tls-{}", std::process::id()));
+    /// `test` names the folder, so tests running side by side do not share it.
+    fn generate(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ws-client-tls-{test}-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("certs")).expect("temp dir");
         let generated = rcgen::generate_simple_self_signed(vec![
             "localhost".to_string(),
@@ -65,7 +68,7 @@ fn client(args: &[&str], stdin: &str) -> Output {
 
 #[test]
 fn ws_cli_client_speaks_wss_to_a_self_signed_seed() {
-    let config = TlsConfig::generate();
+    let config = TlsConfig::generate("self-signed");
     let dir = config.0.to_str().expect("utf-8 temp dir");
     let seed = SeedProcess::start(&[("WS_CONFIG_DIR", dir)]);
     let url = format!("wss://localhost:{}/", seed.ws.port());
@@ -113,5 +116,56 @@ fn ws_cli_client_speaks_wss_to_a_self_signed_seed() {
             "closed: 1000"
         ],
         "{stdout}"
+    );
+}
+
+/// A chat message of JSON the seed answers with `Recv: ` before it: long enough to be
+/// compressed (the default threshold is 128 bytes).
+const CHAT: &str = r#"{"type":"message","room":"lobby","from":"alice","text":"hello everyone, hello everyone, the standup starts in five minutes","sent_at":"2026-12-06T03:00:00Z"}"#;
+
+/// `ws-cli client URL --deflate -x CHAT` with `extra` arguments: the agreement on stderr, the
+/// greeting, the message and its reply inflated on stdout.
+fn assert_deflate_round_trip(url: &str, extra: &[&str]) {
+    let mut args = vec![url, "--deflate", "-x", CHAT];
+    args.extend_from_slice(extra);
+    let output = client(&args, "");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("extension: permessage-deflate; server_no_context_takeover"),
+        "{stderr}"
+    );
+    let reply = format!("< Recv: {CHAT}");
+    let sent = format!("> {CHAT}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["< Opened", sent.as_str(), reply.as_str(), "closed: 1000"],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ws_cli_client_deflate_over_ws_and_wss() {
+    let plain = SeedProcess::start(&[]);
+    assert_deflate_round_trip(&plain.ws_url("/"), &[]);
+    let without = client(&[&plain.ws_url("/"), "-x", "hi"], "");
+    assert!(without.status.success());
+    assert!(
+        !String::from_utf8_lossy(&without.stderr).contains("extension:"),
+        "no offer, no agreement to report"
+    );
+    drop(plain);
+
+    let config = TlsConfig::generate("deflate");
+    let dir = config.0.to_str().expect("utf-8 temp dir");
+    let seed = SeedProcess::start(&[("WS_CONFIG_DIR", dir)]);
+    let ca = config.0.join("certs/cert.pem");
+    let ca = ca.to_str().expect("utf-8 path");
+    assert_deflate_round_trip(
+        &format!("wss://localhost:{}/", seed.ws.port()),
+        &["--ca", ca],
     );
 }

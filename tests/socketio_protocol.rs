@@ -1,14 +1,14 @@
 //! The Socket.IO protocol at the frame level, with a raw WebSocket client over TCP: the
 //! heartbeat that drops a silent client, malformed packets, lying attachment counts and
 //! oversized payloads, binary events and acks both ways, `connect_error`, server-to-client acks
-//! awaited inside a handler, and their timeout.
+//! awaited inside a handler, and their timeout; per-socket data still there in `on_disconnect`.
 
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 use ws_core::prelude::*;
-use ws_core::socketio::EmitError;
+use ws_core::socketio::{DisconnectReason, EmitError};
 use ws_core::testing::{TestClient, TestServer};
 
 const CONFIG: &str = r#"
@@ -122,6 +122,30 @@ impl Private {
             Some(auth) if auth.token == "secret" => Ok(()),
             _ => Err("bad token".into()),
         }
+    }
+}
+
+/// Says goodbye by the name kept in the socket's data: `on_disconnect` must still read it.
+#[socketio_namespace(server = "sio", path = "/farewell")]
+#[derive(Default)]
+pub struct Farewell;
+
+#[socketio_events]
+impl Farewell {
+    #[event("watch")]
+    async fn watch(&self, socket: &Socket) {
+        socket.join("watchers").await.ok();
+    }
+
+    #[event("name")]
+    async fn name(&self, socket: &Socket, name: String) {
+        socket.data().set("name", name);
+    }
+
+    async fn on_disconnect(&self, socket: &Socket, reason: DisconnectReason) {
+        let name = socket.data().get::<String>("name");
+        let goodbye = format!("{} ({reason})", name.as_deref().unwrap_or("<data gone>"));
+        socket.to("watchers").emit("left", goodbye).await.ok();
     }
 }
 
@@ -394,5 +418,43 @@ async fn rooms_broadcasts_data_and_the_server_handle() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn socket_data_is_still_readable_in_on_disconnect() {
+    let server = server().await;
+    let url = server.ws_url("sio", "/socket.io/?EIO=4&transport=websocket");
+    let farewell = |url: String| async move {
+        let mut client = TestClient::connect(&url).await;
+        text(&mut client).await;
+        client.send("40/farewell,").await;
+        let connect = text(&mut client).await;
+        assert!(connect.starts_with("40/farewell,{\"sid\":"), "{connect}");
+        client
+    };
+    let mut watcher = farewell(url.clone()).await;
+    watcher.send(r#"42/farewell,1["watch"]"#).await;
+    assert_eq!(text(&mut watcher).await, "43/farewell,1[]");
+
+    // Leaving the namespace: the handler task's `leave` path.
+    let mut ada = farewell(url.clone()).await;
+    ada.send(r#"42/farewell,1["name","ada"]"#).await;
+    assert_eq!(text(&mut ada).await, "43/farewell,1[]");
+    ada.send("41/farewell,").await;
+    assert_eq!(
+        text(&mut watcher).await,
+        r#"42/farewell,["left","ada (client namespace disconnect)"]"#
+    );
+
+    // Closing the connection: the path every socket of a closed connection takes.
+    let mut bob = farewell(url).await;
+    bob.send(r#"42/farewell,1["name","bob"]"#).await;
+    assert_eq!(text(&mut bob).await, "43/farewell,1[]");
+    bob.close().await;
+    assert_eq!(
+        text(&mut watcher).await,
+        r#"42/farewell,["left","bob (transport close)"]"#
+    );
     server.shutdown().await;
 }

@@ -80,8 +80,9 @@ async fn two_nodes_behind_nginx() {
     let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
     let a = socketio_node(&dir_a, &broker.url(), &prefix);
     let b = socketio_node(&dir_b, &broker.url(), &prefix);
-    let nginx = Nginx::start(&program, [(a.ws, a.http), (b.ws, b.http)]);
-    // Round-robin sends the two clients of each script to the two nodes.
+    // The scripts' clients are WebSocket-only, which needs no sticky routing; round-robin sends
+    // the two clients of each script to the two nodes (sticky by address would put both on one).
+    let nginx = Nginx::start_round_robin(&program, [(a.ws, a.http), (b.ws, b.http)]);
     let through = [url(nginx.ws), url(nginx.ws)];
     Client::Node.run("seed_client", &through).await;
     Client::Python.run("seed_client", &through).await;

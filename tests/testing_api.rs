@@ -1,5 +1,6 @@
 //! `ws_core::testing`: connecting with headers, cookies and subprotocols without tungstenite's
-//! types, typed connection errors, and assertion failures that point at the test's own line.
+//! types, typed connection errors, assertion failures that point at the test's own line, and
+//! permessage-deflate offered, agreed and measured on the wire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,12 +34,29 @@ impl WebSocketHandler for Greeter {
     }
 }
 
+#[derive(Default)]
+struct Echo;
+
+impl WebSocketHandler for Echo {
+    async fn on_message(&self, conn: &Connection, msg: Message) -> Result<()> {
+        conn.push(msg).await?;
+        Ok(())
+    }
+}
+
 async fn server() -> TestServer {
     let mut app = App::new();
     app.router("ws").ws_route(
         "/greet",
         WsRoute::new(Arc::new(Greeter)).protocols(["chat.v2", "chat.v1"]),
         "Greeter",
+    );
+    app.router("ws").ws("/echo", Echo);
+    // A route carrying already-compressed data declines the offer.
+    app.router("ws").ws_route(
+        "/echo-raw",
+        WsRoute::new(Arc::new(Echo)).compression(false),
+        "Echo",
     );
     TestServer::start(app, TestServer::DEFAULT_CONFIG)
         .await
@@ -86,6 +104,72 @@ async fn headers_cookies_and_subprotocols_reach_the_server() {
         matches!(invalid, ConnectError::InvalidRequest(_)),
         "{invalid:?}"
     );
+    server.shutdown().await;
+}
+
+/// A chat room's history as one JSON document, ~4 KiB: the shape a chat app sends.
+fn chat_history() -> String {
+    let messages: Vec<String> = (0..24)
+        .map(|i| {
+            format!(
+                r#"{{"type":"message","room":"lobby","id":{i},"from":"user{}","sent_at":"2026-12-06T03:{:02}:00Z","text":"see you at the standup in five minutes"}}"#,
+                i % 5,
+                i % 60
+            )
+        })
+        .collect();
+    format!(r#"{{"history":[{}]}}"#, messages.join(","))
+}
+
+#[tokio::test]
+async fn deflate_is_agreed_and_messages_cross_compressed() {
+    let server = server().await;
+    let history = chat_history();
+    let size = history.len() as u64;
+    assert!(size > 3000, "{size}");
+
+    let mut client = server
+        .build("ws", "/echo")
+        .deflate()
+        .connect()
+        .await
+        .expect("connects");
+    let agreed = client.extension().expect("the server agrees").to_string();
+    assert!(agreed.starts_with("permessage-deflate"), "{agreed}");
+    assert_eq!(
+        client.response_headers()["sec-websocket-extensions"],
+        agreed.as_str()
+    );
+    client.send(history.clone()).await;
+    client.assert_push(history.clone()).await;
+    client
+        .send(Message::binary(history.clone().into_bytes()))
+        .await;
+    client
+        .assert_push(Message::binary(history.clone().into_bytes()))
+        .await;
+    // Two messages each way, each on the wire at well under half its size.
+    let (sent, received) = (client.wire_bytes_sent(), client.wire_bytes_received());
+    assert!(sent < size, "sent {sent} bytes for 2 x {size}");
+    assert!(received < size, "received {received} bytes for 2 x {size}");
+    client.close().await;
+
+    let mut plain = server.connect("ws", "/echo").await;
+    assert_eq!(plain.extension(), None);
+    plain.send(history.clone()).await;
+    plain.assert_push(history.clone()).await;
+    assert!(plain.wire_bytes_received() > size);
+
+    let mut declined = server
+        .build("ws", "/echo-raw")
+        .deflate()
+        .connect()
+        .await
+        .expect("connects");
+    assert_eq!(declined.extension(), None);
+    declined.send(history.clone()).await;
+    declined.assert_push(history).await;
+    assert!(declined.wire_bytes_received() > size);
     server.shutdown().await;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for tests/chat_browser.rs: Debian's package, never a downloaded browser build.
+# Headless Chromium for tests/chat_browser.rs and tests/socketio_chat_browser.rs: Debian's package, never a downloaded browser build.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   exit 0

@@ -266,6 +266,17 @@ impl Nginx {
 
     /// Starts nginx (`program`, from [`Nginx::require`]) in front of `nodes` (ws, http) pairs.
     pub fn start(program: &Path, nodes: [(SocketAddr, SocketAddr); 2]) -> Self {
+        Self::start_with(program, nodes, true)
+    }
+
+    /// [`Nginx::start`] with `/socket.io/` round-robin instead of sticky by client address, as
+    /// the config's comment allows when every Socket.IO client is WebSocket-only: every client
+    /// of a test runs on one address, so sticky routing would put them all on one node.
+    pub fn start_round_robin(program: &Path, nodes: [(SocketAddr, SocketAddr); 2]) -> Self {
+        Self::start_with(program, nodes, false)
+    }
+
+    fn start_with(program: &Path, nodes: [(SocketAddr, SocketAddr); 2], sticky: bool) -> Self {
         let dir = TempDir::new("nginx");
         let (ws_port, http_port) = (free_port(), free_port());
         let root = workspace_root();
@@ -278,6 +289,9 @@ impl Nginx {
             );
             *site = site.replace(from, &to);
         };
+        if !sticky {
+            replace(&mut site, "hash $remote_addr consistent;", String::new());
+        }
         replace(
             &mut site,
             "server ws1:9502;",

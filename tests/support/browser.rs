@@ -285,6 +285,7 @@ impl Cdp {
         let page = Page {
             cdp: self.clone(),
             session,
+            target,
         };
         for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
             page.call(domain, json!({})).await;
@@ -297,6 +298,7 @@ impl Cdp {
 pub struct Page {
     cdp: Cdp,
     session: String,
+    target: String,
 }
 
 impl Page {
@@ -388,6 +390,18 @@ impl Page {
             }
             self.call("Input.dispatchKeyEvent", key).await;
         }
+    }
+
+    /// Closes the tab, the way a person closes it: its connections drop without the page's
+    /// scripts doing anything.
+    pub async fn close(self) {
+        self.cdp
+            .call(
+                None,
+                "Target.closeTarget",
+                json!({ "targetId": self.target }),
+            )
+            .await;
     }
 
     /// Saves a PNG of the viewport to `path`, creating its folder.

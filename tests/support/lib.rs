@@ -6,6 +6,7 @@ pub mod chat;
 pub mod delivery;
 pub mod skip;
 pub mod socketio;
+pub mod socketio_chat;
 
 // The one definition of what `CI` means, shared with `ws-cli perf`.
 #[path = "../../ws-cli/src/ci.rs"]

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::connect::{self, RequestOptions, WsStream};
+use crate::connect::{self, ClientStream, RequestOptions};
 
 /// Exit status when the peer ended the connection in a way a script should notice.
 /// Not 2, which clap already uses for usage errors.
@@ -37,12 +37,16 @@ Examples:
   echo hi | ws-cli client ws://127.0.0.1:9502/       # send stdin's lines
   ws-cli client wss://example.com/chat --ca ca.pem   # trust an extra CA
   ws-cli client wss://127.0.0.1:9443/ -k             # a self-signed development certificate
+  ws-cli client ws://127.0.0.1:9502/ --deflate       # offer permessage-deflate
 
 Output (stdout):
   < TEXT                      a text message from the server
   < [binary N bytes] HEX...   a binary message (first 32 bytes in hex)
   > TEXT                      a message we sent (only when stdin is not a terminal)
   closed: CODE [REASON]       the connection ended (1006 = no close frame)
+With --deflate, stderr says what was agreed first:
+  extension: permessage-deflate; server_no_context_takeover; ...
+  extension: none (the server declined permessage-deflate)
 Errors go to stderr as one line starting with `error:`.
 
 What the server sends within 200ms of the handshake (a greeting) is printed
@@ -89,6 +93,10 @@ pub(crate) struct ClientArgs {
     /// Accept any certificate for wss:// (a self-signed development server)
     #[arg(short = 'k', long)]
     insecure: bool,
+    /// Offer permessage-deflate (RFC 7692): messages are compressed and inflated on the way
+    /// when the server agrees; stderr says what was agreed
+    #[arg(long)]
+    deflate: bool,
     /// Milliseconds of silence that count as "all replies received" [default: 1000, at a terminal: 0]
     #[arg(long, value_name = "N")]
     wait_ms: Option<u64>,
@@ -110,8 +118,8 @@ impl From<Ending> for ExitCode {
     }
 }
 
-type Sink = SplitSink<WsStream, Message>;
-type Source = SplitStream<WsStream>;
+type Sink = SplitSink<ClientStream, Message>;
+type Source = SplitStream<ClientStream>;
 
 pub(crate) fn run(args: ClientArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -122,8 +130,15 @@ pub(crate) fn run(args: ClientArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn session(args: ClientArgs) -> anyhow::Result<Ending> {
+    let mut headers = args.headers;
+    if args.deflate {
+        headers.push((
+            "Sec-WebSocket-Extensions".to_owned(),
+            ws_core::permessage_deflate::OFFER.to_owned(),
+        ));
+    }
     let opts = RequestOptions {
-        headers: args.headers,
+        headers,
         cookies: args.cookies,
         subprotocols: args.subprotocols,
     };
@@ -133,11 +148,17 @@ async fn session(args: ClientArgs) -> anyhow::Result<Ending> {
             ca: args.ca.clone(),
             insecure: args.insecure,
         };
-        Some(crate::tls::connector(&options)?)
+        Some(crate::tls::client_config(&options)?)
     } else {
         None
     };
-    let (ws, response) = connect::connect_with(request, None, CONNECT_TIMEOUT, tls).await?;
+    let (ws, response) = connect::connect_client(request, CONNECT_TIMEOUT, tls).await?;
+    if args.deflate {
+        match ws.get_ref().negotiated() {
+            Some(agreed) => eprintln!("extension: {}", agreed.header()),
+            None => eprintln!("extension: none (the server declined permessage-deflate)"),
+        }
+    }
 
     let interactive = std::io::stdin().is_terminal();
     if interactive {

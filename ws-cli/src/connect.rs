@@ -1,6 +1,7 @@
 //! Building the upgrade request and opening a connection, shared by `client` and `bench`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -13,11 +14,16 @@ use tokio_tungstenite::tungstenite::http::header::{
     COOKIE, HeaderName, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
 };
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use ws_core::permessage_deflate::DeflateStream;
 
 /// The stream type every connection uses. `MaybeTlsStream` rather than a bare
 /// `TcpStream` so that enabling a TLS feature for `wss://` changes no signature.
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The stream of `ws-cli client`: permessage-deflate is applied between tungstenite and the
+/// socket (above TLS) when `--deflate` offered it and the server agreed.
+pub(crate) type ClientStream = WebSocketStream<DeflateStream<MaybeTlsStream<TcpStream>>>;
 
 /// Handshake bodies longer than this are left out of the error line: a whole
 /// HTML error page would drown the status, which is what the user needs first.
@@ -144,27 +150,73 @@ pub(crate) async fn connect(
     config: Option<WebSocketConfig>,
     timeout: Duration,
 ) -> Result<(WsStream, Response), ConnectError> {
-    connect_with(request, config, timeout, None).await
-}
-
-/// [`connect`] with the TLS connector of a `wss://` URL ([`crate::tls::connector`]).
-pub(crate) async fn connect_with(
-    request: Request,
-    config: Option<WebSocketConfig>,
-    timeout: Duration,
-    tls: Option<Connector>,
-) -> Result<(WsStream, Response), ConnectError> {
     let target = request
         .uri()
         .authority()
         .map_or_else(String::new, |authority| authority.to_string());
-    let attempt = tokio_tungstenite::connect_async_tls_with_config(request, config, true, tls);
+    let attempt = tokio_tungstenite::connect_async_with_config(request, config, true);
     match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(connected)) => Ok(connected),
         Ok(Err(WsError::Io(err))) => Err(ConnectError::Unreachable { target, err }),
         Ok(Err(err)) => Err(ConnectError::from(err)),
         Err(_) => Err(ConnectError::Timeout(timeout)),
     }
+}
+
+/// Opens one connection the way [`connect`] does, with a [`DeflateStream`] between tungstenite
+/// and the socket, and TLS below it for a `wss://` URL (`tls`).
+pub(crate) async fn connect_client(
+    request: Request,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<(ClientStream, Response), ConnectError> {
+    let attempt = async {
+        let socket = open_socket(&request, tls).await?;
+        tokio_tungstenite::client_async(request, DeflateStream::new(socket))
+            .await
+            .map_err(|err| match err {
+                WsError::Io(err) => ConnectError::Failed(err.to_string()),
+                other => ConnectError::from(other),
+            })
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or(Err(ConnectError::Timeout(timeout)))
+}
+
+/// The TCP connection of `request`'s URL, with the TLS handshake done when `tls` is given.
+async fn open_socket(
+    request: &Request,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<MaybeTlsStream<TcpStream>, ConnectError> {
+    let uri = request.uri();
+    let host = uri.host().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let target = format!("{host}:{port}");
+    // An IPv6 literal is bracketed in the URL and bare in a socket address and a server name.
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let socket =
+        TcpStream::connect((bare_host, port))
+            .await
+            .map_err(|err| ConnectError::Unreachable {
+                target: target.clone(),
+                err,
+            })?;
+    socket
+        .set_nodelay(true)
+        .map_err(|err| ConnectError::Unreachable { target, err })?;
+    let Some(config) = tls else {
+        return Ok(MaybeTlsStream::Plain(socket));
+    };
+    let name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
+        .map_err(|err| ConnectError::Failed(format!("invalid server name {bare_host:?}: {err}")))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, socket)
+        .await
+        .map_err(|err| ConnectError::Failed(format!("TLS handshake: {err}")))?;
+    Ok(MaybeTlsStream::Rustls(stream))
 }
 
 /// Splits `K:V` (or `K: V`) into a header pair.

@@ -9,7 +9,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio_tungstenite::Connector;
 
 /// How the server's certificate is checked.
 #[derive(Debug, Default, Clone)]
@@ -20,8 +19,8 @@ pub(crate) struct TlsOptions {
     pub(crate) insecure: bool,
 }
 
-/// The connector for a `wss://` URL.
-pub(crate) fn connector(options: &TlsOptions) -> anyhow::Result<Connector> {
+/// The TLS client configuration for a `wss://` URL.
+pub(crate) fn client_config(options: &TlsOptions) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -36,7 +35,7 @@ pub(crate) fn connector(options: &TlsOptions) -> anyhow::Result<Connector> {
             .with_root_certificates(roots(options.ca.as_deref())?)
             .with_no_client_auth()
     };
-    Ok(Connector::Rustls(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// The system's trusted roots plus every certificate of `ca`.

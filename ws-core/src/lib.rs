@@ -44,6 +44,7 @@ pub mod http;
 mod metrics;
 mod node;
 mod observe;
+pub mod permessage_deflate;
 mod registration;
 mod registry;
 mod router;
@@ -61,11 +62,11 @@ mod ws;
 pub mod testing;
 
 pub use app::{App, EmbeddedApp, RunningApp};
-pub use cluster::{Command as ClusterCommand, Reply as ClusterReply};
+pub use cluster::{Command as ClusterCommand, MemberInfo as ClusterMember, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
     LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,
-    SocketIoSettings, TlsSettings, TrustedProxy, TrustedProxyError,
+    SocketIoSettings, SocketIoTransport, TlsSettings, TrustedProxy, TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,

@@ -215,6 +215,70 @@ impl Sender {
         Ok(members)
     }
 
+    /// Every member of any of `rooms` and of none of `except` across the cluster, with its
+    /// rooms and the JSON text its context holds under `meta_key`: this node's, and what each
+    /// other live node answers (one request per node). A node that does not answer is left out.
+    pub(crate) async fn describe(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        meta_key: String,
+        local_only: bool,
+    ) -> Result<Vec<crate::cluster::MemberInfo>, SendError> {
+        let mut members = self.inner.registry.describe(&rooms, &except, &meta_key);
+        if local_only {
+            return Ok(members);
+        }
+        let command = Command::Describe {
+            rooms,
+            except,
+            meta_key,
+        };
+        members.extend(crate::cluster::remote_members(&*self.inner.backplane, command).await?);
+        Ok(members)
+    }
+
+    /// Hands a notice to the listeners of every node, this one's first; exactly once per node.
+    pub(crate) async fn notify(&self, topic: &str, body: bytes::Bytes) -> Result<(), SendError> {
+        self.inner.registry.notify(crate::registry::Notice {
+            topic: topic.to_owned(),
+            body: body.clone(),
+        });
+        self.inner
+            .backplane
+            .publish(Command::Notice {
+                topic: topic.to_owned(),
+                body,
+            })
+            .await
+    }
+
+    /// The nodes whose lease is alive, this one included.
+    pub(crate) async fn live_nodes(&self) -> Result<Vec<NodeId>, SendError> {
+        self.inner.backplane.live_nodes().await
+    }
+
+    /// A listener of the notices of every node.
+    pub(crate) fn notices(&self) -> tokio::sync::broadcast::Receiver<crate::registry::Notice> {
+        self.inner.registry.notices()
+    }
+
+    /// This node's members of any of `rooms` and of none of `except`, sorted.
+    pub(crate) fn local_members(&self, rooms: &[String], except: &[String]) -> Vec<Fd> {
+        let described = self.inner.registry.describe(rooms, except, "");
+        described.into_iter().map(|member| member.fd).collect()
+    }
+
+    /// Pushes `message` to this node's members of `room` only.
+    pub(crate) fn to_local_room(
+        &self,
+        room: &str,
+        message: &Message,
+        except: Option<Fd>,
+    ) -> Delivery {
+        self.inner.registry.push_room(room, message, except)
+    }
+
     /// The rooms a connection of this node is in.
     pub fn rooms_of(&self, fd: Fd) -> Vec<String> {
         self.inner.registry.rooms_of(fd)

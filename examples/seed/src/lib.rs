@@ -4,7 +4,7 @@
 //! `Username: <cookie>`; `/echo` echoes; `/room?name=NAME` joins a room. HTTP server `http`
 //! (9501): `/server/send`, `/server/close`, `/server/connections`, `/server/room`,
 //! `/server/broadcast`. Socket.IO on the ws server, namespace `/`: events `event`, `echo`,
-//! `join-room`, `say` (see [`controller::socketio`]). Every controller registers itself with its macro; [`routes`] adds the one
+//! `join-room`, `say`, `track` (see [`controller::socketio`]); `/socketio/presence?room=` lists a room across the cluster. Every controller registers itself with its macro; [`routes`] adds the one
 //! route declared in code (config mode), showing that both modes mix.
 
 pub mod controller;

@@ -45,6 +45,7 @@ pub(super) struct Head {
 
 impl Head {
     /// Parses the header at the start of `bytes`; `Ok(None)` until all of it has arrived.
+    #[cfg(test)]
     pub(super) fn parse(bytes: &[u8]) -> Result<Option<Self>, FrameError> {
         Self::parse_with(bytes, false)
     }

@@ -1,5 +1,6 @@
 //! `ws-cli bench`: load generator for echo-style WebSocket endpoints.
 
+mod chat_json;
 mod deflate;
 pub(crate) mod echo_server;
 mod fanout;
@@ -125,8 +126,20 @@ pub(crate) struct BenchArgs {
     /// Offer permessage-deflate (no context takeover either way). The echo load sends every
     /// message compressed and inflates compressed echoes; idle and handshake runs only
     /// negotiate it
-    #[arg(long, conflicts_with = "fanout")]
+    #[arg(long)]
     deflate: bool,
+    /// What the messages carry: `pattern` (an alphanumeric pattern of --size bytes) or `chat`
+    /// (chat-like JSON of --size bytes: one message up to 1 KiB, a room's history above, which
+    /// compresses as a chat app's traffic does); `chat` is text only
+    #[arg(long, value_enum, default_value = "pattern", conflicts_with = "binary")]
+    payload: PayloadKind,
+}
+
+/// `--payload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PayloadKind {
+    Pattern,
+    Chat,
 }
 
 fn parse_secs(raw: &str) -> Result<f64, String> {

@@ -58,6 +58,15 @@ pub(super) fn per_sec(count: u64, secs: f64) -> f64 {
     }
 }
 
+/// `bytes` per message, to one decimal.
+pub(super) fn per_message(bytes: u64, messages: u64) -> f64 {
+    if messages > 0 {
+        (bytes as f64 / messages as f64 * 10.0).round() / 10.0
+    } else {
+        0.0
+    }
+}
+
 /// Megabytes (10^6 bytes) per second with two decimals: small payloads give
 /// single-digit figures that one decimal would flatten.
 pub(super) fn mb_per_sec(bytes: u64, secs: f64) -> f64 {
@@ -83,6 +92,10 @@ pub(super) struct ThroughputReport {
     pub(super) msgs_per_sec: f64,
     pub(super) bytes: u64,
     pub(super) mb_per_sec: f64,
+    /// Bytes an echo took on the wire (frame headers included; compressed when compressed).
+    pub(super) wire_bytes_per_echo: f64,
+    /// Bytes a message sent took on the wire (masked frame, compressed when compressed).
+    pub(super) wire_bytes_per_send: f64,
     pub(super) latency_us: LatencySummary,
     pub(super) errors: u64,
     pub(super) mismatches: u64,
@@ -124,6 +137,8 @@ pub(super) struct FanoutReport {
     /// The server's CPU time over the timed broadcasts, per member reached, when its pid was
     /// given.
     pub(super) server_cpu_us_per_delivery: Option<f64>,
+    /// Bytes a member read on its socket per timed broadcast (frame header included).
+    pub(super) wire_bytes_per_delivery: f64,
     pub(super) errors: u64,
 }
 
@@ -163,6 +178,11 @@ impl Report {
                 let _ = writeln!(out, "{:<14}{}", "messages/s", r.msgs_per_sec);
                 let _ = writeln!(out, "{:<14}{}", "MB/s", r.mb_per_sec);
                 let _ = writeln!(out, "{:<14}{}", "messages", r.messages);
+                let _ = writeln!(
+                    out,
+                    "{:<14}{} B per message sent, {} B per echo",
+                    "on the wire", r.wire_bytes_per_send, r.wire_bytes_per_echo
+                );
                 r.latency_us.write_text(&mut out, "latency");
                 let _ = writeln!(
                     out,

@@ -27,7 +27,7 @@ use super::deflate::{self, Inflater};
 use super::frames::{self, FrameError, Head};
 use super::progress::{Counters, Progress, Unit};
 use super::report::{
-    LatencySummary, Report, ThroughputReport, latency_histogram, mb_per_sec, per_sec,
+    LatencySummary, Report, ThroughputReport, latency_histogram, mb_per_sec, per_message, per_sec,
 };
 use super::upgrade::{self, Upgraded};
 use super::{BenchArgs, CLOSE_GRACE, CONNECT_TIMEOUT, Schedule};
@@ -64,7 +64,8 @@ pub(super) async fn run(
     let established = opened.streams.len() as u64;
 
     let prefix = args.expect_prefix.as_deref().unwrap_or_default().as_bytes();
-    let payloads = Arc::new(Payloads::new(size, args.binary, prefix, args.deflate));
+    let chat = args.payload == super::PayloadKind::Chat;
+    let payloads = Arc::new(Payloads::new(size, args.binary, chat, prefix, args.deflate));
     let schedule = Schedule::starting_now(args.warmup, args.secs);
     let counters = Arc::new(Counters::default());
     let ticker = progress.track(Arc::clone(&counters), schedule, Unit::Rate("msg"));
@@ -81,7 +82,7 @@ pub(super) async fn run(
         );
         conn.greetings = args.skip_first;
         if args.deflate {
-            conn.inflater = Some(Inflater::new());
+            conn.inflater = Some(Inflater::default());
         }
         tasks.spawn(conn.run());
     }
@@ -94,6 +95,7 @@ pub(super) async fn run(
         };
         total.messages += stats.messages;
         total.bytes += stats.bytes;
+        total.wire_bytes += stats.wire_bytes;
         total.mismatches += stats.mismatches;
         dropped += u64::from(stats.dropped);
         // Same bounds on both sides, so adding cannot fail.
@@ -116,6 +118,11 @@ pub(super) async fn run(
         msgs_per_sec: per_sec(total.messages, args.secs),
         bytes: total.bytes,
         mb_per_sec: mb_per_sec(total.bytes, args.secs),
+        wire_bytes_per_echo: per_message(total.wire_bytes, total.messages),
+        wire_bytes_per_send: per_message(
+            payloads.frames.iter().map(|frame| frame.len() as u64).sum(),
+            payloads.frames.len() as u64,
+        ),
         latency_us: LatencySummary::from_ns(&total.hist),
         errors: total.mismatches + opened.failures + dropped,
         mismatches: total.mismatches,
@@ -135,7 +142,7 @@ struct Payloads {
 }
 
 impl Payloads {
-    fn new(size: usize, binary: bool, prefix: &[u8], compressed: bool) -> Self {
+    fn new(size: usize, binary: bool, chat: bool, prefix: &[u8], compressed: bool) -> Self {
         let len = size + VARIANTS - 1;
         let base: Vec<u8> = if binary {
             (0..len).map(|i| (i % BINARY_PERIOD) as u8).collect()
@@ -147,7 +154,16 @@ impl Payloads {
         } else {
             frames::OP_TEXT
         };
-        let payloads = (0..VARIANTS).map(|offset| &base[offset..offset + size]);
+        let chats: Vec<Vec<u8>> = match chat {
+            true => (0..VARIANTS)
+                .map(|v| super::chat_json::chat_json(size, v))
+                .collect(),
+            false => Vec::new(),
+        };
+        let payloads = (0..VARIANTS).map(|variant| match chat {
+            true => &chats[variant][..],
+            false => &base[variant..variant + size],
+        });
         Self {
             opcode,
             frames: payloads
@@ -184,6 +200,9 @@ fn check_bytes(receiving: &mut Receiving, payloads: &Payloads, received: &[u8]) 
 struct ConnStats {
     messages: u64,
     bytes: u64,
+    /// Frames of the counted echoes as they came over the socket (headers included,
+    /// compressed when compressed).
+    wire_bytes: u64,
     mismatches: u64,
     dropped: bool,
     hist: Histogram<u64>,
@@ -194,6 +213,7 @@ impl ConnStats {
         Self {
             messages: 0,
             bytes: 0,
+            wire_bytes: 0,
             mismatches: 0,
             dropped: false,
             hist: latency_histogram(),
@@ -254,6 +274,8 @@ struct Connection {
     inflater: Option<Inflater>,
     /// The compressed message being received, until its last frame.
     compressed: Option<Vec<u8>>,
+    /// Bytes on the wire of the data message being received, so far.
+    message_wire: u64,
 }
 
 impl Connection {
@@ -290,6 +312,7 @@ impl Connection {
             stats: ConnStats::new(),
             inflater: None,
             compressed: None,
+            message_wire: 0,
         }
     }
 
@@ -410,6 +433,7 @@ impl Connection {
                         continue;
                     }
                     self.start += head.header_len;
+                    self.message_wire += head.header_len as u64 + head.payload_len;
                     self.begin_fragment(head);
                     if head.compressed {
                         self.compressed = Some(Vec::new());
@@ -500,6 +524,7 @@ impl Connection {
 
     /// Records a message that has fully arrived; an echo frees a slot in the window.
     fn finish_message(&mut self, at: Instant) {
+        let wire = std::mem::take(&mut self.message_wire);
         let Receiving::Echo {
             variant,
             matched,
@@ -520,6 +545,7 @@ impl Connection {
         } else if at >= self.schedule.measure_from && at < self.schedule.end {
             self.stats.messages += 1;
             self.stats.bytes += matched as u64;
+            self.stats.wire_bytes += wire;
             let nanos = u64::try_from(at.duration_since(sent).as_nanos()).unwrap_or(u64::MAX);
             self.stats.hist.saturating_record(nanos.max(1));
         }

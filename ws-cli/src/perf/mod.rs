@@ -6,6 +6,7 @@
 //! same program a user would run by hand; the HTTP scenario uses wrk. Server CPU time comes
 //! from `/proc/<pid>/stat`, memory from `/proc/<pid>/status`.
 
+mod deflate_refs;
 pub(crate) mod process;
 mod scenario;
 mod socketio;
@@ -74,6 +75,11 @@ pub(crate) struct PerfArgs {
     /// Room members of the `sio-room` scenario
     #[arg(long, default_value_t = 1_000)]
     sio_room_members: u32,
+    /// A folder set up by `scripts/perf-deflate.sh` (Node `ws` 8 in node_modules, Python
+    /// `websockets` in venv/, the two echo servers of scripts/perf/): the references of the
+    /// deflate-refs, deflate-room and deflate-idle-refs scenarios (only run when named)
+    #[arg(long, value_name = "DIR")]
+    deflate_refs_dir: Option<PathBuf>,
     /// Print the table as JSON too
     #[arg(long)]
     json: bool,
@@ -166,14 +172,34 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         sio_room_members: args.sio_room_members,
         pin,
     };
+    let references = match scenarios.iter().any(|s| s.against_references()) {
+        true => deflate_refs::References::find(args.deflate_refs_dir.as_deref())?,
+        false => deflate_refs::References::default(),
+    };
     let mut rows: Vec<Row> = Vec::new();
+    let mut reference_rows = Vec::new();
     for scenario in scenarios {
         eprintln!("running {} ...", scenario.title());
-        rows.extend(scenario.run(&binaries, &settings)?);
+        if scenario.against_references() {
+            reference_rows.extend(deflate_refs::run(
+                scenario,
+                &binaries,
+                &references,
+                &settings,
+            )?);
+        } else {
+            rows.extend(scenario.run(&binaries, &settings)?);
+        }
     }
-    println!("{}", scenario::render_table(&rows, &settings));
+    if !rows.is_empty() || reference_rows.is_empty() {
+        println!("{}", scenario::render_table(&rows, &settings));
+    }
+    if !reference_rows.is_empty() {
+        println!("{}", deflate_refs::render(&reference_rows));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&reference_rows)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -93,6 +93,27 @@ pub(super) enum Scenario {
     /// Socket.IO emits to a room of `--sio-room-members` against the same references.
     #[value(name = "sio-room")]
     SioRoom,
+    /// Chat-like JSON echo (300 B and 4 KiB), the framework compressed and uncompressed against
+    /// Node `ws` and Python `websockets` with deflate on ([`super::deflate_refs`]).
+    #[value(name = "deflate-refs")]
+    DeflateRefs,
+    /// A room broadcast of chat JSON to 1,000 members, compressed and uncompressed, and the
+    /// references.
+    #[value(name = "deflate-room")]
+    DeflateRoom,
+    /// Server RSS per idle connection: deflate negotiated, plain, and the references.
+    #[value(name = "deflate-idle-refs")]
+    DeflateIdleRefs,
+}
+
+impl Scenario {
+    /// Whether [`super::deflate_refs`] runs it (more than two servers, a table of its own).
+    pub(super) fn against_references(self) -> bool {
+        matches!(
+            self,
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs
+        )
+    }
 }
 
 /// Which server of a comparison a target is.
@@ -160,16 +181,16 @@ pub(super) fn ratio(framework: f64, reference: f64) -> f64 {
 }
 
 /// One side of a comparison.
-struct Target {
-    server: Server,
+pub(super) struct Target {
+    pub(super) server: Server,
     /// The WebSocket path the load generator connects to.
-    path: &'static str,
-    extra: Vec<String>,
+    pub(super) path: &'static str,
+    pub(super) extra: Vec<String>,
     /// Where wrk sends its requests, in the HTTP scenario.
-    http: Option<HttpEndpoint>,
+    pub(super) http: Option<HttpEndpoint>,
 }
 
-struct HttpEndpoint {
+pub(super) struct HttpEndpoint {
     port: u16,
     path: &'static str,
     /// Whether the route pushes to a connection (`/server/send?fd=N`), so that a WebSocket
@@ -178,7 +199,7 @@ struct HttpEndpoint {
 }
 
 impl Target {
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         format!("ws://127.0.0.1:{}{}", self.server.port, self.path)
     }
 }
@@ -218,6 +239,9 @@ impl Scenario {
             Scenario::SioRoom => {
                 "Socket.IO `say` to a room (`to(room).emit`), 16 messages in flight to every member"
             }
+            Scenario::DeflateRefs => "permessage-deflate vs Node ws and Python websockets, echo",
+            Scenario::DeflateRoom => "permessage-deflate, room broadcast to 1,000 members",
+            Scenario::DeflateIdleRefs => "permessage-deflate, idle connections, server RSS",
         }
     }
 
@@ -311,6 +335,7 @@ impl Scenario {
             Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
             // Measured in `perf/socketio.rs`, with its own metrics.
             Scenario::SioAck | Scenario::SioRoom => &[],
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => &[],
         }
     }
 
@@ -507,6 +532,9 @@ impl Scenario {
             | Scenario::DeflateIdle
             | Scenario::SioAck
             | Scenario::SioRoom => bail!(self.not_bench()),
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
+                bail!(self.not_bench())
+            }
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
@@ -564,6 +592,9 @@ impl Scenario {
             | Scenario::DeflateIdle
             | Scenario::SioAck
             | Scenario::SioRoom => bail!(self.not_bench()),
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
+                bail!(self.not_bench())
+            }
         })
     }
 
@@ -577,7 +608,11 @@ impl Scenario {
 
 /// Server memory per idle connection: RSS once settled with N connections open, less RSS once
 /// settled before the first, over N. The server must be fresh (see [`Scenario::run`]).
-fn measure_idle(bins: &Binaries, settings: &Settings, target: &Target) -> anyhow::Result<Vec<f64>> {
+pub(super) fn measure_idle(
+    bins: &Binaries,
+    settings: &Settings,
+    target: &Target,
+) -> anyhow::Result<Vec<f64>> {
     let server = &target.server;
     let rss_before = server.settled_rss(SETTLE_TIMEOUT)?;
     let sockets_before = server.socket_count()?;
@@ -835,7 +870,7 @@ fn seed_root_checks() -> Vec<String> {
         .into()
 }
 
-fn per(amount: f64, count: f64, unit: f64) -> f64 {
+pub(super) fn per(amount: f64, count: f64, unit: f64) -> f64 {
     if count == 0.0 {
         0.0
     } else {
@@ -843,7 +878,7 @@ fn per(amount: f64, count: f64, unit: f64) -> f64 {
     }
 }
 
-fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
+pub(super) fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
     let output = command.output().context("cannot run ws-cli bench")?;
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("ws-cli bench printed no report (exit {})", output.status))

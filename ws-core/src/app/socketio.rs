@@ -8,6 +8,7 @@ use crate::config::{Config, ServerKind};
 use crate::di::Container;
 use crate::router::{RouteDef, RouteOrigin, RouteTarget};
 use crate::socketio::engine::Engine;
+use crate::socketio::polling::Polling;
 use crate::socketio::{NamespaceEvents, PATH, SocketIoNamespaceRegistration};
 use crate::ws::WsRoute;
 use crate::{BootError, RouteError};
@@ -61,11 +62,12 @@ pub(super) fn build_routes(
             continue;
         }
         let namespaces = by_server.remove(server.name.as_str()).unwrap_or_default();
-        let engine = Engine::new(namespaces, server.settings.socketio.clone());
+        let engine = Arc::new(Engine::new(namespaces, server.settings.socketio.clone()));
+        let polling = Arc::new(Polling::new(engine.clone()));
         routes.push(RouteDef {
             server: server.name.clone(),
             path: PATH.into(),
-            target: RouteTarget::Ws(WsRoute::new(Arc::new(engine))),
+            target: RouteTarget::Ws(WsRoute::new(engine).plain(polling)),
             origin: RouteOrigin {
                 controller: "socket.io".into(),
                 mode: "builtin",

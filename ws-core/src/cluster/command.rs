@@ -1,5 +1,7 @@
 //! What nodes ask of each other, and what they answer.
 
+use bytes::Bytes;
+
 use crate::ws::message::Message;
 use crate::{Fd, SendError};
 
@@ -49,6 +51,43 @@ pub enum Command {
         /// The room.
         room: String,
     },
+    /// The receiving node's members of any of `rooms` and of none of `except`, each with its
+    /// rooms and the JSON text its context holds under `meta_key`: a whole presence listing
+    /// in one request per node.
+    Describe {
+        /// The rooms whose members are wanted.
+        rooms: Vec<String>,
+        /// The rooms whose members are left out.
+        except: Vec<String>,
+        /// The context key of each member's JSON metadata (a `String`).
+        meta_key: String,
+    },
+    /// A notice for the listeners of every node (a cast; nobody answers it).
+    Notice {
+        /// What the notice is about; listeners keep the topics they know.
+        topic: String,
+        /// The notice, encoded by whoever sent it.
+        body: Bytes,
+    },
+}
+
+/// One connection in the answer to [`Command::Describe`].
+///
+/// ```
+/// use ws_core::{ClusterMember, ClusterReply, Fd};
+///
+/// let member = ClusterMember { fd: Fd(7), rooms: vec!["lobby".into()], meta: None };
+/// let reply = ClusterReply::Described(vec![member.clone()]);
+/// assert_eq!(reply, ClusterReply::Described(vec![member]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// The connection.
+    pub fd: Fd,
+    /// Every room it is in, as the registry names them.
+    pub rooms: Vec<String>,
+    /// The JSON text its context holds under the asked key, if any.
+    pub meta: Option<String>,
 }
 
 /// A node's answer to a [`Command`].
@@ -65,6 +104,8 @@ pub enum Reply {
     Failed(SendError),
     /// The answer to [`Command::RoomMembers`], sorted.
     Members(Vec<Fd>),
+    /// The answer to [`Command::Describe`], in fd order.
+    Described(Vec<MemberInfo>),
 }
 
 impl From<Result<(), SendError>> for Reply {
@@ -83,7 +124,10 @@ pub(crate) fn dead_reply(command: &Command) -> Reply {
             Reply::Failed(SendError::NotConnected(*fd))
         }
         Command::Exists { .. } => Reply::Exists(false),
-        Command::Broadcast { .. } | Command::RoomPush { .. } => Reply::Delivered(0),
+        Command::Broadcast { .. } | Command::RoomPush { .. } | Command::Notice { .. } => {
+            Reply::Delivered(0)
+        }
         Command::RoomMembers { .. } => Reply::Members(Vec::new()),
+        Command::Describe { .. } => Reply::Described(Vec::new()),
     }
 }

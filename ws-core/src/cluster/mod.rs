@@ -51,6 +51,7 @@
 
 mod backplane;
 mod command;
+mod describe;
 mod local;
 mod memory;
 
@@ -75,7 +76,8 @@ mod redis;
 use std::sync::Arc;
 
 pub(crate) use backplane::{Backplane, remote_room_members};
-pub use command::{Command, Reply};
+pub use command::{Command, MemberInfo, Reply};
+pub(crate) use describe::remote_members;
 pub(crate) use local::LocalDelivery;
 pub(crate) use memory::MemoryBackplane;
 

@@ -14,11 +14,16 @@
 //!         | 4 broadcast message except
 //!         | 5 room-push room:str message except
 //!         | 6 room-members room:str
+//!         | 7 describe rooms:strs except:strs meta-key:str
+//!         | 8 notice topic:str body:bytes
+//! strs    = count:u32 str*count
 //! message = 1 text str | 2 binary bytes | 3 ping bytes | 4 pong bytes
 //!         | 5 close (0 | 1 code:u16 reason:str)
 //! except  = 0 | 1 fd:u64
 //! reply   = 1 ok | 2 exists bool:u8 | 3 delivered n:u64 | 4 failed error
 //!         | 5 members count:u32 fd:u64*count
+//!         | 6 described count:u32 (fd:u64 rooms:strs meta)*count
+//! meta    = 0 | 1 str
 //! error   = 1 not-connected fd:u64 | 2 backpressure fd:u64 | 3 broker-unavailable str
 //!         | 4 timeout node:u16 millis:u64
 //! ```
@@ -26,10 +31,10 @@
 //! Decoding never panics: every read is bounds-checked and a malformed frame is a
 //! [`DecodeError`], so a foreign publisher on a shared prefix cannot crash a node.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
-use super::command::{Command, Reply};
-use crate::ws::message::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use super::command::{Command, MemberInfo, Reply};
+use crate::ws::message::Message;
 use crate::{Fd, NodeId, SendError};
 
 /// Bumped on any incompatible change, so mixed-version clusters reject each other's frames
@@ -117,39 +122,6 @@ pub(crate) fn encode(frame: &Frame) -> Result<Bytes, EncodeError> {
         }
     }
     Ok(out.freeze())
-}
-
-/// Decodes one frame; `bytes` must hold exactly one.
-pub(crate) fn decode(bytes: Bytes) -> Result<Frame, DecodeError> {
-    let mut r = Reader(bytes);
-    let version = r.u8()?;
-    if version != VERSION {
-        return Err(DecodeError::Version(version));
-    }
-    let kind = r.u8()?;
-    let origin = NodeId(r.u16()?);
-    let id = r.u64()?;
-    let frame = match kind {
-        1 => Frame::Request {
-            origin,
-            id,
-            command: r.command()?,
-        },
-        2 => Frame::Reply {
-            origin,
-            id,
-            reply: r.reply()?,
-        },
-        3 => Frame::Cast {
-            origin,
-            command: r.command()?,
-        },
-        tag => return Err(DecodeError::Tag { what: "frame", tag }),
-    };
-    if r.0.has_remaining() {
-        return Err(DecodeError::Trailing(r.0.remaining()));
-    }
-    Ok(frame)
 }
 
 fn put_len(out: &mut BytesMut, len: usize) -> Result<(), EncodeError> {
@@ -245,6 +217,42 @@ fn put_command(out: &mut BytesMut, command: &Command) -> Result<(), EncodeError>
             out.put_u8(6);
             put_bytes(out, room.as_bytes())?;
         }
+        Command::Describe {
+            rooms,
+            except,
+            meta_key,
+        } => {
+            out.put_u8(7);
+            put_strings(out, rooms)?;
+            put_strings(out, except)?;
+            put_bytes(out, meta_key.as_bytes())?;
+        }
+        Command::Notice { topic, body } => {
+            out.put_u8(8);
+            put_bytes(out, topic.as_bytes())?;
+            put_bytes(out, body)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_strings(out: &mut BytesMut, strings: &[String]) -> Result<(), EncodeError> {
+    put_len(out, strings.len())?;
+    for string in strings {
+        put_bytes(out, string.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn put_member(out: &mut BytesMut, member: &MemberInfo) -> Result<(), EncodeError> {
+    out.put_u64(member.fd.0);
+    put_strings(out, &member.rooms)?;
+    match &member.meta {
+        None => out.put_u8(0),
+        Some(meta) => {
+            out.put_u8(1);
+            put_bytes(out, meta.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -289,333 +297,22 @@ fn put_reply(out: &mut BytesMut, reply: &Reply) -> Result<(), EncodeError> {
                 out.put_u64(fd.0);
             }
         }
+        Reply::Described(members) => {
+            out.put_u8(6);
+            put_len(out, members.len())?;
+            for member in members {
+                put_member(out, member)?;
+            }
+        }
     }
     Ok(())
 }
 
-struct Reader(Bytes);
+#[path = "wire_reading.rs"]
+mod reading;
 
-impl Reader {
-    fn need(&self, n: usize) -> Result<(), DecodeError> {
-        if self.0.remaining() < n {
-            Err(DecodeError::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.need(1)?;
-        Ok(self.0.get_u8())
-    }
-
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.need(2)?;
-        Ok(self.0.get_u16())
-    }
-
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.need(4)?;
-        Ok(self.0.get_u32())
-    }
-
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        self.need(8)?;
-        Ok(self.0.get_u64())
-    }
-
-    fn bytes(&mut self) -> Result<Bytes, DecodeError> {
-        let len = self.u32()? as usize;
-        self.need(len)?;
-        Ok(self.0.split_to(len))
-    }
-
-    fn text(&mut self) -> Result<Utf8Bytes, DecodeError> {
-        Utf8Bytes::try_from(self.bytes()?).map_err(|_| DecodeError::Utf8)
-    }
-
-    fn string(&mut self) -> Result<String, DecodeError> {
-        Ok(self.text()?.as_str().to_owned())
-    }
-
-    fn except(&mut self) -> Result<Option<Fd>, DecodeError> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(Fd(self.u64()?))),
-            tag => Err(DecodeError::Tag {
-                what: "except",
-                tag,
-            }),
-        }
-    }
-
-    fn message(&mut self) -> Result<Message, DecodeError> {
-        Ok(match self.u8()? {
-            1 => Message::Text(self.text()?),
-            2 => Message::Binary(self.bytes()?),
-            3 => Message::Ping(self.bytes()?),
-            4 => Message::Pong(self.bytes()?),
-            5 => match self.u8()? {
-                0 => Message::Close(None),
-                1 => {
-                    let code = CloseCode::from(self.u16()?);
-                    Message::Close(Some(CloseFrame {
-                        code,
-                        reason: self.text()?,
-                    }))
-                }
-                tag => return Err(DecodeError::Tag { what: "close", tag }),
-            },
-            tag => {
-                return Err(DecodeError::Tag {
-                    what: "message",
-                    tag,
-                });
-            }
-        })
-    }
-
-    fn command(&mut self) -> Result<Command, DecodeError> {
-        Ok(match self.u8()? {
-            1 => Command::Push {
-                fd: Fd(self.u64()?),
-                message: self.message()?,
-            },
-            2 => Command::Disconnect {
-                fd: Fd(self.u64()?),
-                code: self.u16()?,
-                reason: self.string()?,
-            },
-            3 => Command::Exists {
-                fd: Fd(self.u64()?),
-            },
-            4 => Command::Broadcast {
-                message: self.message()?,
-                except: self.except()?,
-            },
-            5 => Command::RoomPush {
-                room: self.string()?,
-                message: self.message()?,
-                except: self.except()?,
-            },
-            6 => Command::RoomMembers {
-                room: self.string()?,
-            },
-            tag => {
-                return Err(DecodeError::Tag {
-                    what: "command",
-                    tag,
-                });
-            }
-        })
-    }
-
-    fn reply(&mut self) -> Result<Reply, DecodeError> {
-        Ok(match self.u8()? {
-            1 => Reply::Ok,
-            2 => Reply::Exists(self.u8()? != 0),
-            3 => Reply::Delivered(usize::try_from(self.u64()?).unwrap_or(usize::MAX)),
-            4 => Reply::Failed(match self.u8()? {
-                1 => SendError::NotConnected(Fd(self.u64()?)),
-                2 => SendError::Backpressure(Fd(self.u64()?)),
-                3 => SendError::BrokerUnavailable(self.string()?),
-                4 => SendError::Timeout {
-                    node: NodeId(self.u16()?),
-                    millis: self.u64()?,
-                },
-                tag => return Err(DecodeError::Tag { what: "error", tag }),
-            }),
-            5 => {
-                let count = self.u32()? as usize;
-                // Checked before allocating, so a forged count cannot reserve gigabytes.
-                self.need(count.saturating_mul(8))?;
-                Reply::Members((0..count).map(|_| Fd(self.0.get_u64())).collect())
-            }
-            tag => return Err(DecodeError::Tag { what: "reply", tag }),
-        })
-    }
-}
+pub(crate) use reading::decode;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn round_trip(frame: Frame) {
-        let bytes = encode(&frame).expect("encodes");
-        assert_eq!(decode(bytes).expect("decodes"), frame);
-    }
-
-    #[test]
-    fn every_command_round_trips() {
-        let origin = NodeId(513);
-        let messages = [
-            Message::text("héllo"),
-            Message::binary(vec![0u8, 159, 146, 150]),
-            Message::text(""),
-            Message::binary(Vec::new()),
-            Message::Ping(Bytes::from_static(b"p")),
-            Message::Pong(Bytes::new()),
-            Message::Close(None),
-            Message::Close(Some(CloseFrame {
-                code: CloseCode::from(4000),
-                reason: "bye".into(),
-            })),
-        ];
-        for message in messages {
-            round_trip(Frame::Request {
-                origin,
-                id: 7,
-                command: Command::Push {
-                    fd: Fd(1 << 48 | 9),
-                    message: message.clone(),
-                },
-            });
-            round_trip(Frame::Cast {
-                origin,
-                command: Command::Broadcast {
-                    message: message.clone(),
-                    except: Some(Fd(3)),
-                },
-            });
-            round_trip(Frame::Cast {
-                origin,
-                command: Command::RoomPush {
-                    room: "lobby ☕".into(),
-                    message,
-                    except: None,
-                },
-            });
-        }
-        round_trip(Frame::Request {
-            origin,
-            id: u64::MAX,
-            command: Command::Disconnect {
-                fd: Fd(5),
-                code: 1000,
-                reason: "done".into(),
-            },
-        });
-        round_trip(Frame::Request {
-            origin,
-            id: 1,
-            command: Command::Exists { fd: Fd(5) },
-        });
-        round_trip(Frame::Request {
-            origin,
-            id: 1,
-            command: Command::RoomMembers {
-                room: String::new(),
-            },
-        });
-    }
-
-    #[test]
-    fn text_and_binary_keep_their_opcode() {
-        let text = encode(&Frame::Cast {
-            origin: NodeId(1),
-            command: Command::Broadcast {
-                message: Message::text("ab"),
-                except: None,
-            },
-        })
-        .expect("encodes");
-        let binary = encode(&Frame::Cast {
-            origin: NodeId(1),
-            command: Command::Broadcast {
-                message: Message::binary(b"ab".to_vec()),
-                except: None,
-            },
-        })
-        .expect("encodes");
-        assert_ne!(text, binary);
-        match decode(binary).expect("decodes") {
-            Frame::Cast {
-                command:
-                    Command::Broadcast {
-                        message: Message::Binary(b),
-                        ..
-                    },
-                ..
-            } => assert_eq!(&b[..], b"ab"),
-            other => panic!("binary came back as {other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_reply_round_trips() {
-        let replies = [
-            Reply::Ok,
-            Reply::Exists(true),
-            Reply::Exists(false),
-            Reply::Delivered(12),
-            Reply::Members(vec![Fd(1), Fd(u64::MAX)]),
-            Reply::Members(Vec::new()),
-            Reply::Failed(SendError::NotConnected(Fd(4))),
-            Reply::Failed(SendError::Backpressure(Fd(4))),
-            Reply::Failed(SendError::BrokerUnavailable("down".into())),
-            Reply::Failed(SendError::Timeout {
-                node: NodeId(2),
-                millis: 2000,
-            }),
-        ];
-        for reply in replies {
-            round_trip(Frame::Reply {
-                origin: NodeId(2),
-                id: 99,
-                reply,
-            });
-        }
-    }
-
-    #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        let good = encode(&Frame::Request {
-            origin: NodeId(1),
-            id: 1,
-            command: Command::Push {
-                fd: Fd(1),
-                message: Message::text("hello"),
-            },
-        })
-        .expect("encodes");
-        for len in 0..good.len() {
-            assert!(
-                decode(good.slice(..len)).is_err(),
-                "a {len}-byte prefix decoded"
-            );
-        }
-        let mut trailing = good.to_vec();
-        trailing.push(0);
-        assert_eq!(decode(Bytes::from(trailing)), Err(DecodeError::Trailing(1)));
-        assert_eq!(
-            decode(Bytes::from_static(&[9, 1])),
-            Err(DecodeError::Version(9))
-        );
-        // A members reply claiming four billion fds in a tiny frame.
-        let forged = [
-            VERSION, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0xff, 0xff, 0xff, 0xff,
-        ];
-        assert_eq!(
-            decode(Bytes::copy_from_slice(&forged)),
-            Err(DecodeError::Truncated)
-        );
-        // Invalid UTF-8 in a text message.
-        let mut bad_text = good.to_vec();
-        let n = bad_text.len();
-        bad_text[n - 1] = 0xff;
-        assert_eq!(decode(Bytes::from(bad_text)), Err(DecodeError::Utf8));
-    }
-
-    #[test]
-    fn raw_frames_are_refused() {
-        let frame = tungstenite::protocol::frame::Frame::ping(Vec::new());
-        let result = encode(&Frame::Cast {
-            origin: NodeId(1),
-            command: Command::Broadcast {
-                message: Message::Frame(frame),
-                except: None,
-            },
-        });
-        assert_eq!(result, Err(EncodeError::RawFrame));
-    }
-}
+#[path = "wire_tests.rs"]
+mod tests;

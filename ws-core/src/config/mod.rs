@@ -42,7 +42,9 @@ pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
 pub use cluster::ClusterConfig;
 pub use compression::CompressionSettings;
 pub use error::ConfigError;
-pub use settings::{BackpressurePolicy, ServerSettings, SocketIoSettings, TlsSettings};
+pub use settings::{
+    BackpressurePolicy, ServerSettings, SocketIoSettings, SocketIoTransport, TlsSettings,
+};
 
 /// The file name looked up inside the config folder.
 pub(crate) const SERVER_FILE: &str = "server.toml";

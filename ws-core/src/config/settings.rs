@@ -143,6 +143,12 @@ impl ServerSettings {
                     self.socketio.ack_timeout_ms as usize,
                 ),
             ];
+            if self.socketio.transports.is_empty() {
+                return Err((
+                    "socketio.transports",
+                    "must name at least one of \"polling\", \"websocket\"".into(),
+                ));
+            }
             for (key, value) in socketio {
                 if value == 0 {
                     return Err((key, "must be greater than 0".into()));
@@ -201,8 +207,8 @@ pub struct TlsSettings {
     pub key: PathBuf,
 }
 
-/// `[servers.settings.socketio]`: Socket.IO (Engine.IO v4, Socket.IO v5, WebSocket transport)
-/// at `/socket.io/` on a WebSocket server. The defaults are Socket.IO's own.
+/// `[servers.settings.socketio]`: Socket.IO (Engine.IO v4, Socket.IO v5; HTTP long-polling and
+/// WebSocket transports) at `/socket.io/` on a WebSocket server. The defaults are Socket.IO's own.
 ///
 /// | key | default | what it does |
 /// |---|---|---|
@@ -211,6 +217,8 @@ pub struct TlsSettings {
 /// | `ping_timeout_ms` | 20,000 | a client that has not answered a ping within it is dropped (`ping timeout`) |
 /// | `max_payload` | 1,000,000 | largest message, in bytes; over it the session closes (1009) |
 /// | `ack_timeout_ms` | 10,000 | how long `emit_with_ack` waits for the client's answer |
+/// | `transports` | `["polling", "websocket"]` | the transports clients may use; polling sessions are offered the upgrade to WebSocket when both are on |
+/// | `cors_origins` | `[]` | origins whose pages may poll cross-origin (`"*"`: any), answered with `Access-Control-Allow-Origin` and credentials; a request from another origin is refused (403). Empty: no CORS headers, no origin check |
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SocketIoSettings {
@@ -224,6 +232,20 @@ pub struct SocketIoSettings {
     pub max_payload: usize,
     /// Default timeout of `emit_with_ack`, in milliseconds.
     pub ack_timeout_ms: u64,
+    /// The transports clients may use.
+    pub transports: Vec<SocketIoTransport>,
+    /// Origins allowed to poll cross-origin; `"*"` allows any.
+    pub cors_origins: Vec<String>,
+}
+
+/// An Engine.IO transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SocketIoTransport {
+    /// HTTP long-polling: works wherever HTTP does, and is what a default client starts with.
+    Polling,
+    /// WebSocket, directly or as the upgrade of a polling session.
+    Websocket,
 }
 
 impl Default for SocketIoSettings {
@@ -234,6 +256,8 @@ impl Default for SocketIoSettings {
             ping_timeout_ms: 20_000,
             max_payload: 1_000_000,
             ack_timeout_ms: 10_000,
+            transports: vec![SocketIoTransport::Polling, SocketIoTransport::Websocket],
+            cors_origins: Vec::new(),
         }
     }
 }

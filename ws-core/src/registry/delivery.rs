@@ -21,6 +21,14 @@ impl LocalDelivery for Registry {
                 except,
             } => Reply::Delivered(self.push_room(&room, &message, except).local),
             Command::RoomMembers { room } => Reply::Members(self.room_members(&room)),
+            Command::Describe {
+                rooms,
+                except,
+                meta_key,
+            } => Reply::Described(self.describe(&rooms, &except, &meta_key)),
+            Command::Notice { topic, body } => {
+                Reply::Delivered(self.notify(super::Notice { topic, body }))
+            }
         }
     }
 }

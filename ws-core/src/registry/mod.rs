@@ -3,6 +3,7 @@
 mod burst;
 mod conn;
 mod delivery;
+mod presence;
 mod rooms;
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use rustc_hash::FxBuildHasher;
 
 use burst::Bursts;
 pub(crate) use conn::{Compression, ConnShared};
+pub(crate) use presence::Notice;
+use presence::NoticeBus;
 use rooms::{Fanout, Room};
 
 use crate::metrics::Metrics;
@@ -38,6 +41,8 @@ pub(crate) struct Registry {
     rooms: DashMap<Arc<str>, Room>,
     metrics: Arc<Metrics>,
     bursts: Arc<Bursts>,
+    /// Notices from every node for this node's listeners (presence changes).
+    notices: NoticeBus,
 }
 
 impl Registry {

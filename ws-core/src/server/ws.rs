@@ -16,13 +16,15 @@ use crate::config::ServerSettings;
 use crate::node::Node;
 use crate::registry::{Compression, ConnShared};
 use crate::router::{WsMatch, WsTable};
-use crate::ws::client_caps::{ClientLease, Refusal};
+use crate::ws::bare::BareConnections;
+use crate::ws::client_caps::ClientLease;
 use crate::ws::codec::{Outgoing, Params};
 use crate::ws::connection::Connection;
 use crate::ws::endpoint::WsEndpoint;
 use crate::ws::extension;
-use crate::ws::handshake::{self, Handshake, HeadError, Rejection, Upgrade};
+use crate::ws::handshake::{self, Handshake, HeadError, PlainHead, Rejection, Upgrade};
 use crate::ws::outbox::Outbox;
+use crate::ws::plain;
 use crate::ws::request::Request;
 use crate::ws::session::Upgraded;
 use crate::ws::slot::{OpenSlot, Slots};
@@ -111,6 +113,10 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     .await
     {
         Ok(upgrade) => upgrade,
+        Err(HeadError::Plain(head)) => {
+            let left = timeout.saturating_sub(started.elapsed());
+            return plain(server, &mut transport, *head, peer, left).await;
+        }
         Err(error) => {
             // A failed attempt costs its client a handshake too, or malformed requests would
             // be a free way to keep the server parsing. Behind a trusted proxy the client is
@@ -123,6 +129,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
             return match error {
                 HeadError::Gone => {}
                 HeadError::Reject(rejection) => reject(server, &mut transport, rejection).await,
+                HeadError::Plain(_) => {}
             };
         }
     };
@@ -139,7 +146,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     }) {
         None => None,
         Some(Ok(lease)) => lease,
-        Some(Err(refusal)) => return reject(server, &mut transport, refused(refusal)).await,
+        Some(Err(refusal)) => return reject(server, &mut transport, refusal.rejection()).await,
     };
 
     let admitted = match admit(server, &upgrade).await {
@@ -160,6 +167,42 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
     };
     drop(upgrade);
     open(server, socket, admitted, lease);
+}
+
+/// A plain HTTP request: answered by its route when the route takes them (Socket.IO's
+/// long-polling), else 426 and charged to the client like a failed handshake.
+async fn plain(
+    server: &WsServer,
+    transport: &mut Transport,
+    mut head: PlainHead,
+    peer: SocketAddr,
+    timeout: Duration,
+) {
+    let route = server
+        .table
+        .find(head.request.path())
+        .and_then(|found| found.route.plain.clone());
+    let Some(route) = route else {
+        let caps = server.slots.clients.as_ref();
+        if let Some(caps) = caps.filter(|_| !server.trusts(peer.ip())) {
+            let _ = caps.handshake(peer.ip());
+        }
+        return reject(server, transport, handshake::upgrade_required()).await;
+    };
+    let client = crate::client_addr::client_addr(
+        peer.ip(),
+        head.request.headers(),
+        &server.settings.trusted_proxies,
+        server.settings.forwarded_header,
+    );
+    head.request.set_client(client);
+    let connections = BareConnections {
+        node: &server.node,
+        slots: &server.slots,
+        settings: &server.settings,
+        client,
+    };
+    plain::serve(transport, head, &route, connections, timeout).await;
 }
 
 /// An upgrade the server accepted: everything its connection needs once the `101` is out.
@@ -321,23 +364,6 @@ impl WsServer {
             .iter()
             .any(|proxy| proxy.contains(addr))
     }
-}
-
-/// The answer to a client over its caps.
-fn refused(refusal: Refusal) -> Rejection {
-    let (status, body, wait) = match refusal {
-        Refusal::TooFast(wait) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many handshakes from this address, slow down\n",
-            wait,
-        ),
-        Refusal::TooMany(wait) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many connections from this address, try again later\n",
-            wait,
-        ),
-    };
-    Rejection::new(status, body).header("Retry-After", &wait.as_secs().max(1).to_string())
 }
 
 async fn secure(server: &WsServer, stream: TcpStream, timeout: Duration) -> Option<Transport> {

@@ -3,11 +3,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+
 use super::packet::Kind;
 use super::payload::IntoPayload;
+use super::presence::meta_key;
 use super::socket::{event_packet, frames, socket_id};
 use crate::ws::message::Message;
-use crate::{Fd, SendError, Sender};
+use crate::{Fd, NodeId, SendError, Sender};
 
 /// Why an emit failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ pub struct Operator {
     rooms: Vec<String>,
     except_rooms: Vec<String>,
     except_fd: Option<Fd>,
+    local: bool,
 }
 
 impl Operator {
@@ -66,6 +70,7 @@ impl Operator {
             rooms: Vec::new(),
             except_rooms: Vec::new(),
             except_fd: None,
+            local: false,
         }
     }
 
@@ -86,6 +91,28 @@ impl Operator {
         self
     }
 
+    /// Narrows the selection to this node's sockets (Socket.IO's `io.local`): what forwards a
+    /// [`PresenceEvent`](super::PresenceEvent), which every node gets, to each client once.
+    /// Emits, sizes and listings then never touch the broker.
+    ///
+    /// ```no_run
+    /// # async fn demo(io: ws_core::socketio::SocketIo) -> Result<(), ws_core::socketio::EmitError> {
+    /// io.of("/").local().to("lobby").emit("event", "to this node's members").await?;
+    /// let here = io.of("/").local().to("lobby").size().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    fn except_keys(&self) -> Vec<String> {
+        self.except_rooms
+            .iter()
+            .map(|r| room_key(&self.namespace, r))
+            .collect()
+    }
+
     fn target_keys(&self) -> Vec<String> {
         if self.rooms.is_empty() {
             vec![namespace_key(&self.namespace)]
@@ -102,6 +129,12 @@ impl Operator {
         let (text, binaries) = event_packet(&self.namespace, event, data.into_payload()?, None);
         let messages: Vec<Message> = std::iter::once(text).chain(binaries).collect();
         let keys = self.target_keys();
+        if keys.len() == 1 && self.except_rooms.is_empty() && self.local {
+            for message in &messages {
+                self.sender.to_local_room(&keys[0], message, self.except_fd);
+            }
+            return Ok(());
+        }
         if keys.len() == 1 && self.except_rooms.is_empty() {
             // One room: one publish per frame reaches every node, each delivering to its own
             // members.
@@ -127,13 +160,19 @@ impl Operator {
     /// The connections selected, each once.
     async fn selected(&self) -> Result<BTreeSet<Fd>, EmitError> {
         let mut fds = BTreeSet::new();
-        for key in self.target_keys() {
-            fds.extend(self.sender.room_members(&key).await?);
-        }
-        for room in &self.except_rooms {
-            let key = room_key(&self.namespace, room);
-            for fd in self.sender.room_members(&key).await? {
-                fds.remove(&fd);
+        if self.local {
+            let members = self
+                .sender
+                .local_members(&self.target_keys(), &self.except_keys());
+            fds.extend(members);
+        } else {
+            for key in self.target_keys() {
+                fds.extend(self.sender.room_members(&key).await?);
+            }
+            for key in self.except_keys() {
+                for fd in self.sender.room_members(&key).await? {
+                    fds.remove(&fd);
+                }
             }
         }
         if let Some(fd) = self.except_fd {
@@ -142,17 +181,42 @@ impl Operator {
         Ok(fds)
     }
 
-    /// The selected sockets, on every node (Socket.IO's `fetchSockets`).
+    /// The selected sockets on every node (Socket.IO's `fetchSockets`), each with its node, its
+    /// rooms and its presence metadata at the time of the call.
+    ///
+    /// One request per other node, concurrently, each bounded by `request_timeout_ms`: every
+    /// node lists its own members, since rooms live where their connections live. A node that
+    /// does not answer in time is left out (a crashed node's members are gone, and from the end
+    /// of its lease it is not asked any more); only a broker that is down fails the call.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, EmitError> {
-        Ok(self
-            .selected()
-            .await?
+        let prefix = room_key(&self.namespace, "");
+        let members = self
+            .sender
+            .describe(
+                self.target_keys(),
+                self.except_keys(),
+                meta_key(&self.namespace),
+                self.local,
+            )
+            .await?;
+        Ok(members
             .into_iter()
-            .map(|fd| RemoteSocket {
-                id: socket_id(fd),
-                fd,
-                namespace: self.namespace.clone(),
-                sender: self.sender.clone(),
+            .filter(|member| Some(member.fd) != self.except_fd)
+            .map(|member| {
+                let mut rooms: Vec<String> = member
+                    .rooms
+                    .iter()
+                    .filter_map(|room| room.strip_prefix(&prefix).map(str::to_owned))
+                    .collect();
+                rooms.sort();
+                RemoteSocket {
+                    id: socket_id(member.fd),
+                    fd: member.fd,
+                    rooms,
+                    meta: member.meta.map(Arc::from),
+                    namespace: self.namespace.clone(),
+                    sender: self.sender.clone(),
+                }
             })
             .collect())
     }
@@ -163,11 +227,26 @@ impl Operator {
     }
 }
 
-/// A socket found by [`Operator::fetch_sockets`], on this node or another.
+/// A socket found by [`Operator::fetch_sockets`], on this node or another, as it was at the
+/// call: its node, its rooms and its presence metadata travel with it.
+///
+/// ```no_run
+/// # async fn demo(io: ws_core::socketio::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// #[derive(serde::Deserialize)]
+/// struct Member { name: String }
+///
+/// for socket in io.fetch_sockets("lobby").await? {
+///     let name = socket.presence::<Member>()?.map(|m| m.name);
+///     println!("{} on node {} in {:?}: {name:?}", socket.id(), socket.node(), socket.rooms());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RemoteSocket {
     id: String,
     fd: Fd,
+    rooms: Vec<String>,
+    meta: Option<Arc<str>>,
     namespace: Arc<str>,
     sender: Sender,
 }
@@ -181,6 +260,27 @@ impl RemoteSocket {
     /// The fd of its connection.
     pub fn fd(&self) -> Fd {
         self.fd
+    }
+
+    /// The node that holds it (named by its fd).
+    pub fn node(&self) -> NodeId {
+        self.fd.node()
+    }
+
+    /// Its rooms in the namespace, sorted, its own (named by its id) included.
+    pub fn rooms(&self) -> &[String] {
+        &self.rooms
+    }
+
+    /// Its metadata from [`Socket::set_presence`](super::Socket::set_presence) as `T`;
+    /// `Ok(None)` when it is not tracked.
+    pub fn presence<T: DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
+        self.meta.as_deref().map(serde_json::from_str).transpose()
+    }
+
+    /// Its metadata as JSON, when it is tracked.
+    pub fn presence_json(&self) -> Option<serde_json::Value> {
+        super::presence::meta_value(self.meta.as_deref())
     }
 
     /// Sends `event` with `data` to this socket, wherever it is.

@@ -1,5 +1,7 @@
-//! The Engine.IO session on a WebSocket connection at `/socket.io/`: the open packet, the
-//! server-driven heartbeat, reading packets, and the task that runs the namespaces' handlers.
+//! The Engine.IO session at `/socket.io/`: the open packet, the server-driven heartbeat, reading
+//! packets, and the task that runs the namespaces' handlers. A session lives on a connection: a
+//! WebSocket's, or the bare connection of a long-polling session (`polling.rs`), which a
+//! WebSocket may then carry (`upgrade.rs`).
 //!
 //! The connection's reader (this `WebSocketHandler`'s `on_message`) decodes every frame and
 //! answers what needs no handler itself — pongs, and acknowledgements the server awaits — so a
@@ -18,11 +20,13 @@ use tokio::sync::{Semaphore, mpsc};
 use super::namespace::NamespaceEvents;
 use super::packet::{self, EnginePacket, Kind, Packet, PacketError, Partial};
 use super::payload::Payload;
+use super::poll_session::{PollSession, PollSessions, new_sid};
 use super::reason::DisconnectReason;
 use super::session::Session;
+use super::upgrade::Carrier;
 use super::work::Work;
 use super::worker::HandlerTask;
-use crate::config::SocketIoSettings;
+use crate::config::{SocketIoSettings, SocketIoTransport};
 use crate::ws::handshake::{Handshake, Rejection};
 use crate::{CloseInfo, CloseInitiator, Connection, Message, Request, WebSocketHandler};
 
@@ -34,10 +38,15 @@ const QUEUED_EVENTS: usize = 256;
 /// The key of a connection's Engine.IO session in its context.
 const SESSION_KEY: &str = "\u{1}socket.io";
 
+/// The key of the polling session a WebSocket carries (or probes for), in its context.
+const CARRIER_KEY: &str = "\u{1}socket.io carrier";
+
 /// Socket.IO on one WebSocket server: its namespaces and settings.
 pub(crate) struct Engine {
     namespaces: HashMap<String, Arc<dyn NamespaceEvents>>,
-    settings: SocketIoSettings,
+    pub(crate) settings: SocketIoSettings,
+    /// The sessions opened by long-polling, by sid.
+    pub(crate) polled: PollSessions,
 }
 
 impl Engine {
@@ -48,7 +57,25 @@ impl Engine {
         Self {
             namespaces,
             settings,
+            polled: PollSessions::default(),
         }
+    }
+
+    /// Whether clients may use `transport`.
+    pub(crate) fn allows(&self, transport: SocketIoTransport) -> bool {
+        self.settings.transports.contains(&transport)
+    }
+
+    /// Ends a polling session once: `on_disconnect`s run, then its connection is gone.
+    pub(crate) async fn end_polled(&self, session: &PollSession, close: CloseInfo) {
+        if !session.take_end() {
+            return;
+        }
+        self.polled.remove(&session.sid);
+        let conn = session.connection();
+        tracing::debug!(fd = %conn.fd(), code = close.code, reason = %close.reason, "socket.io polling session ended");
+        self.finish(conn, close).await;
+        conn.context().clear();
     }
 
     fn fail(&self, conn: &Connection, session: &Session, error: &PacketError) {
@@ -115,22 +142,70 @@ impl WebSocketHandler for Engine {
     async fn on_handshake(
         &self,
         req: &Request,
-        _handshake: &mut Handshake,
+        handshake: &mut Handshake,
     ) -> Result<(), Rejection> {
         if req.query("EIO").as_deref() != Some("4") {
             return Err(Rejection::bad_request(
                 r#"{"code":5,"message":"Unsupported protocol version"}"#,
             ));
         }
-        if req.query("transport").as_deref() != Some("websocket") || req.query("sid").is_some() {
+        if req.query("transport").as_deref() != Some("websocket")
+            || !self.allows(SocketIoTransport::Websocket)
+        {
             return Err(Rejection::bad_request(
                 r#"{"code":0,"message":"Transport unknown"}"#,
             ));
+        }
+        if let Some(sid) = req.query("sid") {
+            let session = self
+                .polled
+                .get(&sid)
+                .filter(|s| !s.is_upgraded() && !s.is_ended())
+                .ok_or_else(|| {
+                    Rejection::bad_request(r#"{"code":1,"message":"Session ID unknown"}"#)
+                })?;
+            handshake.context().set(CARRIER_KEY, Carrier { session });
         }
         Ok(())
     }
 
     async fn on_open(&self, conn: &Connection, _req: &Request) -> crate::Result<()> {
+        if conn.context().get_shared::<Carrier>(CARRIER_KEY).is_some() {
+            return Ok(());
+        }
+        self.start(conn, &new_sid(), &[]).await
+    }
+
+    async fn on_message(&self, conn: &Connection, msg: Message) -> crate::Result<()> {
+        match conn.context().get_shared::<Carrier>(CARRIER_KEY) {
+            Some(carrier) => match carrier.inbound(conn, msg) {
+                Some(msg) => self.receive(carrier.session.connection(), msg).await,
+                None => Ok(()),
+            },
+            None => self.receive(conn, msg).await,
+        }
+    }
+
+    async fn on_close(&self, conn: &Connection, close: CloseInfo) {
+        match conn.context().get_shared::<Carrier>(CARRIER_KEY) {
+            Some(carrier) if carrier.session.is_upgraded() => {
+                self.end_polled(&carrier.session, close).await;
+            }
+            Some(carrier) => carrier.abandon(),
+            None => self.finish(conn, close).await,
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the Engine.IO session on `conn`: the open packet with `sid`, the heartbeat and
+    /// the handler task.
+    pub(crate) async fn start(
+        &self,
+        conn: &Connection,
+        sid: &str,
+        upgrades: &[&str],
+    ) -> crate::Result<()> {
         let (work, queue) = mpsc::unbounded_channel();
         let session = Session {
             work,
@@ -147,7 +222,8 @@ impl WebSocketHandler for Engine {
             return Ok(());
         };
         let open = packet::open_packet(
-            &super::socket::socket_id(conn.fd()),
+            sid,
+            upgrades,
             self.settings.ping_interval_ms,
             self.settings.ping_timeout_ms,
             self.settings.max_payload,
@@ -171,7 +247,8 @@ impl WebSocketHandler for Engine {
         Ok(())
     }
 
-    async fn on_message(&self, conn: &Connection, msg: Message) -> crate::Result<()> {
+    /// Reads one message of the session on `conn`.
+    pub(crate) async fn receive(&self, conn: &Connection, msg: Message) -> crate::Result<()> {
         let Some(session) = conn.context().get_shared::<Session>(SESSION_KEY) else {
             return Ok(());
         };
@@ -204,7 +281,8 @@ impl WebSocketHandler for Engine {
         Ok(())
     }
 
-    async fn on_close(&self, conn: &Connection, close: CloseInfo) {
+    /// Ends the session on `conn`: every namespace's `on_disconnect`, with the reason.
+    pub(crate) async fn finish(&self, conn: &Connection, close: CloseInfo) {
         let Some(session) = conn.context().get_shared::<Session>(SESSION_KEY) else {
             return;
         };

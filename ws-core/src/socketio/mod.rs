@@ -1,5 +1,5 @@
-//! Socket.IO (Engine.IO v4, Socket.IO v5) over the WebSocket transport, on a WebSocket server
-//! whose `[servers.settings.socketio]` is enabled: Hyperf's `socketio-server`.
+//! Socket.IO (Engine.IO v4, Socket.IO v5) over HTTP long-polling and WebSocket, on a WebSocket
+//! server whose `[servers.settings.socketio]` is enabled: Hyperf's `socketio-server`.
 //!
 //! Namespaces are structs with `#[socketio_namespace]` and an impl with `#[socketio_events]`;
 //! rooms and cluster-wide emits use the registry's rooms and the cluster backplane.
@@ -30,24 +30,36 @@
 //! | `packet.rs` | the Engine.IO and Socket.IO packet codec |
 //! | `payload.rs` | `Payload`, and the serde bridges of handlers' payloads and acks |
 //! | `engine.rs` | the session on one connection: open, heartbeat, reading packets |
+//! | `polling.rs` | the HTTP long-polling transport: open, GET, POST |
+//! | `poll_wire.rs` | the polling payload: packets joined by `\x1e`, binary as `b<base64>` |
+//! | `poll_session.rs` | a polling session: its bare connection, its transports, its sid |
+//! | `upgrade.rs` | a polling session's upgrade to WebSocket: probe, `5`, forwarding |
+//! | `cors.rs` | CORS of cross-origin polling (`cors_origins`) |
 //! | `session.rs` | one connection's state, shared by its reader, heartbeat and handler task |
 //! | `work.rs` | what the reader hands the handler task |
 //! | `worker.rs` | the handler task: connects, events, acks, disconnects in order |
 //! | `reason.rs` | `DisconnectReason` |
 //! | `socket.rs` | `Socket`: one client in one namespace |
 //! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
+//! | `presence.rs` | presence metadata, `PresenceEvent`s and their stream |
 //! | `namespace.rs` | what `#[socketio_events]` implements; the registration |
 //! | `server.rs` | `SocketIo`: the injectable server handle |
 
+pub(crate) mod cors;
 pub(crate) mod emit;
 pub(crate) mod engine;
 pub(crate) mod namespace;
 pub(crate) mod packet;
 pub(crate) mod payload;
+pub(crate) mod poll_session;
+pub(crate) mod poll_wire;
+pub(crate) mod polling;
+pub(crate) mod presence;
 pub(crate) mod reason;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod socket;
+pub(crate) mod upgrade;
 pub(crate) mod work;
 pub(crate) mod worker;
 
@@ -55,6 +67,7 @@ pub use emit::{EmitError, Operator, RemoteSocket};
 pub use namespace::{NamespaceEvents, SocketIoNamespaceRegistration};
 pub use packet::PacketError;
 pub use payload::{FromPayload, IntoAck, IntoConnectResult, IntoPayload, Payload, PayloadError};
+pub use presence::{PresenceEvent, PresenceEvents, PresenceKind};
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use socket::Socket;

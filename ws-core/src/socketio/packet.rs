@@ -1,4 +1,4 @@
-//! The Engine.IO v4 and Socket.IO v5 packet codec, over the WebSocket transport.
+//! The Engine.IO v4 and Socket.IO v5 packet codec, shared by the WebSocket and polling transports.
 //!
 //! One Engine.IO packet is one WebSocket frame: a text frame starts with its type digit
 //! (`0` open, `1` close, `2` ping, `3` pong, `4` message, `6` noop); a binary frame is a message
@@ -252,13 +252,14 @@ pub(crate) fn placeholder_num(value: &Value) -> Option<u64> {
 /// The Engine.IO open packet.
 pub(crate) fn open_packet(
     sid: &str,
+    upgrades: &[&str],
     ping_interval_ms: u64,
     ping_timeout_ms: u64,
     max_payload: usize,
 ) -> String {
     let body = serde_json::json!({
         "sid": sid,
-        "upgrades": [],
+        "upgrades": upgrades,
         "pingInterval": ping_interval_ms,
         "pingTimeout": ping_timeout_ms,
         "maxPayload": max_payload,

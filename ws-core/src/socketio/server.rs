@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::emit::{EmitError, Operator, RemoteSocket};
 use super::payload::IntoPayload;
+use super::presence::PresenceEvents;
 use crate::BootError;
 use crate::Sender;
 use crate::di::{Container, Inject, InjectSite};
@@ -51,6 +52,25 @@ impl SocketIo {
     /// The sockets of the `/` namespace in `room`, on every node.
     pub async fn fetch_sockets(&self, room: &str) -> Result<Vec<RemoteSocket>, EmitError> {
         self.to(room).fetch_sockets().await
+    }
+
+    /// The presence changes of every namespace, room and node from now on, each once on this
+    /// node; see [`PresenceEvents`] and [`Socket::set_presence`](super::Socket::set_presence).
+    ///
+    /// ```no_run
+    /// # async fn demo(io: ws_core::socketio::SocketIo) {
+    /// use ws_core::socketio::PresenceKind;
+    ///
+    /// let mut changes = io.presence();
+    /// while let Some(change) = changes.recv().await {
+    ///     if change.kind == PresenceKind::Leave {
+    ///         println!("{} left {} on node {}", change.socket_id, change.room, change.node);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn presence(&self) -> PresenceEvents {
+        PresenceEvents::new(self.sender.clone())
     }
 
     /// How many sockets of the `/` namespace are in `room`, across the cluster.

@@ -1,17 +1,20 @@
 //! [`Socket`]: one client connected to one namespace, as its handlers see it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::emit::{EmitError, Operator, room_key};
 use super::packet::{Kind, Packet};
 use super::payload::{IntoPayload, Payload};
+use super::presence::{PresenceKind, announce, meta_key};
 use super::reason::DisconnectReason;
 use super::work::Work;
 use crate::ws::message::Message;
@@ -52,6 +55,12 @@ struct SocketInner {
     /// Held while a packet and its attachments are queued, so two emits to this socket never
     /// interleave their binary parts.
     emitting: Mutex<()>,
+    /// The rooms joined through [`Socket::join`], so its presence events can name them once
+    /// the connection (and its registry entry) is gone.
+    joined: Mutex<BTreeSet<String>>,
+    /// Its presence metadata as JSON text, once tracked; kept here because the connection's
+    /// context is cleared before the last `Leave` events are sent.
+    presence: Mutex<Option<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -82,6 +91,8 @@ impl Socket {
                 connected: AtomicBool::new(true),
                 work,
                 emitting: Mutex::new(()),
+                joined: Mutex::default(),
+                presence: Mutex::default(),
             }),
         }
     }
@@ -101,7 +112,8 @@ impl Socket {
         &self.inner.conn
     }
 
-    /// Per-socket typed data (Socket.IO's `socket.data`), dropped when the socket disconnects.
+    /// Per-socket typed data (Socket.IO's `socket.data`). Still readable in `on_disconnect`,
+    /// so it can say who left; dropped once that handler has returned.
     pub fn data(&self) -> &Context {
         &self.inner.data
     }
@@ -173,18 +185,111 @@ impl Socket {
         }
     }
 
-    /// Joins `room` of this namespace (cluster-wide visible).
+    /// Joins `room` of this namespace (cluster-wide visible). A tracked socket
+    /// ([`set_presence`](Self::set_presence)) raises a [`PresenceKind::Join`] on every node.
     pub async fn join(&self, room: &str) -> Result<(), EmitError> {
         let conn = &self.inner.conn;
-        conn.join(&room_key(&self.inner.namespace, room)).await?;
+        let joined = conn.join(&room_key(&self.inner.namespace, room)).await?;
+        // Its own room (named by its id) is no room anyone is present in.
+        if joined && room != self.inner.id {
+            self.inner.joined.lock().insert(room.to_owned());
+            self.announce(room, PresenceKind::Join).await;
+        }
         Ok(())
     }
 
-    /// Leaves `room`.
+    /// Leaves `room`; a tracked socket raises a [`PresenceKind::Leave`] on every node.
     pub async fn leave(&self, room: &str) -> Result<(), EmitError> {
         let conn = &self.inner.conn;
-        conn.leave(&room_key(&self.inner.namespace, room)).await?;
+        let left = conn.leave(&room_key(&self.inner.namespace, room)).await?;
+        if left && self.inner.joined.lock().remove(room) {
+            self.announce(room, PresenceKind::Leave).await;
+        }
         Ok(())
+    }
+
+    /// Tracks the socket with `meta`, what every node sees of it: in
+    /// [`RemoteSocket::presence`](super::RemoteSocket::presence) from
+    /// [`fetch_sockets`](super::SocketIo::fetch_sockets), and in the
+    /// [`PresenceEvent`](super::PresenceEvent)s of its rooms. The first call raises a `Join` for
+    /// every room it is already in, later ones an `Update`; from then on its joins and leaves
+    /// (its disconnect included) raise events too. `meta` is serialized to JSON once, here.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: &ws_core::socketio::Socket) -> Result<(), ws_core::socketio::EmitError> {
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Member { name: String }
+    ///
+    /// socket.set_presence(&Member { name: "ann".into() }).await?;
+    /// socket.join("lobby").await?; // every node hears: ann joined lobby
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_presence<T: Serialize + ?Sized>(&self, meta: &T) -> Result<(), EmitError> {
+        let text = serde_json::to_string(meta)?;
+        let first = self
+            .inner
+            .presence
+            .lock()
+            .replace(Arc::from(text.as_str()))
+            .is_none();
+        self.inner
+            .conn
+            .context()
+            .set(meta_key(&self.inner.namespace), text);
+        let kind = if first {
+            PresenceKind::Join
+        } else {
+            PresenceKind::Update
+        };
+        let rooms: Vec<String> = self.inner.joined.lock().iter().cloned().collect();
+        for room in rooms {
+            self.announce(&room, kind).await;
+        }
+        Ok(())
+    }
+
+    /// The metadata of [`set_presence`](Self::set_presence) as `T`; `Ok(None)` while untracked.
+    ///
+    /// ```no_run
+    /// # fn demo(socket: &ws_core::socketio::Socket) -> Result<(), serde_json::Error> {
+    /// let meta: Option<serde_json::Value> = socket.presence()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn presence<T: DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
+        let meta = self.inner.presence.lock().clone();
+        meta.map(|text| serde_json::from_str(&text)).transpose()
+    }
+
+    /// Raises `kind` in `room` on every node, if the socket is tracked.
+    async fn announce(&self, room: &str, kind: PresenceKind) {
+        let meta = self.inner.presence.lock().clone();
+        if let Some(meta) = meta {
+            let sender = self.inner.conn.sender();
+            announce(
+                sender,
+                &self.inner.namespace,
+                self.inner.conn.fd(),
+                room,
+                kind,
+                &meta,
+            )
+            .await;
+        }
+    }
+
+    /// The socket left its namespace: a tracked socket raises a `Leave` for every room it was
+    /// in.
+    pub(crate) async fn left_every_room(&self) {
+        // The connection may stay (a namespace disconnect) and connect to the namespace again,
+        // untracked: its listing must not show this socket's metadata.
+        self.inner
+            .conn
+            .context()
+            .remove(&meta_key(&self.inner.namespace));
+        let rooms = std::mem::take(&mut *self.inner.joined.lock());
+        for room in rooms {
+            self.announce(&room, PresenceKind::Leave).await;
+        }
     }
 
     /// The rooms this socket is in, its own (named by its id) included.
@@ -241,10 +346,16 @@ impl Socket {
         Ok(())
     }
 
-    /// Marks the socket gone and fails every acknowledgement still awaited.
+    /// Marks the socket gone and fails every acknowledgement still awaited. Its data stays
+    /// until [`drop_data`](Self::drop_data), so `on_disconnect` can still read it.
     pub(crate) fn mark_disconnected(&self) {
         self.inner.connected.store(false, Ordering::Release);
         self.inner.acks.lock().clear();
+    }
+
+    /// Drops the per-socket data, after `on_disconnect`: a clone of the socket kept elsewhere
+    /// (in a user's map, a spawned task) must not keep the values alive.
+    pub(crate) fn drop_data(&self) {
         self.inner.data.clear();
     }
 

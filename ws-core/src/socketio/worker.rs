@@ -61,9 +61,11 @@ impl HandlerTask {
                 let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
                 for (namespace, socket) in sockets {
                     socket.mark_disconnected();
+                    socket.left_every_room().await;
                     if let Some(handler) = self.namespaces.get(&namespace) {
                         handler.disconnect(&socket, reason).await;
                     }
+                    socket.drop_data();
                 }
                 return false;
             }
@@ -98,6 +100,7 @@ impl HandlerTask {
         let auth = Payload::new(auth.args().first().cloned().into_iter().collect());
         if let Err(message) = handler.connect(&socket, auth).await {
             socket.mark_disconnected();
+            socket.drop_data();
             refuse(&message);
             return;
         }
@@ -165,8 +168,10 @@ impl HandlerTask {
                 let _ = sender.leave(self.conn.fd(), &room).await;
             }
         }
+        socket.left_every_room().await;
         if let Some(handler) = self.namespaces.get(namespace) {
             handler.disconnect(&socket, reason).await;
         }
+        socket.drop_data();
     }
 }

@@ -10,6 +10,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{Connect, DEFAULT_TIMEOUT};
 use crate::Message;
+use crate::permessage_deflate::DeflateStream;
+
+/// The stream under a [`TestClient`]: tungstenite over a [`DeflateStream`], which does
+/// permessage-deflate when [`Connect::deflate`] offered it and the server agreed.
+pub type TestStream = WebSocketStream<DeflateStream<MaybeTlsStream<TcpStream>>>;
 
 /// A real WebSocket client over TCP with assertion helpers.
 ///
@@ -18,16 +23,18 @@ use crate::Message;
 /// starts with the test's `file:line`, not with a line of this crate.
 #[derive(Debug)]
 pub struct TestClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: TestStream,
     protocol: Option<String>,
+    response_headers: http::HeaderMap,
 }
 
 impl TestClient {
-    pub(super) fn new(
-        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-        protocol: Option<String>,
-    ) -> Self {
-        Self { ws, protocol }
+    pub(super) fn new(ws: TestStream, response: &tungstenite::handshake::client::Response) -> Self {
+        Self {
+            ws,
+            protocol: super::connect::selected_protocol(response),
+            response_headers: response.headers().clone(),
+        }
     }
 
     /// Connects to `url`.
@@ -59,14 +66,38 @@ impl TestClient {
     pub async fn connect_request(
         request: tungstenite::handshake::client::Request,
     ) -> Result<(Self, tungstenite::handshake::client::Response), tungstenite::Error> {
-        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
-        let protocol = super::connect::selected_protocol(&response);
-        Ok((Self { ws, protocol }, response))
+        let (ws, response) = super::connect::handshake(request).await?;
+        Ok((Self::new(ws, &response), response))
     }
 
     /// The subprotocol the server selected, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters the server agreed to, as its `Sec-WebSocket-Extensions`
+    /// answer states them (e.g. `permessage-deflate; server_no_context_takeover;
+    /// client_no_context_takeover`); `None` when messages go uncompressed. Offer the extension
+    /// with [`Connect::deflate`].
+    pub fn extension(&self) -> Option<&str> {
+        self.ws.get_ref().negotiated().map(|agreed| agreed.header())
+    }
+
+    /// The headers of the server's `101` response.
+    pub fn response_headers(&self) -> &http::HeaderMap {
+        &self.response_headers
+    }
+
+    /// Bytes of frames this client has written to the socket since the handshake: with
+    /// compression agreed, what the messages sent cost on the wire.
+    pub fn wire_bytes_sent(&self) -> u64 {
+        self.ws.get_ref().wire_bytes_sent()
+    }
+
+    /// Bytes of frames this client has read from the socket since the handshake (before
+    /// inflating).
+    pub fn wire_bytes_received(&self) -> u64 {
+        self.ws.get_ref().wire_bytes_received()
     }
 
     /// Sends a message.
@@ -176,7 +207,7 @@ impl TestClient {
     }
 
     /// The underlying tungstenite stream, for anything the helpers do not cover.
-    pub fn stream(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
+    pub fn stream(&mut self) -> &mut TestStream {
         &mut self.ws
     }
 }

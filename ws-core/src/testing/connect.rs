@@ -6,7 +6,11 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::{DEFAULT_TIMEOUT, TestClient};
+use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
+
+use super::{DEFAULT_TIMEOUT, TestClient, TestStream};
+use crate::permessage_deflate::{DeflateStream, OFFER};
 
 /// Why a test connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,7 @@ pub struct Connect {
     headers: Vec<(String, String)>,
     cookies: Vec<(String, String)>,
     protocols: Vec<String>,
+    deflate: bool,
     timeout: Duration,
 }
 
@@ -66,6 +71,7 @@ impl Connect {
             headers: Vec::new(),
             cookies: Vec::new(),
             protocols: Vec::new(),
+            deflate: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -85,6 +91,26 @@ impl Connect {
     /// Offers a subprotocol; call again to offer several, in order of preference.
     pub fn protocol(mut self, protocol: &str) -> Self {
         self.protocols.push(protocol.to_string());
+        self
+    }
+
+    /// Offers permessage-deflate (RFC 7692) as browsers do. When the server agrees, messages are
+    /// compressed and inflated on the way: [`TestClient::send`] and [`TestClient::recv`] see
+    /// them plain, [`TestClient::extension`] states the agreement and
+    /// [`TestClient::wire_bytes_received`] what arrived on the wire.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: ws_core::testing::TestServer) {
+    /// let mut client = server.build("ws", "/").deflate().connect().await.unwrap();
+    /// assert!(client.extension().is_some_and(|agreed| agreed.starts_with("permessage-deflate")));
+    /// let chat = r#"{"type":"message","room":"lobby","text":"hello hello hello"}"#.repeat(8);
+    /// client.send(chat.clone()).await;
+    /// client.assert_push(chat.clone()).await;
+    /// assert!(client.wire_bytes_received() < chat.len() as u64);
+    /// # }
+    /// ```
+    pub fn deflate(mut self) -> Self {
+        self.deflate = true;
         self
     }
 
@@ -119,12 +145,15 @@ impl Connect {
         if !self.protocols.is_empty() {
             extra.push(("sec-websocket-protocol".into(), self.protocols.join(", ")));
         }
+        if self.deflate {
+            extra.push(("sec-websocket-extensions".into(), OFFER.into()));
+        }
         for (name, value) in extra {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
             let value = HeaderValue::from_str(&value).map_err(|e| invalid(&e))?;
             request.headers_mut().append(name, value);
         }
-        let connecting = tokio_tungstenite::connect_async(request);
+        let connecting = handshake(request);
         let (ws, response) = match tokio::time::timeout(self.timeout, connecting).await {
             Err(_) => return Err(ConnectError::Timeout(self.timeout)),
             Ok(Err(tungstenite::Error::Http(response))) => {
@@ -139,9 +168,33 @@ impl Connect {
             Ok(Err(e)) => return Err(ConnectError::Failed(e.to_string())),
             Ok(Ok(connected)) => connected,
         };
-        let protocol = selected_protocol(&response);
-        Ok(TestClient::new(ws, protocol))
+        Ok(TestClient::new(ws, &response))
     }
+}
+
+/// Opens the TCP connection and does the upgrade through a [`DeflateStream`], which applies
+/// permessage-deflate when the request offered it and the server agreed.
+pub(super) async fn handshake(
+    request: tungstenite::handshake::client::Request,
+) -> Result<(TestStream, tungstenite::handshake::client::Response), tungstenite::Error> {
+    use tungstenite::error::UrlError;
+    let uri = request.uri();
+    if uri.scheme_str() != Some("ws") {
+        // The test client speaks plain ws:// to an app on this machine.
+        return Err(tungstenite::Error::Url(UrlError::UnsupportedUrlScheme));
+    }
+    let host = uri
+        .host()
+        .ok_or(tungstenite::Error::Url(UrlError::NoHostName))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let socket = TcpStream::connect((host.as_str(), port)).await?;
+    // Tests send small messages and wait for replies: no waiting for delayed ACKs.
+    socket.set_nodelay(true)?;
+    let stream = DeflateStream::new(MaybeTlsStream::Plain(socket));
+    tokio_tungstenite::client_async(request, stream).await
 }
 
 /// The subprotocol a `101` response selected.

@@ -33,7 +33,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use client::TestClient;
+pub use client::{TestClient, TestStream};
 pub use connect::{Connect, ConnectError};
 
 use crate::{App, BootError, Config, RunningApp, Sender};

@@ -9,9 +9,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use http::StatusCode;
 
 use crate::Fd;
 use crate::config::ServerSettings;
+use crate::ws::rejection::Rejection;
 
 /// What one client address is holding.
 #[derive(Debug)]
@@ -29,6 +31,25 @@ pub(crate) enum Refusal {
     TooFast(Duration),
     /// Over the open-connection cap (or the table is full of busy clients): 503.
     TooMany(Duration),
+}
+
+impl Refusal {
+    /// The answer the refused client gets.
+    pub(crate) fn rejection(self) -> Rejection {
+        let (status, body, wait) = match self {
+            Refusal::TooFast(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many handshakes from this address, slow down\n",
+                wait,
+            ),
+            Refusal::TooMany(wait) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections from this address, try again later\n",
+                wait,
+            ),
+        };
+        Rejection::new(status, body).header("Retry-After", &wait.as_secs().max(1).to_string())
+    }
 }
 
 /// The per-client tables of one server.

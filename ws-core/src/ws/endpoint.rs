@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use crate::ws::connection::Connection;
 use crate::ws::handshake::{Handshake, Rejection};
+use crate::ws::plain::PlainRoute;
 use crate::ws::session::{self, Upgraded};
 use crate::ws::slot::OpenSlot;
 use crate::{Request, WebSocketHandler};
@@ -19,6 +20,8 @@ pub struct WsRoute {
     pub(crate) protocols: Vec<String>,
     /// Whether the route negotiates permessage-deflate (when the server does).
     pub(crate) compression: bool,
+    /// What answers a plain HTTP request on the route; without it, 426.
+    pub(crate) plain: Option<Arc<dyn PlainRoute>>,
 }
 
 impl std::fmt::Debug for WsRoute {
@@ -37,12 +40,19 @@ impl WsRoute {
             endpoint: Arc::new(Endpoint(handler)),
             protocols: Vec::new(),
             compression: true,
+            plain: None,
         }
     }
 
     /// The subprotocols this route speaks; the handshake picks the first one the client offers.
     pub fn protocols<I: IntoIterator<Item = S>, S: Into<String>>(mut self, protocols: I) -> Self {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Plain HTTP requests on the route are answered by `route` (Socket.IO's long-polling).
+    pub(crate) fn plain(mut self, route: Arc<dyn PlainRoute>) -> Self {
+        self.plain = Some(route);
         self
     }
 

@@ -115,6 +115,41 @@ fn parse_list<'a>(text: &'a str, offers: &mut Vec<Offer<'a>>) -> Result<(), &'st
     Ok(())
 }
 
+/// What a server's `Sec-WebSocket-Extensions` answer agreed, read by a client (RFC 7692 §7.1):
+/// `Ok(None)` when it names no permessage-deflate, an error when the answer is malformed or has
+/// a parameter a server may not answer with (the client then fails the connection, §5).
+pub(crate) fn agreed_by_server(answer: &str) -> Result<Option<Params>, &'static str> {
+    let mut answered = Vec::new();
+    parse_list(answer, &mut answered)?;
+    let Some((_, agreed)) = answered
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+    else {
+        return Ok(None);
+    };
+    let mut params = Params {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let invalid_bits = "a window size outside 8-15";
+    for (name, value) in agreed {
+        match (name.to_ascii_lowercase().as_str(), value.as_deref()) {
+            ("server_no_context_takeover", None) => params.server_no_context_takeover = true,
+            ("client_no_context_takeover", None) => params.client_no_context_takeover = true,
+            ("server_max_window_bits", Some(bits)) => {
+                params.server_max_window_bits = window_bits(bits).ok_or(invalid_bits)?;
+            }
+            ("client_max_window_bits", Some(bits)) => {
+                params.client_max_window_bits = window_bits(bits).ok_or(invalid_bits)?;
+            }
+            _ => return Err("a parameter permessage-deflate does not define"),
+        }
+    }
+    Ok(Some(params))
+}
+
 /// Window bits as RFC 7692 §7.1.2 writes them: 8 to 15, no leading zero.
 fn window_bits(value: &str) -> Option<u8> {
     match value.as_bytes() {
@@ -282,6 +317,32 @@ mod tests {
             "permessage-deflate; server_max_window_bits=",
         ] {
             assert_eq!(offer(&[value], &defaults), Err(400), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_client_reads_what_the_server_agreed() {
+        let agreed = agreed_by_server(
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        )
+        .expect("valid")
+        .expect("agreed");
+        assert!(agreed.server_no_context_takeover);
+        assert!(!agreed.client_no_context_takeover);
+        assert_eq!(
+            (agreed.server_max_window_bits, agreed.client_max_window_bits),
+            (15, 10)
+        );
+        let mine = agreed.seen_by_client();
+        assert_eq!(mine.server_max_window_bits, 10);
+        assert!(mine.client_no_context_takeover);
+        assert_eq!(agreed_by_server("x-other"), Ok(None));
+        for invalid in [
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; unknown",
+            "permessage-deflate;",
+        ] {
+            assert!(agreed_by_server(invalid).is_err(), "{invalid}");
         }
     }
 }

@@ -63,6 +63,14 @@ pub(crate) struct Upgrade {
     pub(crate) leftover: Vec<u8>,
 }
 
+/// A plain request whose head was read: what reading its body needs.
+#[derive(Debug)]
+pub(crate) struct PlainHead {
+    pub(crate) request: Request,
+    /// Bytes read past the head: the start of the body.
+    pub(crate) leftover: Vec<u8>,
+}
+
 /// Why the head could not become an upgrade.
 #[derive(Debug)]
 pub(crate) enum HeadError {
@@ -70,6 +78,18 @@ pub(crate) enum HeadError {
     Gone,
     /// Answer this and close.
     Reject(Rejection),
+    /// A plain HTTP request, not an upgrade: a route that takes them (`plain.rs`) answers it, any
+    /// other gets [`upgrade_required`].
+    Plain(Box<PlainHead>),
+}
+
+/// The answer to a plain HTTP request on a route that takes only upgrades.
+pub(crate) fn upgrade_required() -> Rejection {
+    Rejection::new(
+        StatusCode::UPGRADE_REQUIRED,
+        "this is a WebSocket server: connect with a WebSocket client\n",
+    )
+    .header("Upgrade", "websocket")
 }
 
 pub(crate) async fn read_upgrade<S: AsyncRead + Unpin>(
@@ -98,11 +118,18 @@ async fn read_head<S: AsyncRead + Unpin>(
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(head_len)) => {
-                let upgrade = check(&parsed, peer)?;
-                return Ok(Upgrade {
-                    leftover: buf[head_len..].to_vec(),
-                    ..upgrade
-                });
+                let leftover = buf[head_len..].to_vec();
+                return match check(&parsed, peer) {
+                    Ok(upgrade) => Ok(Upgrade {
+                        leftover,
+                        ..upgrade
+                    }),
+                    Err(HeadError::Plain(mut head)) => {
+                        head.leftover = leftover;
+                        Err(HeadError::Plain(head))
+                    }
+                    Err(error) => Err(error),
+                };
             }
             Ok(httparse::Status::Partial) => {}
             Err(httparse::Error::TooManyHeaders) => {
@@ -182,6 +209,7 @@ pub(crate) fn from_parts(parts: &http::request::Parts) -> Result<Upgrade, Reject
     );
     validate(request, parts.version == http::Version::HTTP_11).map_err(|error| match error {
         HeadError::Reject(rejection) => rejection,
+        HeadError::Plain(_) => upgrade_required(),
         HeadError::Gone => Rejection::bad_request("not a WebSocket upgrade\n"),
     })
 }
@@ -193,13 +221,10 @@ fn validate(request: Request, http11: bool) -> Result<Upgrade, HeadError> {
     let headers = request.headers();
 
     if !header_has_token(headers, http::header::UPGRADE, "websocket") {
-        return Err(HeadError::Reject(
-            Rejection::new(
-                StatusCode::UPGRADE_REQUIRED,
-                "this is a WebSocket server: connect with a WebSocket client\n",
-            )
-            .header("Upgrade", "websocket"),
-        ));
+        return Err(HeadError::Plain(Box::new(PlainHead {
+            request,
+            leftover: Vec::new(),
+        })));
     }
     // RFC 6455 §4.2.1: a GET over HTTP/1.1 or later, with Host, Connection: Upgrade, a key and
     // version 13.

@@ -9,6 +9,8 @@
 //! | [`endpoint`] | `WsRoute`: a controller with its type erased, spawning connection tasks |
 //! | [`slot`] | a server's open connections: limit, settings, what their tasks report to |
 //! | [`client_caps`] | per-client caps: open connections and handshakes per second of one client address |
+//! | [`plain`] | a plain HTTP request on a route that answers them (Socket.IO's long-polling) |
+//! | [`bare`] | connections without a socket of their own, drained by whatever carries them |
 //! | [`session`] | a connection's task — `on_open`, the message loop, `on_close` — where a frame is read and queued pushes are written |
 //! | [`dispatch`] | what a handler's error or panic does to its connection (log, count, 1011) |
 //! | [`closing`] | the three closing handshakes and how a session ends |
@@ -22,6 +24,7 @@
 //! | [`transport`] | the byte stream under a connection: TCP or TLS |
 //! | [`codec`] | RFC 6455 framing: decoder and encoder |
 
+pub(crate) mod bare;
 pub(crate) mod client_caps;
 pub(crate) mod closing;
 pub(crate) mod codec;
@@ -36,6 +39,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod liveness;
 pub(crate) mod message;
 pub(crate) mod outbox;
+pub(crate) mod plain;
 pub(crate) mod rejection;
 pub(crate) mod reply;
 pub(crate) mod request;

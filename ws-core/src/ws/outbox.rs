@@ -354,6 +354,11 @@ impl Outbox {
         }
     }
 
+    /// Whether a close was queued or the connection ended: pushes are refused.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
     /// Queues a close frame after what is already queued; later pushes are refused.
     pub(crate) fn close(&self, frame: CloseFrame) -> Result<(), Refusal> {
         let mut state = self.state.lock();
@@ -367,15 +372,18 @@ impl Outbox {
         Ok(())
     }
 
-    /// Marks the connection gone: later pushes fail with `Closed`, queued ones are dropped.
+    /// Marks the connection gone: later pushes fail with `Closed`, queued ones are dropped. A
+    /// task still waiting on the queue is woken to find it closed (a bare connection's poll;
+    /// a session's own task has stopped waiting by the time it shuts its queue).
     pub(crate) fn shut(&self) {
         let mut state = self.state.lock();
         state.closed = true;
         state.parked = false;
         state.socket = None;
-        state.waiting = None;
+        let waiting = state.waiting.take();
         state.queue = VecDeque::new();
         state.bytes = 0;
+        wake_after(state, waiting);
     }
 
     /// Gets the connection task to run without queueing anything (a heartbeat signal): woken

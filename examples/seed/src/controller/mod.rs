@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod echo;
+pub mod presence;
 pub mod room;
 pub mod server;
 pub mod socketio;

@@ -3,7 +3,9 @@
 //! Clients connect with the stock Socket.IO clients (`transports: ["websocket"]`) to
 //! `ws://HOST:9502`. Any other namespace is refused with `connect_error`.
 
-use serde::Deserialize;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 use ws_core::prelude::*;
 use ws_core::socketio::EmitError;
 
@@ -27,11 +29,20 @@ pub struct Say {
     pub message: String,
 }
 
+/// `track`'s data: what the other members see of a socket (its presence metadata).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's name.
+    pub name: String,
+}
+
 /// The `/` namespace.
 #[socketio_namespace(server = "ws", path = "/")]
 pub struct SocketIoController {
     #[inject]
     io: SocketIo,
+    /// Set once this node forwards presence changes to its clients.
+    forwarding: OnceLock<()>,
 }
 
 #[socketio_events]
@@ -56,8 +67,20 @@ impl SocketIoController {
     /// counted across the cluster.
     #[event("join-room")]
     async fn on_join_room(&self, socket: &Socket, room: String) {
+        self.forward_presence();
         if let Err(error) = self.join_room(socket, &room).await {
             tracing::warn!(%error, room, "join-room");
+        }
+    }
+
+    /// Tracks the socket: the members of its rooms, on every node, get a `presence` event
+    /// when it joins or leaves one (Phoenix Presence's `presence_diff`).
+    #[event("track")]
+    async fn on_track(&self, socket: &Socket, member: Member) -> String {
+        self.forward_presence();
+        match socket.set_presence(&member).await {
+            Ok(()) => "tracked".into(),
+            Err(error) => error.to_string(),
         }
     }
 
@@ -78,6 +101,24 @@ impl SocketIoController {
 }
 
 impl SocketIoController {
+    /// Forwards every presence change, which each node hears once, to this node's members of
+    /// the room: each client gets it once, wherever the change happened.
+    fn forward_presence(&self) {
+        self.forwarding.get_or_init(|| {
+            let io = self.io.clone();
+            let mut changes = io.presence();
+            tokio::spawn(async move {
+                while let Some(change) = changes.recv().await {
+                    let room = change.room.clone();
+                    let to = io.of(&change.namespace).local().to(&room);
+                    if let Err(error) = to.emit("presence", change).await {
+                        tracing::debug!(%error, room, "presence change not forwarded");
+                    }
+                }
+            });
+        });
+    }
+
     async fn join_room(&self, socket: &Socket, room: &str) -> Result<(), EmitError> {
         socket.join(room).await?;
         let joined = format!("{} has joined {room}", socket.id());

@@ -88,7 +88,7 @@ impl SioConn {
         mut on_message: impl FnMut(&[u8], &mut Vec<u8>) -> anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
         loop {
-            let Some(head) = Head::parse(&self.buf[self.start..self.end])
+            let Some(head) = Head::parse_with(&self.buf[self.start..self.end], false)
                 .map_err(|fault| anyhow::anyhow!("the server broke the framing: {fault:?}"))?
             else {
                 return Ok(());

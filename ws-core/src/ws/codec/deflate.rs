@@ -43,6 +43,19 @@ pub(crate) struct Outgoing {
     pub(crate) threshold: u32,
 }
 
+impl Params {
+    /// The same agreement seen from the client: what the server sends the client receives, so
+    /// a client compresses with the `client_*` parameters and inflates with the `server_*` ones.
+    pub(crate) fn seen_by_client(self) -> Self {
+        Self {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits,
+            client_max_window_bits: self.server_max_window_bits,
+        }
+    }
+}
+
 impl Outgoing {
     /// Whether a payload of `len` bytes is compressed.
     pub(crate) fn applies_to(&self, len: usize) -> bool {

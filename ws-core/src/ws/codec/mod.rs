@@ -19,10 +19,10 @@
 mod decoder;
 mod deflate;
 mod encoder;
-mod head;
+pub(crate) mod head;
 mod utf8;
 
 pub(crate) use decoder::{Decoder, Limits, Violation};
-pub(crate) use deflate::{Deflater, Outgoing, Params, compressed_frame};
+pub(crate) use deflate::{Deflater, InflateError, Inflater, Outgoing, Params, compressed_frame};
 pub(crate) use encoder::{Encoder, whole_frame};
 pub(crate) use head::opcode;
