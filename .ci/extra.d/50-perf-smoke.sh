@@ -14,3 +14,7 @@ seed=$!
 trap 'kill $seed 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 "$bin/ws-cli" bench "ws://127.0.0.1:$port/echo" --conns 10 --inflight 8 --size 64 --secs 2
+# The Socket.IO load generator (`ws-cli perf --only sio-ack,sio-room`, whose references need node
+# and a socketioxide build: scripts/perf-socketio.sh) against the same seed's namespace `/`.
+"$bin/ws-cli" bench-socketio "ws://127.0.0.1:$port" --conns 10 --secs 1
+"$bin/ws-cli" bench-socketio "ws://127.0.0.1:$port" --room-members 50 --secs 1

@@ -52,6 +52,9 @@ enum Command {
     /// Bare hyper HTTP/1.1 server answering `hello`, the HTTP route benchmark baseline
     #[command(name = "bench-baseline-http-server", hide = true)]
     BenchBaselineHttpServer(bench::echo_server::ServerArgs),
+    /// Socket.IO load generator (acked events, room emits), for `perf --only sio-ack,sio-room`
+    #[command(name = "bench-socketio", hide = true)]
+    BenchSocketIo(bench::socketio::BenchSocketIoArgs),
     /// One WebSocket connection whose pushes are read in batches, for the HTTP push benchmark
     #[command(name = "bench-push-reader", hide = true)]
     BenchPushReader(bench::push_reader::PushReaderArgs),
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::BenchBaselineFanoutServer(args) => bench::echo_server::run_fanout(args),
         Command::BenchBaselineHttpServer(args) => bench::http_server::run(args),
         Command::BenchPushReader(args) => bench::push_reader::run(args),
+        Command::BenchSocketIo(args) => bench::socketio::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -11,6 +11,7 @@ pub(crate) mod idle;
 mod progress;
 pub(crate) mod push_reader;
 mod report;
+pub(crate) mod socketio;
 mod throughput;
 mod upgrade;
 

@@ -9,6 +9,7 @@
 mod deflate_refs;
 pub(crate) mod process;
 mod scenario;
+mod socketio;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,18 @@ pub(crate) struct PerfArgs {
     /// with --only) measures uWebSockets.js from it; `scripts/perf-uws.sh` sets it up
     #[arg(long, value_name = "DIR")]
     uws_dir: Option<PathBuf>,
+    /// A folder holding `node_modules/socket.io` (4.8) and `socketio-node.js`: the Node
+    /// reference of the `sio-ack` and `sio-room` scenarios (only run when named with --only);
+    /// `scripts/perf-socketio.sh` sets it up
+    #[arg(long, value_name = "DIR")]
+    sio_node_dir: Option<PathBuf>,
+    /// The socketioxide reference server of the same scenarios (`scripts/perf/socketioxide`,
+    /// built by `scripts/perf-socketio.sh`)
+    #[arg(long, value_name = "PATH")]
+    socketioxide: Option<PathBuf>,
+    /// Room members of the `sio-room` scenario
+    #[arg(long, default_value_t = 1_000)]
+    sio_room_members: u32,
     /// A folder set up by `scripts/perf-deflate.sh` (Node `ws` 8 in node_modules, Python
     /// `websockets` in venv/, the two echo servers of scripts/perf/): the references of the
     /// deflate-refs, deflate-room and deflate-idle-refs scenarios (only run when named)
@@ -78,6 +91,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         args.secs = 1.0;
         args.fanout_members = args.fanout_members.min(1_000);
         args.broadcasts = args.broadcasts.min(20);
+        args.sio_room_members = args.sio_room_members.min(200);
     }
     if args.rounds == 0 || args.secs <= 0.0 {
         bail!("--rounds and --secs must be positive");
@@ -98,6 +112,10 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         echo_server: sibling("echo-server", &args.echo_server)?,
         seed: sibling("seed", &args.seed)?,
         uws: args.uws_dir.clone(),
+        socketio: socketio::References {
+            node_dir: args.sio_node_dir.clone(),
+            socketioxide: args.socketioxide.clone(),
+        },
     };
     let mut scenarios: Vec<Scenario> = if args.only.is_empty() {
         Scenario::ALL
@@ -151,6 +169,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         idle_conns: args.idle_conns,
         fanout_members: args.fanout_members,
         broadcasts: args.broadcasts,
+        sio_room_members: args.sio_room_members,
         pin,
     };
     let references = match scenarios.iter().any(|s| s.against_references()) {

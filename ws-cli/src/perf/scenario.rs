@@ -28,6 +28,8 @@ pub(super) struct Binaries {
     pub(super) seed: PathBuf,
     /// A folder holding `node_modules/uws-pack`, for the `uws` scenario.
     pub(super) uws: Option<PathBuf>,
+    /// The references of the Socket.IO scenarios.
+    pub(super) socketio: super::socketio::References,
 }
 
 /// uWebSockets.js echoing from its JavaScript callback, as its own examples do; the port is
@@ -46,6 +48,8 @@ pub(super) struct Settings {
     pub(super) idle_conns: u32,
     pub(super) fanout_members: u32,
     pub(super) broadcasts: u32,
+    /// Members of the Socket.IO room scenario.
+    pub(super) sio_room_members: u32,
     pub(super) pin: Pinning,
 }
 
@@ -82,6 +86,13 @@ pub(super) enum Scenario {
     /// Server RSS per idle connection with permessage-deflate negotiated, against without.
     #[value(name = "deflate-idle")]
     DeflateIdle,
+    /// Socket.IO acked events against Node's `socket.io` and socketioxide; only when named, like
+    /// the room one below (`scripts/perf-socketio.sh` sets the references up).
+    #[value(name = "sio-ack")]
+    SioAck,
+    /// Socket.IO emits to a room of `--sio-room-members` against the same references.
+    #[value(name = "sio-room")]
+    SioRoom,
     /// Chat-like JSON echo (300 B and 4 KiB), the framework compressed and uncompressed against
     /// Node `ws` and Python `websockets` with deflate on ([`super::deflate_refs`]).
     #[value(name = "deflate-refs")]
@@ -161,7 +172,7 @@ impl Row {
     }
 }
 
-fn ratio(framework: f64, reference: f64) -> f64 {
+pub(super) fn ratio(framework: f64, reference: f64) -> f64 {
     if reference == 0.0 {
         0.0
     } else {
@@ -222,6 +233,12 @@ impl Scenario {
             Scenario::Deflate300 => "300 B text echo, 50 conns x 16 in flight, permessage-deflate",
             Scenario::Deflate4k => "4 KiB text echo, 20 conns x 4 in flight, permessage-deflate",
             Scenario::DeflateIdle => "idle connections, server RSS, permessage-deflate negotiated",
+            Scenario::SioAck => {
+                "Socket.IO `echo` events with acks, 50 clients x 16 in flight, 32-char string"
+            }
+            Scenario::SioRoom => {
+                "Socket.IO `say` to a room (`to(room).emit`), 16 messages in flight to every member"
+            }
             Scenario::DeflateRefs => "permessage-deflate vs Node ws and Python websockets, echo",
             Scenario::DeflateRoom => "permessage-deflate, room broadcast to 1,000 members",
             Scenario::DeflateIdleRefs => "permessage-deflate, idle connections, server RSS",
@@ -229,6 +246,10 @@ impl Scenario {
     }
 
     pub(super) fn run(self, bins: &Binaries, settings: &Settings) -> anyhow::Result<Vec<Row>> {
+        if matches!(self, Scenario::SioAck | Scenario::SioRoom) {
+            // Three servers (two references), so its own loop.
+            return super::socketio::run(self, bins, settings);
+        }
         // Idle memory needs servers that have held nothing yet: one that ran other load reuses
         // the heap it freed for new connections, so its RSS barely grows. The other scenarios
         // keep one server per side for all rounds.
@@ -312,6 +333,8 @@ impl Scenario {
                 ("server CPU µs per delivery", false),
             ],
             Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
+            // Measured in `perf/socketio.rs`, with its own metrics.
+            Scenario::SioAck | Scenario::SioRoom => &[],
             Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => &[],
         }
     }
@@ -507,9 +530,11 @@ impl Scenario {
             Scenario::IdleMemory
             | Scenario::HttpSend
             | Scenario::DeflateIdle
-            | Scenario::DeflateRefs
-            | Scenario::DeflateRoom
-            | Scenario::DeflateIdleRefs => bail!(self.not_bench()),
+            | Scenario::SioAck
+            | Scenario::SioRoom => bail!(self.not_bench()),
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
+                bail!(self.not_bench())
+            }
         }
         args.extend(target.extra.iter().cloned());
         let cpu_before = target.server.cpu_seconds();
@@ -565,9 +590,11 @@ impl Scenario {
             Scenario::IdleMemory
             | Scenario::HttpSend
             | Scenario::DeflateIdle
-            | Scenario::DeflateRefs
-            | Scenario::DeflateRoom
-            | Scenario::DeflateIdleRefs => bail!(self.not_bench()),
+            | Scenario::SioAck
+            | Scenario::SioRoom => bail!(self.not_bench()),
+            Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
+                bail!(self.not_bench())
+            }
         })
     }
 

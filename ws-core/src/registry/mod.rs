@@ -1,5 +1,6 @@
 //! Every connection this node holds, by fd, and the rooms they are in.
 
+mod burst;
 mod conn;
 mod delivery;
 mod presence;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
+use burst::Bursts;
 pub(crate) use conn::{Compression, ConnShared};
 pub(crate) use presence::Notice;
 use presence::NoticeBus;
@@ -38,6 +40,7 @@ pub(crate) struct Registry {
     connections: DashMap<Fd, Arc<ConnShared>, FxBuildHasher>,
     rooms: DashMap<Arc<str>, Room>,
     metrics: Arc<Metrics>,
+    bursts: Arc<Bursts>,
     /// Notices from every node for this node's listeners (presence changes).
     notices: NoticeBus,
 }
@@ -121,13 +124,13 @@ impl Registry {
     }
 
     pub(crate) fn broadcast(&self, message: &Message, except: Option<Fd>) -> Delivery {
-        let mut fanout = Fanout::new(message);
+        let mut fanout = Fanout::new(message, self.bursts.current());
         for conn in self.connections.iter() {
             if Some(conn.fd) != except {
                 fanout.push(conn.value());
             }
         }
-        fanout.finish(&self.metrics)
+        fanout.finish(&self.metrics, &self.bursts)
     }
 
     /// Adds `fd` to `room`; whether it was not a member yet.
@@ -206,13 +209,13 @@ impl Registry {
         let Some(members) = self.room_snapshot(room) else {
             return Delivery::default();
         };
-        let mut fanout = Fanout::new(message);
+        let mut fanout = Fanout::new(message, self.bursts.current());
         for conn in members.iter() {
             if Some(conn.fd) != except {
                 fanout.push(conn);
             }
         }
-        fanout.finish(&self.metrics)
+        fanout.finish(&self.metrics, &self.bursts)
     }
 
     /// The members of `room` to push to; `None` when it has none on this node.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::burst::Bursts;
 use super::conn::Compression;
 use super::{ConnShared, Delivery};
 use crate::Fd;
@@ -61,18 +62,24 @@ pub(super) struct Fanout<'m> {
     /// Members that got the frame written by the fan-out itself; their tasks, which count
     /// what they send, never saw it.
     written: u64,
+    /// The burst of room pushes this one belongs to (`burst.rs`).
+    burst: u64,
+    /// Members whose first frame for the burst's end this was.
+    deferred: Vec<Arc<ConnShared>>,
     /// The message compressed, once per set of parameters among the members (there is one
     /// unless servers are configured differently).
     compressed: Vec<(Outgoing, Bytes)>,
 }
 
 impl<'m> Fanout<'m> {
-    pub(super) fn new(message: &'m Message) -> Self {
+    pub(super) fn new(message: &'m Message, burst: u64) -> Self {
         Self {
             message,
             frame: whole_frame(message),
             delivery: Delivery::default(),
             written: 0,
+            burst,
+            deferred: Vec::new(),
             compressed: Vec::new(),
         }
     }
@@ -97,19 +104,19 @@ impl<'m> Fanout<'m> {
         frame
     }
 
-    pub(super) fn push(&mut self, conn: &ConnShared) {
+    pub(super) fn push(&mut self, conn: &Arc<ConnShared>) {
         let len = self.message.len();
         let reached = match (conn.compression, &self.frame) {
             // A data message long enough to compress.
             (Compression::Shared(outgoing), Some(_)) if outgoing.applies_to(len) => {
                 let frame = self.compressed_for(outgoing);
-                conn.outbox.push_compressed(&frame, len)
+                conn.outbox.push_compressed(&frame, len, self.burst)
             }
             (Compression::PerConnection(outgoing), Some(_)) if outgoing.applies_to(len) => conn
                 .outbox
                 .push(self.message.clone())
                 .map(|()| Reached::Queued),
-            (_, Some(frame)) => conn.outbox.push_frame(frame, self.message),
+            (_, Some(frame)) => conn.outbox.push_frame(frame, self.message, self.burst),
             (_, None) => conn
                 .outbox
                 .push(self.message.clone())
@@ -121,11 +128,15 @@ impl<'m> Fanout<'m> {
                 self.delivery.local += 1;
             }
             Ok(Reached::Queued) => self.delivery.local += 1,
+            Ok(Reached::Deferred) => {
+                self.deferred.push(Arc::clone(conn));
+                self.delivery.local += 1;
+            }
             Err(_) => self.delivery.refused += 1,
         }
     }
 
-    pub(super) fn finish(self, metrics: &Metrics) -> Delivery {
+    pub(super) fn finish(self, metrics: &Arc<Metrics>, bursts: &Arc<Bursts>) -> Delivery {
         metrics.compressions.fetch_add(
             self.compressed.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -136,6 +147,7 @@ impl<'m> Fanout<'m> {
             ..Traffic::default()
         }
         .report(metrics);
+        bursts.pushed(self.written > 0, self.deferred, metrics);
         self.delivery
     }
 }
