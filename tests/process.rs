@@ -148,7 +148,15 @@ fn routes_command_lists_every_route() {
     let output = seed_command().arg("routes").output().unwrap();
     assert!(output.status.success());
     let table = String::from_utf8_lossy(&output.stdout);
-    for needle in ["SERVER", "/server/send", "/context", "/echo", "WS"] {
+    for needle in [
+        "SERVER",
+        "/server/send",
+        "/context",
+        "/echo",
+        "WS",
+        // The seed's Socket.IO namespace, with both transports.
+        "GET|POST|WS    /socket.io/ ns=/",
+    ] {
         assert!(table.contains(needle), "{needle} missing:\n{table}");
     }
 }

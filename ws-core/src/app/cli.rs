@@ -92,10 +92,13 @@ impl App {
             };
             match command {
                 Command::Routes => {
-                    let table = app.route_table();
+                    let mut table = app.route_table();
                     if let Err(error) = super::routes::check_servers(&config, &table) {
                         return fail(&error);
                     }
+                    // Checked at boot by the Socket.IO route itself, not by `check_servers`.
+                    table.extend(super::socketio::route_infos(&config));
+                    table.sort_by(|a, b| (&a.server, &a.path).cmp(&(&b.server, &b.path)));
                     print!("{}", super::routes::render_routes(&table));
                     ExitCode::SUCCESS
                 }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::{Config, ServerKind};
+use crate::config::{Config, ServerKind, SocketIoTransport};
 use crate::di::Container;
-use crate::router::{RouteDef, RouteOrigin, RouteTarget};
+use crate::router::{RouteDef, RouteInfo, RouteOrigin, RouteTarget};
 use crate::socketio::engine::Engine;
 use crate::socketio::polling::Polling;
 use crate::socketio::{NamespaceEvents, PATH, SocketIoNamespaceRegistration};
@@ -75,4 +75,38 @@ pub(super) fn build_routes(
         });
     }
     Ok(routes)
+}
+
+/// The Socket.IO namespaces as `routes` lists them, one row each on the server that serves it:
+/// `/socket.io/` with the namespace, and the transports as methods (`WS`, and `GET|POST` when
+/// polling is on). A namespace its server does not serve is not listed; boot says why.
+pub(super) fn route_infos(config: &Config) -> Vec<RouteInfo> {
+    inventory::iter::<SocketIoNamespaceRegistration>
+        .into_iter()
+        .filter_map(|reg| {
+            let server = config.servers.iter().find(|s| {
+                s.name == reg.server
+                    && s.kind == ServerKind::Websocket
+                    && s.settings.socketio.enabled
+            })?;
+            let methods = server
+                .settings
+                .socketio
+                .transports
+                .iter()
+                .map(|transport| match transport {
+                    SocketIoTransport::Websocket => "WS",
+                    SocketIoTransport::Polling => "GET|POST",
+                })
+                .collect::<Vec<_>>()
+                .join("|");
+            Some(RouteInfo {
+                server: reg.server.into(),
+                methods,
+                path: format!("{PATH} ns={}", reg.path),
+                controller: crate::di::short(reg.controller).into(),
+                mode: "macro".into(),
+            })
+        })
+        .collect()
 }
