@@ -118,14 +118,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
             return plain(server, &mut transport, *head, peer, left).await;
         }
         Err(error) => {
-            // A failed attempt costs its client a handshake too, or malformed requests would
-            // be a free way to keep the server parsing. Behind a trusted proxy the client is
-            // unknown here, and the proxy itself must not be charged for it.
-            let caps = server.slots.clients.as_ref();
-            let charged = caps.filter(|_| !server.trusts(peer.ip()));
-            if let Some(caps) = charged {
-                let _ = caps.handshake(peer.ip());
-            }
+            server.charge_failed_attempt(peer.ip());
             return match error {
                 HeadError::Gone => {}
                 HeadError::Reject(rejection) => reject(server, &mut transport, rejection).await,
@@ -133,12 +126,7 @@ async fn handle(server: Arc<WsServer>, stream: TcpStream, peer: SocketAddr) {
             };
         }
     };
-    let client = crate::client_addr::client_addr(
-        peer.ip(),
-        upgrade.request.headers(),
-        &server.settings.trusted_proxies,
-        server.settings.forwarded_header,
-    );
+    let client = server.client_of(peer.ip(), upgrade.request.headers());
     upgrade.request.set_client(client);
     let lease = match server.slots.clients.as_ref().map(|caps| {
         caps.handshake(client)?;
@@ -183,18 +171,10 @@ async fn plain(
         .find(head.request.path())
         .and_then(|found| found.route.plain.clone());
     let Some(route) = route else {
-        let caps = server.slots.clients.as_ref();
-        if let Some(caps) = caps.filter(|_| !server.trusts(peer.ip())) {
-            let _ = caps.handshake(peer.ip());
-        }
+        server.charge_failed_attempt(peer.ip());
         return reject(server, transport, handshake::upgrade_required()).await;
     };
-    let client = crate::client_addr::client_addr(
-        peer.ip(),
-        head.request.headers(),
-        &server.settings.trusted_proxies,
-        server.settings.forwarded_header,
-    );
+    let client = server.client_of(peer.ip(), head.request.headers());
     head.request.set_client(client);
     let connections = BareConnections {
         node: &server.node,
@@ -363,6 +343,26 @@ impl WsServer {
             .trusted_proxies
             .iter()
             .any(|proxy| proxy.contains(addr))
+    }
+
+    /// The client behind `peer`: from the forwarded header when `peer` is a trusted proxy.
+    fn client_of(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+        crate::client_addr::client_addr(
+            peer,
+            headers,
+            &self.settings.trusted_proxies,
+            self.settings.forwarded_header,
+        )
+    }
+
+    /// A failed attempt (a malformed upgrade, a plain request no route takes) costs its client a
+    /// handshake too, or such requests would be a free way to keep the server parsing. Behind a
+    /// trusted proxy the client is unknown here, and the proxy itself must not be charged.
+    fn charge_failed_attempt(&self, peer: IpAddr) {
+        let caps = self.slots.clients.as_ref();
+        if let Some(caps) = caps.filter(|_| !self.trusts(peer)) {
+            let _ = caps.handshake(peer);
+        }
     }
 }
 
