@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 
 use super::process::{Pinning, Server, free_port};
 use super::scenario::{
-    Binaries, Scenario, Settings, Target, measure_idle, median, per, run_json, start_app,
+    Binaries, Scenario, Settings, Target, measure_idle, median, per, run_bench, start_app,
 };
 
 /// The Node reference's script, next to `node_modules/ws` in the refs folder.
@@ -307,15 +307,7 @@ fn measure(
             "chat".into(),
         ]),
     }
-    args.extend(target.extra.iter().cloned());
-    let cpu_before = target.server.cpu_seconds();
-    let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
-    command
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let json = run_json(command)?;
-    let cpu = target.server.cpu_seconds() - cpu_before;
+    let (json, cpu) = run_bench(bins, settings, target, args)?;
     let number = |key: &str| {
         json.get(key)
             .and_then(serde_json::Value::as_f64)

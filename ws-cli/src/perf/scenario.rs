@@ -536,15 +536,7 @@ impl Scenario {
                 bail!(self.not_bench())
             }
         }
-        args.extend(target.extra.iter().cloned());
-        let cpu_before = target.server.cpu_seconds();
-        let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
-        command
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let json = run_json(command)?;
-        let cpu = target.server.cpu_seconds() - cpu_before;
+        let (json, cpu) = run_bench(bins, settings, target, args)?;
         let number = |key: &str| {
             json.get(key)
                 .and_then(serde_json::Value::as_f64)
@@ -876,6 +868,25 @@ pub(super) fn per(amount: f64, count: f64, unit: f64) -> f64 {
     } else {
         amount / (count / unit)
     }
+}
+
+/// Runs `ws-cli bench` with `args` and the target's own extra ones on the load generator's
+/// core: its JSON report, and the server CPU seconds spent meanwhile.
+pub(super) fn run_bench(
+    bins: &Binaries,
+    settings: &Settings,
+    target: &Target,
+    mut args: Vec<String>,
+) -> anyhow::Result<(serde_json::Value, f64)> {
+    args.extend(target.extra.iter().cloned());
+    let cpu_before = target.server.cpu_seconds();
+    let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
+    command
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let json = run_json(command)?;
+    Ok((json, target.server.cpu_seconds() - cpu_before))
 }
 
 pub(super) fn run_json(mut command: Command) -> anyhow::Result<serde_json::Value> {
