@@ -65,8 +65,9 @@ pub use app::{App, EmbeddedApp, RunningApp};
 pub use cluster::{Command as ClusterCommand, MemberInfo as ClusterMember, Reply as ClusterReply};
 pub use config::{
     BackpressurePolicy, ClusterConfig, CompressionSettings, Config, ConfigError, ForwardedHeader,
-    LogConfig, LogFormat, MetricsConfig, RuntimeConfig, ServerConfig, ServerKind, ServerSettings,
-    SocketIoSettings, SocketIoTransport, TlsSettings, TrustedProxy, TrustedProxyError,
+    LogConfig, LogFormat, MetricsConfig, RecoverySettings, RuntimeConfig, ServerConfig, ServerKind,
+    ServerSettings, SocketIoSettings, SocketIoTransport, TlsSettings, TrustedProxy,
+    TrustedProxyError,
 };
 pub use error::{
     BootError, ClusterError, Error, HttpError, InjectError, Result, RouteError, SendError,

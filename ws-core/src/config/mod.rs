@@ -30,6 +30,7 @@ mod cluster;
 mod compression;
 mod env;
 mod error;
+mod recovery;
 mod settings;
 
 use std::collections::HashSet;
@@ -42,6 +43,7 @@ pub use client::{ForwardedHeader, TrustedProxy, TrustedProxyError};
 pub use cluster::ClusterConfig;
 pub use compression::CompressionSettings;
 pub use error::ConfigError;
+pub use recovery::RecoverySettings;
 pub use settings::{
     BackpressurePolicy, ServerSettings, SocketIoSettings, SocketIoTransport, TlsSettings,
 };

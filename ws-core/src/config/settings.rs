@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::CompressionSettings;
 use super::client::{ForwardedHeader, TrustedProxy};
+use super::{CompressionSettings, RecoverySettings};
 
 /// `[servers.settings]`: the limits and options of one server, each with a production default.
 ///
@@ -219,6 +219,7 @@ pub struct TlsSettings {
 /// | `ack_timeout_ms` | 10,000 | how long `emit_with_ack` waits for the client's answer |
 /// | `transports` | `["polling", "websocket"]` | the transports clients may use; polling sessions are offered the upgrade to WebSocket when both are on |
 /// | `cors_origins` | `[]` | origins whose pages may poll cross-origin (`"*"`: any), answered with `Access-Control-Allow-Origin` and credentials; a request from another origin is refused (403). Empty: no CORS headers, no origin check |
+/// | `recovery` | off | `[servers.settings.socketio.recovery]`: connection state recovery, see [`RecoverySettings`] |
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SocketIoSettings {
@@ -236,6 +237,8 @@ pub struct SocketIoSettings {
     pub transports: Vec<SocketIoTransport>,
     /// Origins allowed to poll cross-origin; `"*"` allows any.
     pub cors_origins: Vec<String>,
+    /// Connection state recovery.
+    pub recovery: RecoverySettings,
 }
 
 /// An Engine.IO transport.
@@ -258,6 +261,7 @@ impl Default for SocketIoSettings {
             ack_timeout_ms: 10_000,
             transports: vec![SocketIoTransport::Polling, SocketIoTransport::Websocket],
             cors_origins: Vec::new(),
+            recovery: RecoverySettings::default(),
         }
     }
 }

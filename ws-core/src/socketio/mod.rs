@@ -56,6 +56,7 @@ pub(crate) mod poll_wire;
 pub(crate) mod polling;
 pub(crate) mod presence;
 pub(crate) mod reason;
+pub(crate) mod recovery;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod socket;
