@@ -19,8 +19,10 @@ TIMEOUT = 10
 def client(url, inbox):
     sio = socketio.Client(reconnection=False)
 
+    # In a namespace that recovers sessions (the seed's `/`) a room emit carries its offset as
+    # one more argument, as Socket.IO's own server sends it; python-socketio passes it on.
     @sio.on("event")
-    def on_event(data):
+    def on_event(data, *_offset):
         inbox.put(data)
 
     sio.connect(url, transports=["websocket"], wait_timeout=TIMEOUT)

@@ -13,6 +13,7 @@ use crate::http::layer::ServerLayers;
 use crate::node::Node;
 use crate::router::Tables;
 use crate::server;
+use crate::socketio::recovery::Recovery;
 
 /// The servers one [`Prepared::serve`] bound, and how to stop them.
 pub(super) struct Served {
@@ -63,9 +64,16 @@ impl App {
         let node = Arc::new(Node::start(config.clone()).await?);
 
         let mut container = Container::new(node.sender.clone(), config.clone(), self.provided);
+        // Before the controllers: an injected `SocketIo` records what it emits for recovery.
+        let recovery = Arc::new(Recovery::open(&config)?);
+        container.provide(recovery.clone());
         let mut routes = self.routes;
         routes.extend(super::routes::build_registered(&mut container)?);
-        routes.extend(super::socketio::build_routes(&config, &mut container)?);
+        routes.extend(super::socketio::build_routes(
+            &config,
+            &mut container,
+            &recovery,
+        )?);
         if config.metrics.enabled {
             crate::observe::add_routes(&mut routes, &config, &node);
         }

@@ -9,6 +9,7 @@ use crate::di::Container;
 use crate::router::{RouteDef, RouteInfo, RouteOrigin, RouteTarget};
 use crate::socketio::engine::Engine;
 use crate::socketio::polling::Polling;
+use crate::socketio::recovery::Recovery;
 use crate::socketio::{NamespaceEvents, PATH, SocketIoNamespaceRegistration};
 use crate::ws::WsRoute;
 use crate::{BootError, RouteError};
@@ -19,6 +20,7 @@ use crate::{BootError, RouteError};
 pub(super) fn build_routes(
     config: &Config,
     container: &mut Container,
+    recovery: &Arc<Recovery>,
 ) -> Result<Vec<RouteDef>, BootError> {
     let mut by_server: HashMap<&str, HashMap<String, Arc<dyn NamespaceEvents>>> = HashMap::new();
     for reg in inventory::iter::<SocketIoNamespaceRegistration> {
@@ -62,7 +64,11 @@ pub(super) fn build_routes(
             continue;
         }
         let namespaces = by_server.remove(server.name.as_str()).unwrap_or_default();
-        let engine = Arc::new(Engine::new(namespaces, server.settings.socketio.clone()));
+        let engine = Arc::new(Engine::new(
+            namespaces,
+            server.settings.socketio.clone(),
+            recovery.clone(),
+        ));
         let polling = Arc::new(Polling::new(engine.clone()));
         routes.push(RouteDef {
             server: server.name.clone(),

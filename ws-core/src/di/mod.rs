@@ -103,6 +103,12 @@ impl Container {
         self.config.clone()
     }
 
+    /// Holds `value` as the singleton of `T`, for what the framework builds before the
+    /// controllers (they find it with [`get`](Self::get)).
+    pub(crate) fn provide<T: Send + Sync + 'static>(&mut self, value: Arc<T>) {
+        self.singletons.insert(TypeId::of::<T>(), value);
+    }
+
     /// The singleton of a [`Construct`] type (a controller or component), built on first use.
     pub fn singleton<T: Construct>(&mut self) -> Result<Arc<T>, BootError> {
         let id = TypeId::of::<T>();

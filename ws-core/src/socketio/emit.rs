@@ -6,8 +6,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::packet::Kind;
-use super::payload::IntoPayload;
+use super::payload::{IntoPayload, Payload};
 use super::presence::meta_key;
+use super::recovery::entry::Recorded;
+use super::recovery::{Recovery, StoreError};
 use super::socket::{event_packet, frames, socket_id};
 use crate::ws::message::Message;
 use crate::{Fd, NodeId, SendError, Sender};
@@ -28,6 +30,10 @@ pub enum EmitError {
     /// The push itself failed (a full queue, a broker that is down).
     #[error(transparent)]
     Send(#[from] SendError),
+    /// The emit could not be recorded for connection state recovery (its store is down), so
+    /// it was not sent either: a client that reconnects must not miss what others saw.
+    #[error(transparent)]
+    Recovery(#[from] StoreError),
 }
 
 /// The registry room that holds a namespace's members of `room`. A room of the raw WebSocket
@@ -39,6 +45,13 @@ pub(crate) fn room_key(namespace: &str, room: &str) -> String {
 /// The registry room every socket of a namespace is in.
 pub(crate) fn namespace_key(namespace: &str) -> String {
     format!("\u{1}sio{namespace}")
+}
+
+/// The registry room that names a recovered socket, whose id is not its connection's fd (it
+/// kept the id it had on its first connection). Not a room of the namespace: the listings read
+/// the socket's id from it.
+pub(crate) fn id_key(namespace: &str, id: &str) -> String {
+    format!("\u{1}sio{namespace}\u{2}{id}")
 }
 
 /// Emits to a selection of one namespace's sockets on every node: all of them, or the members of
@@ -59,23 +72,30 @@ pub struct Operator {
     rooms: Vec<String>,
     except_rooms: Vec<String>,
     except_fd: Option<Fd>,
+    /// The id of the socket `except_fd` holds, as recovery records it.
+    except_socket: Option<Arc<str>>,
     local: bool,
+    recovery: Arc<Recovery>,
 }
 
 impl Operator {
-    pub(crate) fn new(sender: Sender, namespace: Arc<str>) -> Self {
+    pub(crate) fn new(sender: Sender, namespace: Arc<str>, recovery: Arc<Recovery>) -> Self {
         Self {
             sender,
             namespace,
             rooms: Vec::new(),
             except_rooms: Vec::new(),
             except_fd: None,
+            except_socket: None,
             local: false,
+            recovery,
         }
     }
 
-    pub(crate) fn except_fd(mut self, fd: Fd) -> Self {
+    /// Leaves out the socket `id` on the connection `fd`: the sender of a broadcast.
+    pub(crate) fn except_socket(mut self, fd: Fd, id: &str) -> Self {
         self.except_fd = Some(fd);
+        self.except_socket = Some(Arc::from(id));
         self
     }
 
@@ -125,8 +145,19 @@ impl Operator {
     }
 
     /// Sends `event` with `data` to every selected socket.
+    ///
+    /// In a namespace that recovers sessions (`[servers.settings.socketio.recovery]`), the emit
+    /// is first recorded in the store and goes out with its offset as the last argument, as
+    /// Socket.IO does; a [`local`](Self::local) emit is neither recorded nor offset, since it
+    /// is for this node's sockets only.
     pub async fn emit(&self, event: &str, data: impl IntoPayload) -> Result<(), EmitError> {
-        let (text, binaries) = event_packet(&self.namespace, event, data.into_payload()?, None);
+        let mut payload = data.into_payload()?;
+        if !self.local {
+            if let Some(offset) = self.record(event, &payload).await? {
+                payload.push_arg(serde_json::Value::String(offset));
+            }
+        }
+        let (text, binaries) = event_packet(&self.namespace, event, payload, None);
         let messages: Vec<Message> = std::iter::once(text).chain(binaries).collect();
         let keys = self.target_keys();
         if keys.len() == 1 && self.except_rooms.is_empty() && self.local {
@@ -155,6 +186,16 @@ impl Operator {
             }
         }
         Ok(())
+    }
+
+    /// Records the emit for recovery; its offset, when the namespace recovers.
+    async fn record(&self, event: &str, payload: &Payload) -> Result<Option<String>, EmitError> {
+        let audience = Audience {
+            rooms: self.rooms.clone(),
+            except: self.except_rooms.clone(),
+            except_socket: self.except_socket.as_deref().map(str::to_owned),
+        };
+        record(&self.recovery, &self.namespace, event, payload, audience).await
     }
 
     /// The connections selected, each once.
@@ -190,6 +231,7 @@ impl Operator {
     /// of its lease it is not asked any more); only a broker that is down fails the call.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, EmitError> {
         let prefix = room_key(&self.namespace, "");
+        let id_prefix = id_key(&self.namespace, "");
         let members = self
             .sender
             .describe(
@@ -209,13 +251,19 @@ impl Operator {
                     .filter_map(|room| room.strip_prefix(&prefix).map(str::to_owned))
                     .collect();
                 rooms.sort();
+                let id = member
+                    .rooms
+                    .iter()
+                    .find_map(|room| room.strip_prefix(&id_prefix))
+                    .map_or_else(|| socket_id(member.fd), str::to_owned);
                 RemoteSocket {
-                    id: socket_id(member.fd),
+                    id,
                     fd: member.fd,
                     rooms,
                     meta: member.meta.map(Arc::from),
                     namespace: self.namespace.clone(),
                     sender: self.sender.clone(),
+                    recovery: self.recovery.clone(),
                 }
             })
             .collect())
@@ -249,6 +297,7 @@ pub struct RemoteSocket {
     meta: Option<Arc<str>>,
     namespace: Arc<str>,
     sender: Sender,
+    recovery: Arc<Recovery>,
 }
 
 impl RemoteSocket {
@@ -285,7 +334,14 @@ impl RemoteSocket {
 
     /// Sends `event` with `data` to this socket, wherever it is.
     pub async fn emit(&self, event: &str, data: impl IntoPayload) -> Result<(), EmitError> {
-        let (text, binaries) = event_packet(&self.namespace, event, data.into_payload()?, None);
+        let mut payload = data.into_payload()?;
+        let audience = Audience::socket(&self.id);
+        if let Some(offset) =
+            record(&self.recovery, &self.namespace, event, &payload, audience).await?
+        {
+            payload.push_arg(serde_json::Value::String(offset));
+        }
+        let (text, binaries) = event_packet(&self.namespace, event, payload, None);
         self.sender.push(self.fd, text).await?;
         for binary in binaries {
             self.sender.push(self.fd, binary).await?;
@@ -299,6 +355,52 @@ impl RemoteSocket {
         self.sender.disconnect(self.fd).await?;
         Ok(())
     }
+}
+
+/// Whom a recorded emit was for.
+pub(crate) struct Audience {
+    pub(crate) rooms: Vec<String>,
+    pub(crate) except: Vec<String>,
+    pub(crate) except_socket: Option<String>,
+}
+
+impl Audience {
+    /// One socket, by the room its id names.
+    pub(crate) fn socket(id: &str) -> Self {
+        Self {
+            rooms: vec![id.to_owned()],
+            except: Vec::new(),
+            except_socket: None,
+        }
+    }
+}
+
+/// Records an emit of `event` for recovery, when `namespace` recovers sessions: its offset,
+/// which goes out as the emit's last argument.
+///
+/// Every emit that is no acknowledgement is recorded there, to one socket too (as Socket.IO
+/// does): the client takes the last string argument of every event for an offset, so an event
+/// without one would leave it an offset the stream does not know.
+pub(crate) async fn record(
+    recovery: &Recovery,
+    namespace: &str,
+    event: &str,
+    payload: &Payload,
+    audience: Audience,
+) -> Result<Option<String>, EmitError> {
+    if !recovery.covers(namespace) {
+        return Ok(None);
+    }
+    let mut args = Vec::with_capacity(payload.args().len() + 1);
+    args.push(serde_json::Value::String(event.to_owned()));
+    args.extend(payload.args().iter().cloned());
+    let recorded = Recorded {
+        rooms: audience.rooms,
+        except: audience.except,
+        except_socket: audience.except_socket,
+        ..Recorded::new(args, payload.attachments())
+    };
+    Ok(recovery.record(namespace, &recorded).await?)
 }
 
 /// The frames of an acknowledgement.

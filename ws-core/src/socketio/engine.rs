@@ -22,6 +22,7 @@ use super::packet::{self, EnginePacket, Kind, Packet, PacketError, Partial};
 use super::payload::Payload;
 use super::poll_session::{PollSession, PollSessions, new_sid};
 use super::reason::DisconnectReason;
+use super::recovery::Recovery;
 use super::session::Session;
 use super::upgrade::Carrier;
 use super::work::Work;
@@ -47,17 +48,20 @@ pub(crate) struct Engine {
     pub(crate) settings: SocketIoSettings,
     /// The sessions opened by long-polling, by sid.
     pub(crate) polled: PollSessions,
+    recovery: Arc<Recovery>,
 }
 
 impl Engine {
     pub(crate) fn new(
         namespaces: HashMap<String, Arc<dyn NamespaceEvents>>,
         settings: SocketIoSettings,
+        recovery: Arc<Recovery>,
     ) -> Self {
         Self {
             namespaces,
             settings,
             polled: PollSessions::default(),
+            recovery,
         }
     }
 
@@ -234,6 +238,7 @@ impl Engine {
             conn: conn.clone(),
             session: session.clone(),
             ack_timeout: Duration::from_millis(self.settings.ack_timeout_ms),
+            recovery: self.recovery.clone(),
         };
         let heartbeat = heartbeat(
             conn.clone(),

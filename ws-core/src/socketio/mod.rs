@@ -70,6 +70,7 @@ pub use packet::PacketError;
 pub use payload::{FromPayload, IntoAck, IntoConnectResult, IntoPayload, Payload, PayloadError};
 pub use presence::{PresenceEvent, PresenceEvents, PresenceKind};
 pub use reason::DisconnectReason;
+pub use recovery::StoreError;
 pub use server::SocketIo;
 pub use socket::Socket;
 

@@ -65,6 +65,11 @@ impl Payload {
         self.attachments.get(usize::try_from(num).ok()?)
     }
 
+    /// Appends a JSON argument: the offset recovery puts last.
+    pub(crate) fn push_arg(&mut self, arg: Value) {
+        self.args.push(arg);
+    }
+
     pub(crate) fn into_parts(self) -> (Vec<Value>, Vec<Bytes>) {
         (self.args, self.attachments)
     }

@@ -24,6 +24,20 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Whether a socket that left for this reason may be recovered: its transport was lost or
+    /// closed under it, as Socket.IO's own list has it, rather than the client or the server
+    /// leaving the namespace on purpose (or the client sending what does not parse).
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::TransportClose
+                | Self::TransportError
+                | Self::PingTimeout
+                | Self::ForcedServerClose
+                | Self::ServerShuttingDown
+        )
+    }
+
     /// The reason's text, e.g. `"ping timeout"`.
     pub fn as_str(self) -> &'static str {
         match self {

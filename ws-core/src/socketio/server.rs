@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::emit::{EmitError, Operator, RemoteSocket};
 use super::payload::IntoPayload;
 use super::presence::PresenceEvents;
+use super::recovery::Recovery;
 use crate::BootError;
 use crate::Sender;
 use crate::di::{Container, Inject, InjectSite};
@@ -26,17 +27,27 @@ use crate::di::{Container, Inject, InjectSite};
 #[derive(Debug, Clone)]
 pub struct SocketIo {
     sender: Sender,
+    recovery: Arc<Recovery>,
 }
 
 impl SocketIo {
-    /// A handle that reaches the cluster through `sender`.
+    /// A handle that reaches the cluster through `sender`, outside an app's container (a test
+    /// server, a tool): its emits are not recorded for connection state recovery. Inject
+    /// `SocketIo` to get the app's own, which records the emits of recovering namespaces.
     pub fn new(sender: Sender) -> Self {
-        Self { sender }
+        Self {
+            sender,
+            recovery: Arc::new(Recovery::off()),
+        }
     }
 
     /// Every socket of `namespace` (e.g. `"/"`); narrow it with `to` and `except`.
     pub fn of(&self, namespace: &str) -> Operator {
-        Operator::new(self.sender.clone(), Arc::from(namespace))
+        Operator::new(
+            self.sender.clone(),
+            Arc::from(namespace),
+            self.recovery.clone(),
+        )
     }
 
     /// The members of `room` in the `/` namespace.
@@ -80,7 +91,10 @@ impl SocketIo {
 }
 
 impl Inject for SocketIo {
-    fn inject(container: &mut Container, _site: InjectSite) -> Result<Self, BootError> {
-        Ok(Self::new(container.sender()))
+    fn inject(container: &mut Container, site: InjectSite) -> Result<Self, BootError> {
+        Ok(Self {
+            sender: container.sender(),
+            recovery: container.get::<Recovery>(site)?,
+        })
     }
 }

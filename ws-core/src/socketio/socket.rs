@@ -11,11 +11,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::emit::{EmitError, Operator, room_key};
+use super::emit::{Audience, EmitError, Operator, record, room_key};
 use super::packet::{Kind, Packet};
 use super::payload::{IntoPayload, Payload};
+use super::poll_session::new_sid;
 use super::presence::{PresenceKind, announce, meta_key};
 use super::reason::DisconnectReason;
+use super::recovery::Recovery;
 use super::work::Work;
 use crate::ws::message::Message;
 use crate::{Connection, Context, Fd};
@@ -40,6 +42,11 @@ pub struct Socket {
 
 struct SocketInner {
     id: String,
+    /// The private id of its session, in a namespace that recovers sessions.
+    pid: Option<String>,
+    /// Whether it is a session recovered after a lost transport.
+    recovered: bool,
+    recovery: Arc<Recovery>,
     namespace: Arc<str>,
     conn: Connection,
     /// Server-to-client acknowledgements awaited, by ack id. Filled by `emit_with_ack`, emptied
@@ -72,16 +79,40 @@ impl std::fmt::Debug for Socket {
     }
 }
 
+/// Who a new socket is: a fresh one, or a recovered session.
+pub(crate) struct Identity {
+    pub(crate) id: String,
+    pub(crate) pid: Option<String>,
+    pub(crate) recovered: bool,
+}
+
+impl Identity {
+    /// A fresh socket on `conn`, with a private id when its namespace recovers sessions.
+    pub(crate) fn fresh(conn: &Connection, recovering: bool) -> Self {
+        Self {
+            id: socket_id(conn.fd()),
+            // As unguessable as an Engine.IO sid: whoever knows it can take the session over.
+            pid: recovering.then(new_sid),
+            recovered: false,
+        }
+    }
+}
+
 impl Socket {
     pub(crate) fn new(
         namespace: Arc<str>,
         conn: Connection,
         ack_timeout: Duration,
         work: mpsc::UnboundedSender<Work>,
+        identity: Identity,
+        recovery: Arc<Recovery>,
     ) -> Self {
         Self {
             inner: Arc::new(SocketInner {
-                id: socket_id(conn.fd()),
+                id: identity.id,
+                pid: identity.pid,
+                recovered: identity.recovered,
+                recovery,
                 namespace,
                 conn,
                 acks: Mutex::default(),
@@ -100,6 +131,34 @@ impl Socket {
     /// The socket's id (`socket.id` on the client), unique across the cluster.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Whether this socket is a session recovered after its client lost the transport
+    /// (`socket.recovered` on the client): its id, its rooms and the packets it missed came
+    /// back, so `on_connect` need not join its rooms again. Only in a namespace that recovers
+    /// sessions (`[servers.settings.socketio.recovery]`).
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: &ws_core::socketio::Socket) -> Result<(), ws_core::socketio::EmitError> {
+    /// if !socket.recovered() {
+    ///     socket.join("lobby").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
+    }
+
+    /// The private id of its session, when its namespace recovers sessions.
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.inner.pid.as_deref()
+    }
+
+    /// The rooms a recovered session gets back: its own and those it joined.
+    pub(crate) fn session_rooms(&self) -> Vec<String> {
+        let mut rooms = vec![self.inner.id.clone()];
+        rooms.extend(self.inner.joined.lock().iter().cloned());
+        rooms
     }
 
     /// The namespace, e.g. `/`.
@@ -124,9 +183,22 @@ impl Socket {
     }
 
     /// Sends `event` with `data` to this client.
+    ///
+    /// In a namespace that recovers sessions, the event is recorded first and carries its
+    /// offset last, as every event there does.
     pub async fn emit(&self, event: &str, data: impl IntoPayload) -> Result<(), EmitError> {
-        let payload = data.into_payload()?;
-        self.send(event_packet(&self.inner.namespace, event, payload, None))
+        let mut payload = data.into_payload()?;
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let namespace = &self.inner.namespace;
+        let audience = Audience::socket(&self.inner.id);
+        if let Some(offset) =
+            record(&self.inner.recovery, namespace, event, &payload, audience).await?
+        {
+            payload.push_arg(Value::String(offset));
+        }
+        self.send(event_packet(namespace, event, payload, None))
     }
 
     /// Sends `event` with `data` and waits for the client's acknowledgement, up to
@@ -317,8 +389,9 @@ impl Socket {
         Operator::new(
             self.inner.conn.sender().clone(),
             self.inner.namespace.clone(),
+            self.inner.recovery.clone(),
         )
-        .except_fd(self.inner.conn.fd())
+        .except_socket(self.inner.conn.fd(), &self.inner.id)
     }
 
     /// Emits to every socket of this namespace but this one and the members of `room`.

@@ -9,13 +9,15 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::emit::{ack_frames, namespace_key, room_key};
+use super::emit::{ack_frames, id_key, namespace_key, room_key};
 use super::namespace::NamespaceEvents;
 use super::packet::{Kind, Packet};
 use super::payload::Payload;
 use super::reason::DisconnectReason;
+use super::recovery::entry::{Recorded, Saved};
+use super::recovery::{Recovery, Resumed};
 use super::session::Session;
-use super::socket::Socket;
+use super::socket::{Identity, Socket, frames};
 use super::work::Work;
 use crate::{Connection, Message};
 
@@ -25,6 +27,7 @@ pub(crate) struct HandlerTask {
     pub(crate) conn: Connection,
     pub(crate) session: Arc<Session>,
     pub(crate) ack_timeout: Duration,
+    pub(crate) recovery: Arc<Recovery>,
 }
 
 impl HandlerTask {
@@ -60,6 +63,9 @@ impl HandlerTask {
             Work::Closed(reason) => {
                 let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
                 for (namespace, socket) in sockets {
+                    if reason.is_recoverable() {
+                        self.keep(&socket).await;
+                    }
                     socket.mark_disconnected();
                     socket.left_every_room().await;
                     if let Some(handler) = self.namespaces.get(&namespace) {
@@ -91,38 +97,156 @@ impl HandlerTask {
         if self.session.sockets.lock().contains_key(&namespace) {
             return;
         }
+        let mut auth = auth.args().first().cloned();
+        let recovering = self.recovery.covers(&namespace);
+        let resumed = match recovering {
+            true => self.resume(&namespace, auth.as_mut()).await,
+            false => None,
+        };
+        let identity = match &resumed {
+            Some((pid, resumed)) => Identity {
+                id: resumed.saved.id.clone(),
+                pid: Some(pid.clone()),
+                recovered: true,
+            },
+            None => Identity::fresh(&self.conn, recovering),
+        };
         let socket = Socket::new(
             Arc::from(namespace.as_str()),
             self.conn.clone(),
             self.ack_timeout,
             self.session.work.clone(),
+            identity,
+            self.recovery.clone(),
         );
-        let auth = Payload::new(auth.args().first().cloned().into_iter().collect());
+        let auth = Payload::new(auth.into_iter().collect());
         if let Err(message) = handler.connect(&socket, auth).await {
             socket.mark_disconnected();
             socket.drop_data();
             refuse(&message);
             return;
         }
-        let joined = async {
-            self.conn.join(&namespace_key(&namespace)).await?;
-            self.conn.join(&room_key(&namespace, socket.id())).await
-        };
-        if joined.await.is_err() {
-            return;
+        let mut data = serde_json::json!({ "sid": socket.id() });
+        if let Some(pid) = socket.pid() {
+            data["pid"] = Value::String(pid.to_owned());
         }
-        self.session
-            .sockets
-            .lock()
-            .insert(namespace.clone(), socket.clone());
-        let packet = Packet {
+        let connected = Packet {
             kind: Kind::Connect,
-            namespace,
+            namespace: namespace.clone(),
             ack: None,
-            data: serde_json::json!({ "sid": socket.id() }),
+            data,
             attachments: 0,
         };
-        let _ = self.conn.shared.push(Message::text(packet.encode()));
+        let joined = match resumed {
+            None => {
+                let joined = async {
+                    self.conn.join(&namespace_key(&namespace)).await?;
+                    self.conn.join(&room_key(&namespace, socket.id())).await
+                };
+                let joined = joined.await.is_ok();
+                if joined {
+                    let _ = self.conn.shared.push(Message::text(connected.encode()));
+                }
+                joined
+            }
+            Some((_, resumed)) => {
+                let _ = self.conn.shared.push(Message::text(connected.encode()));
+                self.restore(&socket, resumed).await
+            }
+        };
+        if joined {
+            self.session.sockets.lock().insert(namespace, socket);
+        }
+    }
+
+    /// Takes the session the client's `auth` names (its `pid` and `offset`, which the
+    /// handlers do not see) out of the store; `None` when there is none to recover.
+    async fn resume(&self, namespace: &str, auth: Option<&mut Value>) -> Option<(String, Resumed)> {
+        let auth = auth?.as_object_mut()?;
+        let pid = auth.remove("pid");
+        let offset = auth.remove("offset");
+        let (Some(Value::String(pid)), Some(Value::String(offset))) = (pid, offset) else {
+            return None;
+        };
+        match self.recovery.resume(namespace, &pid, &offset).await {
+            Ok(resumed) => resumed.map(|resumed| (pid, resumed)),
+            Err(error) => {
+                tracing::warn!(fd = %self.conn.fd(), %error, "cannot recover a socket.io session; it connects afresh");
+                None
+            }
+        }
+    }
+
+    /// Gives a recovered socket back its rooms and what it missed, in order: what was missed
+    /// before it rejoined, then what came while it rejoined (which a live emit may deliver
+    /// again: see the recovery guide). `false` when it could not rejoin.
+    async fn restore(&self, socket: &Socket, resumed: Resumed) -> bool {
+        let namespace = socket.namespace();
+        let mut last = None;
+        for (offset, recorded) in resumed.missed {
+            self.replay(socket, &offset, recorded);
+            last = Some(offset);
+        }
+        let joined = async {
+            self.conn.join(&namespace_key(namespace)).await?;
+            self.conn.join(&room_key(namespace, socket.id())).await?;
+            self.conn.join(&id_key(namespace, socket.id())).await
+        };
+        if joined.await.is_err() {
+            return false;
+        }
+        for room in &resumed.saved.rooms {
+            if room != socket.id() {
+                let _ = socket.join(room).await;
+            }
+        }
+        let Some(last) = last else {
+            return true;
+        };
+        match self.recovery.missed(namespace, &resumed.saved, &last).await {
+            Ok(Some(meanwhile)) => {
+                for (offset, recorded) in meanwhile {
+                    self.replay(socket, &offset, recorded);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(fd = %self.conn.fd(), %error, "cannot read what a recovered socket.io session missed while it rejoined");
+            }
+        }
+        true
+    }
+
+    /// Sends a recorded emit to `socket`, with its offset last.
+    fn replay(&self, socket: &Socket, offset: &str, recorded: Recorded) {
+        let Some(attachments) = recorded.attachment_bytes() else {
+            tracing::warn!(%offset, "a recorded socket.io packet has bad attachments; skipped");
+            return;
+        };
+        let mut args = recorded.args;
+        args.push(Value::String(offset.to_owned()));
+        let _ = socket.send(frames(
+            Kind::Event,
+            socket.namespace(),
+            None,
+            args,
+            attachments,
+        ));
+    }
+
+    /// Keeps the session of a socket whose transport was lost, for its client to recover.
+    async fn keep(&self, socket: &Socket) {
+        let Some(pid) = socket.pid() else {
+            return;
+        };
+        let saved = Saved {
+            id: socket.id().to_owned(),
+            namespace: socket.namespace().to_owned(),
+            rooms: socket.session_rooms(),
+        };
+        if let Err(error) = self.recovery.keep(pid, &saved).await {
+            tracing::warn!(fd = %self.conn.fd(), %error, "cannot keep a socket.io session for recovery");
+        }
     }
 
     async fn event(

@@ -1,0 +1,84 @@
+//! Connection state recovery of the seed app's `/` namespace, checked by the stock
+//! `socket.io-client` and its own reconnection (`tests/socketio/js/recovery_client.js`): a room
+//! member loses its transport, the room goes on talking, and the member comes back — to the same
+//! node, or to the other node of a two-node cluster through Redis and through NATS — with its id,
+//! its rooms and what it missed, once and in order; past its session's lifetime, and with a
+//! session nobody knows, it connects afresh.
+
+#[path = "cluster/mod.rs"]
+mod cluster;
+
+use std::net::SocketAddr;
+
+use cluster::{Broker, Kind, TempDir, unique_prefix};
+use support::SeedProcess;
+use support::socketio::Client;
+
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// A seed node of a cluster at `broker` whose `/` namespace recovers sessions for
+/// `lifetime_ms`.
+fn recovering_node(dir: &TempDir, broker: &str, prefix: &str, lifetime_ms: u64) -> SeedProcess {
+    cluster::seed_config_with(&dir.0, broker, prefix, "");
+    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
+    toml = toml.replacen(
+        "port = 9502\n",
+        &format!(
+            "port = 9502\n[servers.settings.socketio]\nenabled = true\n\
+             [servers.settings.socketio.recovery]\nnamespaces = [\"/\"]\n\
+             max_disconnection_duration_ms = {lifetime_ms}\n"
+        ),
+        1,
+    );
+    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
+    let config = dir.0.display().to_string();
+    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_recovers_a_lost_transport() {
+    // The seed's own config/server.toml, which recovers `/`.
+    let node = SeedProcess::start(&[]);
+    let target = url(node.ws);
+    Client::Node
+        .run("recovery_client", &[target.clone(), target, "same".into()])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_past_its_lifetime_connects_afresh() {
+    let dir = TempDir::new("sio-expired");
+    let node = recovering_node(&dir, "memory://", "expired", 1_000);
+    let target = url(node.ws);
+    Client::Node
+        .run(
+            "recovery_client",
+            &[target.clone(), target, "expired".into()],
+        )
+        .await;
+}
+
+async fn to_the_other_node(kind: Kind) {
+    let Some(broker) = Broker::start(kind) else {
+        return;
+    };
+    let prefix = unique_prefix("sio-recovery");
+    let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
+    let a = recovering_node(&dir_a, &broker.url(), &prefix, 120_000);
+    let b = recovering_node(&dir_b, &broker.url(), &prefix, 120_000);
+    Client::Node
+        .run("recovery_client", &[url(a.ws), url(b.ws), "other".into()])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_on_the_other_node_through_redis() {
+    to_the_other_node(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_on_the_other_node_through_nats() {
+    to_the_other_node(Kind::Nats).await;
+}
