@@ -9,6 +9,7 @@
 mod deflate_refs;
 pub(crate) mod process;
 mod scenario;
+mod sio_recovery;
 mod socketio;
 
 use std::path::PathBuf;
@@ -72,9 +73,13 @@ pub(crate) struct PerfArgs {
     /// built by `scripts/perf-socketio.sh`)
     #[arg(long, value_name = "PATH")]
     socketioxide: Option<PathBuf>,
-    /// Room members of the `sio-room` scenario
+    /// Room members of the `sio-room` and `sio-room-recovery` scenarios
     #[arg(long, default_value_t = 1_000)]
     sio_room_members: u32,
+    /// A Redis URL (e.g. redis://127.0.0.1:6379): `sio-room-recovery` also measures the room
+    /// load on a Redis cluster, recovery off and on with the Redis store
+    #[arg(long, value_name = "URL")]
+    sio_recovery_redis: Option<String>,
     /// A folder set up by `scripts/perf-deflate.sh` (Node `ws` 8 in node_modules, Python
     /// `websockets` in venv/, the two echo servers of scripts/perf/): the references of the
     /// deflate-refs, deflate-room and deflate-idle-refs scenarios (only run when named)
@@ -170,6 +175,7 @@ pub(crate) fn run(mut args: PerfArgs) -> anyhow::Result<ExitCode> {
         fanout_members: args.fanout_members,
         broadcasts: args.broadcasts,
         sio_room_members: args.sio_room_members,
+        sio_recovery_redis: args.sio_recovery_redis.clone(),
         pin,
     };
     let references = match scenarios.iter().any(|s| s.against_references()) {

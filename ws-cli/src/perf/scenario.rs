@@ -50,6 +50,8 @@ pub(super) struct Settings {
     pub(super) broadcasts: u32,
     /// Members of the Socket.IO room scenario.
     pub(super) sio_room_members: u32,
+    /// A Redis URL: `sio-room-recovery` also measures recovery with the Redis store.
+    pub(super) sio_recovery_redis: Option<String>,
     pub(super) pin: Pinning,
 }
 
@@ -93,6 +95,10 @@ pub(super) enum Scenario {
     /// Socket.IO emits to a room of `--sio-room-members` against the same references.
     #[value(name = "sio-room")]
     SioRoom,
+    /// The room load against the framework alone, connection state recovery off and on
+    /// ([`super::sio_recovery`]).
+    #[value(name = "sio-room-recovery")]
+    SioRoomRecovery,
     /// Chat-like JSON echo (300 B and 4 KiB), the framework compressed and uncompressed against
     /// Node `ws` and Python `websockets` with deflate on ([`super::deflate_refs`]).
     #[value(name = "deflate-refs")]
@@ -239,6 +245,9 @@ impl Scenario {
             Scenario::SioRoom => {
                 "Socket.IO `say` to a room (`to(room).emit`), 16 messages in flight to every member"
             }
+            Scenario::SioRoomRecovery => {
+                "Socket.IO `say` to a room, connection state recovery off and on (`/`)"
+            }
             Scenario::DeflateRefs => "permessage-deflate vs Node ws and Python websockets, echo",
             Scenario::DeflateRoom => "permessage-deflate, room broadcast to 1,000 members",
             Scenario::DeflateIdleRefs => "permessage-deflate, idle connections, server RSS",
@@ -249,6 +258,9 @@ impl Scenario {
         if matches!(self, Scenario::SioAck | Scenario::SioRoom) {
             // Three servers (two references), so its own loop.
             return super::socketio::run(self, bins, settings);
+        }
+        if self == Scenario::SioRoomRecovery {
+            return super::sio_recovery::run(bins, settings);
         }
         // Idle memory needs servers that have held nothing yet: one that ran other load reuses
         // the heap it freed for new connections, so its RSS barely grows. The other scenarios
@@ -334,7 +346,7 @@ impl Scenario {
             ],
             Scenario::HttpSend => &[("requests/s", true), ("server CPU µs per request", false)],
             // Measured in `perf/socketio.rs`, with its own metrics.
-            Scenario::SioAck | Scenario::SioRoom => &[],
+            Scenario::SioAck | Scenario::SioRoom | Scenario::SioRoomRecovery => &[],
             Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => &[],
         }
     }
@@ -531,7 +543,8 @@ impl Scenario {
             | Scenario::HttpSend
             | Scenario::DeflateIdle
             | Scenario::SioAck
-            | Scenario::SioRoom => bail!(self.not_bench()),
+            | Scenario::SioRoom
+            | Scenario::SioRoomRecovery => bail!(self.not_bench()),
             Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
                 bail!(self.not_bench())
             }
@@ -583,7 +596,8 @@ impl Scenario {
             | Scenario::HttpSend
             | Scenario::DeflateIdle
             | Scenario::SioAck
-            | Scenario::SioRoom => bail!(self.not_bench()),
+            | Scenario::SioRoom
+            | Scenario::SioRoomRecovery => bail!(self.not_bench()),
             Scenario::DeflateRefs | Scenario::DeflateRoom | Scenario::DeflateIdleRefs => {
                 bail!(self.not_bench())
             }
@@ -813,6 +827,15 @@ pub(super) fn wrk_available() -> bool {
 /// and the port its `http` server was told to use. Apps without an `http` server ignore that
 /// override, so the caller waits for the port only where it expects one.
 pub(super) fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, u16)> {
+    start_app_with(pin, binary, &[])
+}
+
+/// [`start_app`] with more environment, e.g. `WS_CONFIG_DIR`.
+pub(super) fn start_app_with(
+    pin: Pinning,
+    binary: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> anyhow::Result<(Server, u16)> {
     let port = free_port()?;
     let http_port = free_port()?;
     let mut command = pin.command(pin.server_core, binary);
@@ -820,7 +843,8 @@ pub(super) fn start_app(pin: Pinning, binary: &Path) -> anyhow::Result<(Server, 
         .env("WS_SERVER_WS_PORT", port.to_string())
         .env("WS_SERVER_WS_HOST", "127.0.0.1")
         .env("WS_SERVER_HTTP_PORT", http_port.to_string())
-        .env("WS_SERVER_HTTP_HOST", "127.0.0.1");
+        .env("WS_SERVER_HTTP_HOST", "127.0.0.1")
+        .envs(env.iter().copied());
     Ok((Server::start(command, port)?, http_port))
 }
 

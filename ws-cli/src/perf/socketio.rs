@@ -13,7 +13,7 @@ use std::process::Stdio;
 use anyhow::{Context, bail};
 
 use super::process::{Server, free_port};
-use super::scenario::{Binaries, Row, Scenario, Settings, median, ratio, start_app};
+use super::scenario::{Binaries, Row, Scenario, Settings, median, ratio};
 
 /// The Node reference's script, which `scripts/perf-socketio.sh` copies next to the
 /// `socket.io` install so that node resolves the package from there.
@@ -140,7 +140,7 @@ pub(super) fn run(
 fn start(side: Side, bins: &Binaries, settings: &Settings) -> anyhow::Result<Server> {
     let pin = settings.pin;
     match side {
-        Side::Framework => Ok(start_app(pin, &bins.seed)?.0),
+        Side::Framework => super::sio_recovery::start_plain_seed(bins, settings),
         Side::Node => {
             let dir = bins
                 .socketio
@@ -168,7 +168,7 @@ fn start(side: Side, bins: &Binaries, settings: &Settings) -> anyhow::Result<Ser
 
 /// One `ws-cli bench-socketio` run against `server`: the rate, and the server's CPU µs per
 /// acked event or per delivery over the measured seconds.
-fn measure(
+pub(super) fn measure(
     scenario: Scenario,
     bins: &Binaries,
     settings: &Settings,
@@ -185,7 +185,7 @@ fn measure(
         &server.pid().to_string(),
     ]);
     match scenario {
-        Scenario::SioRoom => command.args([
+        Scenario::SioRoom | Scenario::SioRoomRecovery => command.args([
             "--room-members",
             &settings.sio_room_members.to_string(),
             "--inflight",

@@ -222,13 +222,22 @@ async fn member(conn: &mut SioConn, tally: &Tally) -> anyhow::Result<()> {
     }
 }
 
-/// The sequence number of a `42["event","<sid> say: m<seq>"]` packet.
+/// The sequence number of a `42["event","<sid> say: m<seq>"]` packet, or of
+/// `42["event","<sid> say: m<seq>","<offset>"]`: a namespace with connection state recovery
+/// adds each emit's stream offset as a last argument.
 fn said_seq(payload: &[u8]) -> Option<u64> {
     let body = payload.strip_prefix(b"42[\"event\",\"")?;
     let at = body.windows(SAID.len()).position(|w| w == SAID)?;
     let digits = &body[at + SAID.len()..];
     let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits.get(len..) != Some(b"\"]") {
+    let rest = digits.get(len..)?;
+    let closed = rest == b"\"]"
+        || rest.strip_prefix(b"\",\"").is_some_and(|offset| {
+            offset
+                .strip_suffix(b"\"]")
+                .is_some_and(|offset| !offset.contains(&b'"'))
+        });
+    if !closed {
         return None;
     }
     std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
@@ -244,5 +253,7 @@ mod tests {
         assert_eq!(said_seq(b"42[\"event\",\"abc has joined bench\"]"), None);
         assert_eq!(said_seq(b"42[\"event\",\"abc say: m17x\"]"), None);
         assert_eq!(said_seq(b"43[\"abc say: m1\"]"), None);
+        assert_eq!(said_seq(b"42[\"event\",\"abc say: m17\",\"0-3\"]"), Some(17));
+        assert_eq!(said_seq(b"42[\"event\",\"abc say: m17\",3]"), None);
     }
 }
