@@ -16,6 +16,9 @@ use anyhow::Context;
 use super::process::Server;
 use super::scenario::{Binaries, Row, Scenario, Settings, median, ratio, start_app_with};
 
+/// The small room's members.
+const SMALL_ROOM: u32 = 10;
+
 /// The seed's `server.toml` for the perf runs: its `ws` and `http` servers (ports and hosts come
 /// from the environment), Socket.IO on, recovery as asked.
 fn server_toml(cluster_url: &str, prefix: &str, recovery: bool) -> String {
@@ -38,10 +41,7 @@ pub(super) struct SeedConfig {
 
 impl SeedConfig {
     pub(super) fn write(label: &str, cluster_url: &str, recovery: bool) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "ws-cli-perf-{}-{label}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("ws-cli-perf-{}-{label}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         // One prefix for every run, not one per run: a Redis stream left behind is reused (and
@@ -107,27 +107,44 @@ pub(super) fn run(bins: &Binaries, settings: &Settings) -> anyhow::Result<Vec<Ro
             servers.push(config.start(bins, settings)?);
         }
     }
+    // Recovery costs once per emit (the append) and a few bytes per delivery (the offset): in a
+    // large room the deliveries hide the append, in a small one it shows.
+    let rooms = [
+        (
+            settings.sio_room_members,
+            "room emits/s, --sio-room-members members",
+            "server CPU µs per room emit, --sio-room-members members",
+        ),
+        (
+            SMALL_ROOM,
+            "room emits/s, 10 members",
+            "server CPU µs per room emit, 10 members",
+        ),
+    ];
+    let metrics: Vec<(&'static str, bool)> = rooms
+        .iter()
+        .flat_map(|(_, rate, cpu)| [(*rate, true), (*cpu, false)])
+        .collect();
     // samples[server][metric][round], the servers of a round back to back.
-    let mut samples = vec![[Vec::new(), Vec::new()]; servers.len()];
+    let mut samples = vec![vec![Vec::new(); metrics.len()]; servers.len()];
     for _ in 0..settings.rounds {
-        for (index, server) in servers.iter().enumerate() {
-            let [deliveries, cpu] =
-                super::socketio::measure(Scenario::SioRoomRecovery, bins, settings, server)?;
-            let members = f64::from(settings.sio_room_members.max(1));
-            samples[index][0].push(deliveries / members);
-            samples[index][1].push(cpu * members);
+        for (room_index, (members, _, _)) in rooms.iter().enumerate() {
+            for (index, server) in servers.iter().enumerate() {
+                let scenario = Scenario::SioRoomRecovery;
+                let [deliveries, cpu] =
+                    super::socketio::measure(scenario, bins, settings, server, *members)?;
+                let members = f64::from((*members).max(1));
+                samples[index][room_index * 2].push(deliveries / members);
+                samples[index][room_index * 2 + 1].push(cpu * members);
+            }
         }
     }
-    let metrics = [
-        ("room emits/s (each to --sio-room-members)", true),
-        ("server CPU µs per room emit", false),
-    ];
     let mut rows = Vec::new();
     for (pair, sides) in pairs.iter().zip(samples.chunks(2)) {
         let [off, on] = sides else {
             continue;
         };
-        for (metric_index, (metric, higher_is_better)) in metrics.into_iter().enumerate() {
+        for (metric_index, (metric, higher_is_better)) in metrics.iter().copied().enumerate() {
             let (off, on) = (&off[metric_index], &on[metric_index]);
             rows.push(Row {
                 scenario: Scenario::SioRoomRecovery.title(),
@@ -137,7 +154,11 @@ pub(super) fn run(bins: &Binaries, settings: &Settings) -> anyhow::Result<Vec<Ro
                 framework_name: pair.on,
                 framework: median(on.clone()),
                 higher_is_better,
-                round_ratios: on.iter().zip(off).map(|(on, off)| ratio(*on, *off)).collect(),
+                round_ratios: on
+                    .iter()
+                    .zip(off)
+                    .map(|(on, off)| ratio(*on, *off))
+                    .collect(),
             });
         }
     }
@@ -153,11 +174,24 @@ mod tests {
         let off = server_toml("memory://", "p", false);
         let on = server_toml("memory://", "p", true);
         let config = |text: &str| ws_core::Config::from_toml_str(text).expect("a valid config");
-        assert!(config(&off).servers[0].settings.socketio.recovery.namespaces.is_empty());
+        assert!(
+            config(&off).servers[0]
+                .settings
+                .socketio
+                .recovery
+                .namespaces
+                .is_empty()
+        );
         assert_eq!(
             config(&on).servers[0].settings.socketio.recovery.namespaces,
             ["/"]
         );
-        assert_eq!(on.replace("\n[servers.settings.socketio.recovery]\nnamespaces = [\"/\"]\n", ""), off);
+        assert_eq!(
+            on.replace(
+                "\n[servers.settings.socketio.recovery]\nnamespaces = [\"/\"]\n",
+                ""
+            ),
+            off
+        );
     }
 }

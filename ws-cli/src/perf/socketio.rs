@@ -101,7 +101,7 @@ pub(super) fn run(
     let mut samples = vec![[Vec::new(), Vec::new()]; sides.len()];
     for _ in 0..settings.rounds {
         for (index, server) in servers.iter().enumerate() {
-            let [rate, cpu] = measure(scenario, bins, settings, server)?;
+            let [rate, cpu] = measure(scenario, bins, settings, server, settings.sio_room_members)?;
             samples[index][0].push(rate);
             samples[index][1].push(cpu);
         }
@@ -167,12 +167,13 @@ fn start(side: Side, bins: &Binaries, settings: &Settings) -> anyhow::Result<Ser
 }
 
 /// One `ws-cli bench-socketio` run against `server`: the rate, and the server's CPU µs per
-/// acked event or per delivery over the measured seconds.
+/// acked event or per delivery over the measured seconds; a room load has `room_members`.
 pub(super) fn measure(
     scenario: Scenario,
     bins: &Binaries,
     settings: &Settings,
     server: &Server,
+    room_members: u32,
 ) -> anyhow::Result<[f64; 2]> {
     let url = format!("ws://127.0.0.1:{}", server.port);
     let mut command = settings.pin.command(settings.pin.client_core, &bins.cli);
@@ -187,7 +188,7 @@ pub(super) fn measure(
     match scenario {
         Scenario::SioRoom | Scenario::SioRoomRecovery => command.args([
             "--room-members",
-            &settings.sio_room_members.to_string(),
+            &room_members.to_string(),
             "--inflight",
             "16",
         ]),

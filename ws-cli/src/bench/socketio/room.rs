@@ -253,7 +253,10 @@ mod tests {
         assert_eq!(said_seq(b"42[\"event\",\"abc has joined bench\"]"), None);
         assert_eq!(said_seq(b"42[\"event\",\"abc say: m17x\"]"), None);
         assert_eq!(said_seq(b"43[\"abc say: m1\"]"), None);
-        assert_eq!(said_seq(b"42[\"event\",\"abc say: m17\",\"0-3\"]"), Some(17));
+        assert_eq!(
+            said_seq(b"42[\"event\",\"abc say: m17\",\"0-3\"]"),
+            Some(17)
+        );
         assert_eq!(said_seq(b"42[\"event\",\"abc say: m17\",3]"), None);
     }
 }
