@@ -136,7 +136,7 @@ echo "perf-recovery-storm: $clients clients, $rooms rooms, broker $broker ($clus
   "node A :$port_a, node B :$port_b, cut: $cut; $(nproc) cores, nothing pinned" >&2
 status=0
 timeout --kill-after=10 $((timeout + 60)) node scripts/perf/recovery-storm.js \
-  --a "ws://127.0.0.1:$port_a" --b "ws://127.0.0.1:$port_b" --a-pid "${pids[0]}" \
+  --a "ws://127.0.0.1:$port_a" --b "ws://127.0.0.1:$port_b" --a-pid "${pids[0]}" --b-pid "${pids[-1]}" \
   --clients "$clients" --rooms "$rooms" --messages "$messages" --cut "$cut" \
   --timeout "$timeout" --broker "$broker" || status=$?
 if [ "$status" -ne 0 ]; then

@@ -22,7 +22,7 @@ function parseArgs(argv) {
   const opts = { clients: 5000, rooms: 50, messages: 3, cut: "terminate", timeout: 120, broker: "?" };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
-    if (!(key in opts) && !["a", "b", "aPid"].includes(key)) throw new Error(`unknown option ${argv[i]}`);
+    if (!(key in opts) && !["a", "b", "aPid", "bPid"].includes(key)) throw new Error(`unknown option ${argv[i]}`);
     opts[key] = typeof opts[key] === "number" ? Number(argv[i + 1]) : argv[i + 1];
   }
   if (!opts.a || !opts.b) throw new Error("--a and --b are required");
@@ -37,6 +37,17 @@ const RECONNECT = { reconnectionDelay: 500, reconnectionDelayMax: 5000, randomiz
 // listen backlog and stalls in retransmits, which would measure the setup, not the server.
 const SETUP_CONCURRENCY = 200;
 const ACK_TIMEOUT = 20000;
+
+// CPU seconds of a local process so far, from /proc (user + system, in clock ticks of 1/100 s).
+function cpuSeconds(pid) {
+  try {
+    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,6 +114,8 @@ async function main() {
       client.recovered = client.socket.recovered;
     });
   }
+  const serverCpuBefore = cpuSeconds(opts.bPid);
+  const clientCpuBefore = process.cpuUsage();
   cut = performance.now();
   if (opts.cut === "sigterm") {
     process.kill(Number(opts.aPid), "SIGTERM");
@@ -124,6 +137,11 @@ async function main() {
 
   await until(deadline, () => clients.every((c) => c.back !== null));
   const allBack = performance.now() - cut;
+  // Who the storm's time went to: on a shared machine a client process that was busy the whole
+  // time means the figures are the client's, not the server's.
+  const serverCpuMs = Math.round((cpuSeconds(opts.bPid) - serverCpuBefore) * 1000);
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  const clientCpuMs = Math.round((clientCpu.user + clientCpu.system) / 1000);
   const expected = Array.from({ length: opts.messages }, (_, k) => `m${k}`);
   // A message replayed twice would arrive right behind the first copy; wait for it to show.
   await until(Math.min(deadline, performance.now() + 10000), () =>
@@ -160,6 +178,8 @@ async function main() {
     allRecoveredMs: recovered.length === opts.clients ? Math.round(times[times.length - 1]) : null,
     allBackMs: Math.round(allBack),
     speakerDoneMs: Math.round(saidAt),
+    nodeBCpuMs: serverCpuMs,
+    clientCpuMs,
     speakerDoneBeforeFirstReconnect: saidBeforeFirstBack,
     messageCheck: check,
     reconnection: RECONNECT,
@@ -174,6 +194,7 @@ async function main() {
     ["reconnection options", JSON.stringify(RECONNECT)],
     ["time to all recovered", result.allRecoveredMs === null ? `not all (${allBack.toFixed(0)} ms waited)` : `${result.allRecoveredMs} ms`],
     ["per-client reconnect p50 / p99", `${result.p50Ms} ms / ${result.p99Ms} ms`],
+    ["CPU from the cut to the last reconnect", `node B ${serverCpuMs} ms, this client process ${clientCpuMs} ms`],
     ["recovered", `${recovered.length} / ${opts.clients} (reconnected ${back.length})`],
     ["missed messages", `${opts.messages} per room, said by ${result.speakerDoneMs} ms${saidBeforeFirstBack ? ", all before the first reconnect" : ""}`],
     ["missed-message check", `${check.exact} exactly once in order; ${check.missing} missing, ${check.duplicated} duplicated, ${check.outOfOrder} out of order`],
