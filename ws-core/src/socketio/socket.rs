@@ -340,7 +340,7 @@ impl Socket {
             announce(
                 sender,
                 &self.inner.namespace,
-                self.inner.conn.fd(),
+                (&self.inner.id, self.inner.conn.fd()),
                 room,
                 kind,
                 &meta,
