@@ -48,6 +48,14 @@ async fn one_node_recovers_a_lost_transport() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_session_upgraded_to_websocket_recovers() {
+    let node = SeedProcess::start(&[]);
+    let target = url(node.ws);
+    let args = [target.clone(), target, "same".into(), "default".into()];
+    Client::Node.run("recovery_client", &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_past_its_lifetime_connects_afresh() {
     let dir = TempDir::new("sio-expired");
     let node = recovering_node(&dir, "memory://", "expired", 1_000);

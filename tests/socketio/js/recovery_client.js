@@ -1,6 +1,6 @@
 // Connection state recovery, driven by the stock `socket.io-client` and its own reconnection.
 //
-// Usage: node recovery_client.js URL_A URL_B MODE
+// Usage: node recovery_client.js URL_A URL_B MODE [TRANSPORTS]
 //
 // A room member `a` connects to URL_A, a speaker `b` to URL_B. `a` loses its transport (its
 // TCP connection is cut without a close frame), and while it is away `b` says three
@@ -10,6 +10,8 @@
 //                messages once each, in order, then hear what is said live.
 //   expired:     the client comes back after the session's lifetime: `recovered === false`,
 //                a new id, nothing replayed.
+// TRANSPORTS `default` lets `a` open with HTTP long-polling and upgrade (the client's default
+// options), so its session is a polling one carried by a WebSocket; otherwise WebSocket only.
 // Then a client that names a session nobody knows must connect afresh. Prints `ok`.
 "use strict";
 
@@ -18,10 +20,12 @@ const { io } = require("socket.io-client");
 
 const TIMEOUT = 10000;
 
+let transports = { transports: ["websocket"] };
+
 function connect(url, extra = {}) {
   return new Promise((resolve, reject) => {
     const socket = io(url, {
-      transports: ["websocket"],
+      ...transports,
       timeout: TIMEOUT,
       reconnectionDelay: 200,
       reconnectionDelayMax: 200,
@@ -46,7 +50,8 @@ async function until(what, check) {
 }
 
 async function main() {
-  const [urlA, urlB, mode] = process.argv.slice(2);
+  const [urlA, urlB, mode, how] = process.argv.slice(2);
+  if (how === "default") transports = {};
   const room = `recovery-${process.pid}`;
   const call = (socket, ...args) => socket.timeout(TIMEOUT).emitWithAck(...args);
 
@@ -59,6 +64,9 @@ async function main() {
   const joined = a.said.find((m) => m.text === `${b.id} has joined ${room}`);
   assert.equal(typeof joined.offset, "string", "a room emit carries its offset");
   const oldId = a.id;
+  if (how === "default") {
+    await until("the upgrade to WebSocket", () => a.io.engine.transport.name === "websocket");
+  }
 
   a.said.length = 0;
   const back = new Promise((resolve) => a.once("connect", resolve));
