@@ -12,15 +12,16 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::emit::{Audience, EmitError, Operator, record, room_key};
+use super::frames::event_packet;
+use super::identity::Identity;
 use super::packet::{Kind, Packet};
 use super::payload::{IntoPayload, Payload};
-use super::poll_session::new_sid;
 use super::presence::{PresenceKind, announce, meta_key};
 use super::reason::DisconnectReason;
 use super::recovery::Recovery;
 use super::work::Work;
 use crate::ws::message::Message;
-use crate::{Connection, Context, Fd};
+use crate::{Connection, Context};
 
 /// One client in one namespace: Hyperf's `$socket`.
 ///
@@ -76,25 +77,6 @@ impl std::fmt::Debug for Socket {
             .field("id", &self.inner.id)
             .field("namespace", &self.inner.namespace)
             .finish_non_exhaustive()
-    }
-}
-
-/// Who a new socket is: a fresh one, or a recovered session.
-pub(crate) struct Identity {
-    pub(crate) id: String,
-    pub(crate) pid: Option<String>,
-    pub(crate) recovered: bool,
-}
-
-impl Identity {
-    /// A fresh socket on `conn`, with a private id when its namespace recovers sessions.
-    pub(crate) fn fresh(conn: &Connection, recovering: bool) -> Self {
-        Self {
-            id: socket_id(conn.fd()),
-            // As unguessable as an Engine.IO sid: whoever knows it can take the session over.
-            pid: recovering.then(new_sid),
-            recovered: false,
-        }
     }
 }
 
@@ -445,45 +427,4 @@ impl Socket {
         }
         Ok(())
     }
-}
-
-/// A socket's id: its connection's fd, which names its node, so any node can reach it.
-pub(crate) fn socket_id(fd: Fd) -> String {
-    fd.to_string()
-}
-
-/// The frames of an EVENT (or BINARY_EVENT) packet: the text, then each attachment.
-pub(crate) fn event_packet(
-    namespace: &str,
-    event: &str,
-    payload: Payload,
-    ack: Option<u64>,
-) -> (Message, Vec<Message>) {
-    let (mut args, attachments) = payload.into_parts();
-    args.insert(0, Value::String(event.to_owned()));
-    frames(Kind::Event, namespace, ack, args, attachments)
-}
-
-/// The frames of a packet carrying `args`: binary kind when there are attachments.
-pub(crate) fn frames(
-    kind: Kind,
-    namespace: &str,
-    ack: Option<u64>,
-    args: Vec<Value>,
-    attachments: Vec<bytes::Bytes>,
-) -> (Message, Vec<Message>) {
-    let kind = match (kind, attachments.is_empty()) {
-        (Kind::Event, false) => Kind::BinaryEvent,
-        (Kind::Ack, false) => Kind::BinaryAck,
-        (kind, _) => kind,
-    };
-    let packet = Packet {
-        kind,
-        namespace: namespace.to_owned(),
-        ack,
-        data: Value::Array(args),
-        attachments: attachments.len(),
-    };
-    let binaries = attachments.into_iter().map(Message::Binary).collect();
-    (Message::text(packet.encode()), binaries)
 }

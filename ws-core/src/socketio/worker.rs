@@ -9,7 +9,9 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::emit::{ack_frames, id_key, namespace_key, room_key};
+use super::emit::{id_key, namespace_key, room_key};
+use super::frames::{ack_frames, frames};
+use super::identity::Identity;
 use super::namespace::NamespaceEvents;
 use super::packet::{Kind, Packet};
 use super::payload::Payload;
@@ -17,7 +19,7 @@ use super::reason::DisconnectReason;
 use super::recovery::entry::{Recorded, Saved};
 use super::recovery::{Recovery, Resumed};
 use super::session::Session;
-use super::socket::{Identity, Socket, frames};
+use super::socket::Socket;
 use super::work::Work;
 use crate::{Connection, Message};
 
