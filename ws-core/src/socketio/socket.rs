@@ -314,6 +314,11 @@ impl Socket {
         meta.map(|text| serde_json::from_str(&text)).transpose()
     }
 
+    /// Its presence metadata as JSON text, while tracked.
+    pub(crate) fn presence_text(&self) -> Option<String> {
+        self.inner.presence.lock().as_deref().map(str::to_owned)
+    }
+
     /// Raises `kind` in `room` on every node, if the socket is tracked.
     async fn announce(&self, room: &str, kind: PresenceKind) {
         let meta = self.inner.presence.lock().clone();

@@ -202,6 +202,15 @@ impl HandlerTask {
                 let _ = socket.join(room).await;
             }
         }
+        // Tracked again after its rooms: its old node announced it gone from each of them.
+        let presence = resumed
+            .saved
+            .presence
+            .as_deref()
+            .map(serde_json::from_str::<Value>);
+        if let Some(Ok(meta)) = presence {
+            let _ = socket.set_presence(&meta).await;
+        }
         let Some(last) = last else {
             return true;
         };
@@ -245,6 +254,7 @@ impl HandlerTask {
             id: socket.id().to_owned(),
             namespace: socket.namespace().to_owned(),
             rooms: socket.session_rooms(),
+            presence: socket.presence_text(),
         };
         if let Err(error) = self.recovery.keep(pid, &saved).await {
             tracing::warn!(fd = %self.conn.fd(), %error, "cannot keep a socket.io session for recovery");
