@@ -20,7 +20,13 @@
 
 pub(crate) mod entry;
 pub(crate) mod memory;
+#[cfg(feature = "nats")]
+pub(crate) mod nats;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod store;
+#[cfg(test)]
+mod testkit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -217,11 +223,16 @@ impl Recovery {
     }
 }
 
-/// The store `[cluster]` points at.
+/// The store `[cluster]` points at. Connects nothing: a broker store connects on first use, so
+/// a broker that is down at boot does not fail boot.
 fn open_store(cluster: &ClusterConfig) -> Result<Arc<dyn Store>, ClusterError> {
     let scheme = cluster.url.split("://").next().unwrap_or_default();
     match scheme {
         "memory" => Ok(Arc::new(memory::MemoryStore::default())),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => Ok(Arc::new(redis::RedisStore::new(cluster)?)),
+        #[cfg(feature = "nats")]
+        "nats" => Ok(Arc::new(nats::NatsStore::new(cluster)?)),
         other => Err(ClusterError::BadUrl {
             broker: "recovery",
             url: crate::secret::mask_url(&cluster.url),
