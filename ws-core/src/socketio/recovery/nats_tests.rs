@@ -143,3 +143,42 @@ async fn a_server_that_is_down_is_an_error_not_a_panic() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_session_bucket_widens_to_the_longest_ttl() {
+    let prefix = testkit::unique("t");
+    let store = store(&prefix);
+    if !testkit::reachable(&store, SERVICE).await {
+        return;
+    }
+    let max_age =
+        |bucket: &async_nats::jetstream::kv::Store| bucket.stream.cached_info().config.max_age;
+    store
+        .put_session("short", "a".into(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let bucket = store.sessions(None).await.unwrap();
+    assert_eq!(max_age(&bucket), Duration::from_secs(2));
+    store
+        .put_session("long", "b".into(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    // A second node, with the first's narrower view, does not narrow it back.
+    let other = NatsStore::new(&ClusterConfig {
+        url: "nats://127.0.0.1:4222".into(),
+        prefix: prefix.clone(),
+        ..ClusterConfig::default()
+    })
+    .unwrap();
+    other
+        .put_session("mid", "c".into(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let bucket = other.sessions(None).await.unwrap();
+    assert_eq!(max_age(&bucket), Duration::from_secs(30));
+    assert_eq!(
+        store.take_session("long").await.unwrap().as_deref(),
+        Some("b")
+    );
+    clean(&store, &[]).await;
+}
