@@ -58,6 +58,7 @@ impl NatsStore {
         })
     }
 
+    /// What failed, with the server's masked URL, as callers of the store see it.
     fn error(&self, doing: &str, error: impl std::fmt::Display) -> StoreError {
         StoreError(format!("NATS at {}: {doing}: {error}", self.url))
     }
@@ -94,6 +95,7 @@ impl NatsStore {
             .await?;
         let mut context = jetstream::new(client);
         context.set_timeout(self.timeout);
+        tracing::debug!(url = %self.url, "the recovery store connected to NATS");
         *js = Some(context.clone());
         Ok(context)
     }
@@ -114,6 +116,7 @@ impl NatsStore {
         format!("{}_sio_sessions", self.prefix)
     }
 
+    /// Makes sure the stream exists (once per process), publishes and waits for the ack.
     async fn append_now(
         &self,
         stream: &str,
@@ -155,6 +158,8 @@ impl NatsStore {
         result
     }
 
+    /// The entries after `offset`: kept when it is the last sequence given out, or when the
+    /// stream still holds its message.
     async fn since_now(&self, stream: &str, offset: &str) -> Result<Since, StoreError> {
         // Sequences start at 1: 0 is not an offset this store gave out.
         let Some(offset) = offset.parse::<u64>().ok().filter(|o| *o > 0) else {

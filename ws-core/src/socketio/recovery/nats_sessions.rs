@@ -56,6 +56,7 @@ impl NatsStore {
         *self.bucket.lock().await = None;
     }
 
+    /// Keeps `session` under `key` with its deadline, in a bucket that keeps it at least `ttl`.
     pub(super) async fn put_now(
         &self,
         key: &str,
@@ -63,7 +64,8 @@ impl NatsStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let bucket = self.sessions(Some(ttl)).await?;
-        let deadline = unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let deadline = unix_ms().saturating_add(ttl_ms);
         let value = format!("{deadline} {session}");
         let put = self
             .bounded("keeping a session", bucket.put(token(key), value.into()))
@@ -74,6 +76,7 @@ impl NatsStore {
         put.map(drop)
     }
 
+    /// Takes the session under `key`; no bucket yet means no session.
     pub(super) async fn take_now(&self, key: &str) -> Result<Option<String>, StoreError> {
         let bucket = match self.sessions(None).await {
             Ok(bucket) => bucket,
