@@ -15,8 +15,9 @@
 //! | `store.rs` | `Store`: sessions and streams, as the recovery needs them |
 //! | `memory.rs` | the store of a single node (`memory://`) |
 //! | `redis.rs` | Redis Streams (`XADD`, `XRANGE`) and `SET PX` / `GETDEL` sessions |
-//! | `nats.rs` | a JetStream stream per namespace and a JetStream KV bucket of sessions |
+//! | `nats.rs` | a JetStream stream per namespace; `nats_sessions.rs`: a JetStream KV bucket of sessions |
 //! | `entry.rs` | what is stored: `Recorded` emits, `Saved` sessions |
+//! | `testkit.rs` | the cases each broker's tests (`*_tests.rs`) run against the real broker |
 
 pub(crate) mod entry;
 pub(crate) mod memory;

@@ -5,6 +5,7 @@
 //! calls made while it is; a first connect that fails is tried again by the next call. Once
 //! connected the client reconnects by itself, for ever, so it is kept: what a restarted server
 //! may have lost (a stream, the bucket) is forgotten on any failure and made again next time.
+//! Sessions are in `nats_sessions.rs`.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -57,6 +58,7 @@ impl NatsStore {
         })
     }
 
+    /// What failed, with the server's masked URL, as callers of the store see it.
     fn error(&self, doing: &str, error: impl std::fmt::Display) -> StoreError {
         StoreError(format!("NATS at {}: {doing}: {error}", self.url))
     }
@@ -93,6 +95,7 @@ impl NatsStore {
             .await?;
         let mut context = jetstream::new(client);
         context.set_timeout(self.timeout);
+        tracing::debug!(url = %self.url, "the recovery store connected to NATS");
         *js = Some(context.clone());
         Ok(context)
     }
@@ -113,6 +116,7 @@ impl NatsStore {
         format!("{}_sio_sessions", self.prefix)
     }
 
+    /// Makes sure the stream exists (once per process), publishes and waits for the ack.
     async fn append_now(
         &self,
         stream: &str,
@@ -154,6 +158,8 @@ impl NatsStore {
         result
     }
 
+    /// The entries after `offset`: kept when it is the last sequence given out, or when the
+    /// stream still holds its message.
     async fn since_now(&self, stream: &str, offset: &str) -> Result<Since, StoreError> {
         // Sequences start at 1: 0 is not an offset this store gave out.
         let Some(offset) = offset.parse::<u64>().ok().filter(|o| *o > 0) else {
@@ -192,108 +198,6 @@ impl NatsStore {
         self.bounded("reading the stream", read(&found, offset + 1, last))
             .await
             .map(Since::After)
-    }
-
-    /// The session bucket, made with `ttl` as its `max_age` if it does not exist yet.
-    async fn sessions(&self, ttl: Option<Duration>) -> Result<kv::Store, StoreError> {
-        let mut bucket = self.bucket.lock().await;
-        if let Some(bucket) = bucket.as_ref() {
-            return Ok(bucket.clone());
-        }
-        let js = self.context().await?;
-        let name = self.bucket_name();
-        let opened = match ttl {
-            Some(ttl) => {
-                self.bounded(
-                    "creating the session bucket",
-                    js.get_or_create_stream(bucket_stream(&name, ttl)),
-                )
-                .await?;
-                self.bounded("opening the session bucket", js.get_key_value(&name))
-                    .await?
-            }
-            // Taking before any node kept a session: no bucket is no session.
-            None => {
-                self.bounded("opening the session bucket", js.get_key_value(&name))
-                    .await?
-            }
-        };
-        *bucket = Some(opened.clone());
-        Ok(opened)
-    }
-
-    async fn forget_bucket(&self) {
-        *self.bucket.lock().await = None;
-    }
-
-    async fn put_now(&self, key: &str, session: String, ttl: Duration) -> Result<(), StoreError> {
-        let bucket = self.sessions(Some(ttl)).await?;
-        let deadline = unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let value = format!("{deadline} {session}");
-        let put = self
-            .bounded("keeping a session", bucket.put(token(key), value.into()))
-            .await;
-        if put.is_err() {
-            self.forget_bucket().await;
-        }
-        put.map(drop)
-    }
-
-    async fn take_now(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let bucket = match self.sessions(None).await {
-            Ok(bucket) => bucket,
-            Err(_) if !self.bucket_exists().await? => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let taken = self.take_from(&bucket, &token(key)).await;
-        if taken.is_err() {
-            self.forget_bucket().await;
-        }
-        taken
-    }
-
-    /// Whether the session bucket exists, for a take that could not open it.
-    async fn bucket_exists(&self) -> Result<bool, StoreError> {
-        let js = self.context().await?;
-        let name = format!("KV_{}", self.bucket_name());
-        match tokio::time::timeout(self.timeout, js.get_stream(&name)).await {
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(e))
-                if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
-                    if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-            {
-                Ok(false)
-            }
-            Ok(Err(e)) => Err(self.error("opening the session bucket", e)),
-            Err(_) => Err(self.error("opening the session bucket", "timed out")),
-        }
-    }
-
-    /// Reads the session and deletes it expecting the revision read: of two nodes taking it at
-    /// once, the second delete finds another revision and that node gets nothing.
-    async fn take_from(&self, bucket: &kv::Store, key: &str) -> Result<Option<String>, StoreError> {
-        let entry = self.bounded("taking a session", bucket.entry(key)).await?;
-        let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
-            return Ok(None);
-        };
-        let deleted = tokio::time::timeout(
-            self.timeout,
-            bucket.delete_expect_revision(key, Some(entry.revision)),
-        )
-        .await;
-        match deleted {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => return Ok(None),
-            Ok(Err(e)) => return Err(self.error("taking a session", e)),
-            Err(_) => return Err(self.error("taking a session", "timed out")),
-        }
-        let value = String::from_utf8_lossy(&entry.value);
-        // The bucket's `max_age` is the first session's TTL; each value carries its own.
-        let Some((deadline, session)) = value.split_once(' ') else {
-            return Ok(None);
-        };
-        let alive = deadline.parse::<u64>().is_ok_and(|d| d > unix_ms());
-        Ok(alive.then(|| session.to_string()))
     }
 }
 
@@ -340,25 +244,6 @@ async fn read(
         }
     }
     Err("the stream ended before its last entry".into())
-}
-
-/// The stream behind the session bucket, as `kv::Config` would make it, by hand for the reason
-/// `cluster/nats/lease.rs` gives (async-nats cannot create buckets on NATS 2.9).
-fn bucket_stream(bucket: &str, ttl: Duration) -> stream::Config {
-    stream::Config {
-        name: format!("KV_{bucket}"),
-        description: Some("ws-core socket.io sessions".into()),
-        subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: 1,
-        // A session outlives its TTL by nothing; a taken one's delete marker goes with it.
-        max_age: ttl,
-        storage: StorageType::File,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: DiscardPolicy::New,
-        ..Default::default()
-    }
 }
 
 /// `name` as a token streams, subjects and KV keys all take: its bytes in hex, or for a long
@@ -423,6 +308,9 @@ impl Store for NatsStore {
         Box::pin(self.take_now(key))
     }
 }
+
+#[path = "nats_sessions.rs"]
+mod sessions;
 
 #[cfg(test)]
 #[path = "nats_tests.rs"]

@@ -20,15 +20,17 @@ fn store(prefix: &str) -> NatsStore {
     NatsStore::new(&config).unwrap()
 }
 
-/// Deletes the test's streams and its session bucket.
+/// Deletes the test's streams and its session bucket (which a test that kept no session never
+/// made).
 async fn clean(store: &NatsStore, streams: &[&str]) {
     let js = store.context().await.unwrap();
     for stream in streams {
-        let _ = js.delete_stream(store.names(stream).0).await;
+        js.delete_stream(store.names(stream).0).await.unwrap();
     }
-    let _ = js
-        .delete_stream(format!("KV_{}", store.bucket_name()))
-        .await;
+    let bucket = format!("KV_{}", store.bucket_name());
+    if store.bucket.lock().await.is_some() {
+        js.delete_stream(bucket).await.unwrap();
+    }
 }
 
 #[test]
@@ -58,7 +60,8 @@ async fn entries_after_an_offset_in_order_and_trimmed() {
         return;
     }
     testkit::entries_after_an_offset_in_order_and_trimmed(&store, "/", "/other").await;
-    clean(&store, &["/", "/other"]).await;
+    // `/other` was only read, never made.
+    clean(&store, &["/"]).await;
 }
 
 #[tokio::test]
@@ -142,4 +145,43 @@ async fn a_server_that_is_down_is_an_error_not_a_panic() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_session_bucket_widens_to_the_longest_ttl() {
+    let prefix = testkit::unique("t");
+    let store = store(&prefix);
+    if !testkit::reachable(&store, SERVICE).await {
+        return;
+    }
+    let max_age =
+        |bucket: &async_nats::jetstream::kv::Store| bucket.stream.cached_info().config.max_age;
+    store
+        .put_session("short", "a".into(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let bucket = store.sessions(None).await.unwrap();
+    assert_eq!(max_age(&bucket), Duration::from_secs(2));
+    store
+        .put_session("long", "b".into(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    // A second node, with the first's narrower view, does not narrow it back.
+    let other = NatsStore::new(&ClusterConfig {
+        url: "nats://127.0.0.1:4222".into(),
+        prefix: prefix.clone(),
+        ..ClusterConfig::default()
+    })
+    .unwrap();
+    other
+        .put_session("mid", "c".into(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let bucket = other.sessions(None).await.unwrap();
+    assert_eq!(max_age(&bucket), Duration::from_secs(30));
+    assert_eq!(
+        store.take_session("long").await.unwrap().as_deref(),
+        Some("b")
+    );
+    clean(&store, &[]).await;
 }

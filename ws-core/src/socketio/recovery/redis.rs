@@ -48,6 +48,7 @@ impl RedisStore {
         })
     }
 
+    /// What failed, with the broker's masked URL, as callers of the store see it.
     fn error(&self, doing: &str, error: impl std::fmt::Display) -> StoreError {
         StoreError(format!("Redis at {}: {doing}: {error}", self.url))
     }
@@ -70,6 +71,7 @@ impl RedisStore {
         .await
         .map_err(|_| self.error("connecting", "timed out"))?
         .map_err(|e| self.error("connecting", e))?;
+        tracing::debug!(url = %self.url, "the recovery store connected to Redis");
         *conn = Some(opened.clone());
         Ok(opened)
     }
@@ -102,6 +104,7 @@ impl RedisStore {
         Err(failure)
     }
 
+    /// Appends, trims by length and age, and pushes the stream's expiry back: one round trip.
     async fn append_now(
         &self,
         stream: &str,
@@ -138,6 +141,7 @@ impl RedisStore {
         Ok(id)
     }
 
+    /// The entries after `offset`, if the stream still holds it.
     async fn since_now(&self, stream: &str, offset: &str) -> Result<Since, StoreError> {
         if !is_stream_id(offset) {
             return Ok(Since::Unknown);
@@ -233,7 +237,8 @@ fn value_of((id, fields): Entry) -> Option<(String, String)> {
 /// Whether `offset` reads as a stream id (`MS-SEQ`): anything else is not an offset we gave out,
 /// and would be a syntax error in `XRANGE`.
 fn is_stream_id(offset: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    // Digits only (`parse` would take a sign) that fit a u64, as Redis's ids do.
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u64>().is_ok();
     offset
         .split_once('-')
         .is_some_and(|(ms, seq)| digits(ms) && digits(seq))

@@ -7,6 +7,7 @@ use crate::socketio::recovery::testkit;
 
 const SERVICE: &str = "Redis at 127.0.0.1:6379";
 
+/// A store on the local Redis.
 fn store() -> RedisStore {
     let config = ClusterConfig {
         url: "redis://127.0.0.1:6379".into(),
