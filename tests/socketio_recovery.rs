@@ -1,9 +1,9 @@
 //! Connection state recovery of the seed app's `/` namespace, checked by the stock
 //! `socket.io-client` and its own reconnection (`tests/socketio/js/recovery_client.js`): a room
 //! member loses its transport, the room goes on talking, and the member comes back — to the same
-//! node, or to the other node of a two-node cluster through Redis and through NATS — with its id,
-//! its rooms and what it missed, once and in order; past its session's lifetime, and with a
-//! session nobody knows, it connects afresh.
+//! node, or to the other node of a two-node cluster through Redis and through NATS, also when its
+//! node was killed — with its id, its rooms and what it missed, once and in order; past its
+//! session's lifetime, and with a session nobody knows, it connects afresh.
 
 #[path = "cluster/mod.rs"]
 mod cluster;
@@ -67,6 +67,36 @@ async fn to_the_other_node(kind: Kind) {
             &[socketio_url(a.ws), socketio_url(b.ws), "other".into()],
         )
         .await;
+}
+
+/// Node A is killed while its client is connected: the session it wrote when the client
+/// joined its room is in the broker, and the client recovers it on node B.
+async fn after_a_crash(kind: Kind) {
+    let Some(broker) = Broker::start(kind) else {
+        return;
+    };
+    let prefix = unique_prefix("sio-crash");
+    let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
+    let a = recovering_node(&dir_a, &broker.url(), &prefix, 120_000);
+    let b = recovering_node(&dir_b, &broker.url(), &prefix, 120_000);
+    let args = [
+        socketio_url(a.ws),
+        socketio_url(b.ws),
+        "crash".into(),
+        "websocket".into(),
+        a.process.pid().to_string(),
+    ];
+    Client::Node.run("recovery_client", &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_after_its_node_crashed_through_redis() {
+    after_a_crash(Kind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_after_its_node_crashed_through_nats() {
+    after_a_crash(Kind::Nats).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,6 +41,7 @@
 //! | `reason.rs` | `DisconnectReason` |
 //! | `identity.rs` | a socket's id and its session's private id |
 //! | `socket.rs` | `Socket`: one client in one namespace |
+//! | `socket_session.rs` | a socket's session in the recovery store, written through |
 //! | `frames.rs` | the frames of the events and acknowledgements the server sends |
 //! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
 //! | `presence.rs` | presence metadata, `PresenceEvent`s and their stream |
@@ -65,6 +66,7 @@ pub(crate) mod recovery;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod socket;
+pub(crate) mod socket_session;
 pub(crate) mod upgrade;
 pub(crate) mod work;
 pub(crate) mod worker;

@@ -38,18 +38,18 @@ use crate::{Connection, Context};
 /// ```
 #[derive(Clone)]
 pub struct Socket {
-    inner: Arc<SocketInner>,
+    pub(super) inner: Arc<SocketInner>,
 }
 
-struct SocketInner {
-    id: String,
+pub(super) struct SocketInner {
+    pub(super) id: String,
     /// The private id of its session, in a namespace that recovers sessions.
-    pid: Option<String>,
+    pub(super) pid: Option<String>,
     /// Whether it is a session recovered after a lost transport.
     recovered: bool,
-    recovery: Arc<Recovery>,
-    namespace: Arc<str>,
-    conn: Connection,
+    pub(super) recovery: Arc<Recovery>,
+    pub(super) namespace: Arc<str>,
+    pub(super) conn: Connection,
     /// Server-to-client acknowledgements awaited, by ack id. Filled by `emit_with_ack`, emptied
     /// by the connection's reader when the client answers, so a handler that awaits an answer
     /// never waits on its own event loop.
@@ -65,10 +65,12 @@ struct SocketInner {
     emitting: Mutex<()>,
     /// The rooms joined through [`Socket::join`], so its presence events can name them once
     /// the connection (and its registry entry) is gone.
-    joined: Mutex<BTreeSet<String>>,
+    pub(super) joined: Mutex<BTreeSet<String>>,
+    /// When its session was last written to the recovery store.
+    pub(super) kept: Mutex<Option<tokio::time::Instant>>,
     /// Its presence metadata as JSON text, once tracked; kept here because the connection's
     /// context is cleared before the last `Leave` events are sent.
-    presence: Mutex<Option<Arc<str>>>,
+    pub(super) presence: Mutex<Option<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -105,6 +107,7 @@ impl Socket {
                 work,
                 emitting: Mutex::new(()),
                 joined: Mutex::default(),
+                kept: Mutex::default(),
                 presence: Mutex::default(),
             }),
         }
@@ -129,18 +132,6 @@ impl Socket {
     /// ```
     pub fn recovered(&self) -> bool {
         self.inner.recovered
-    }
-
-    /// The private id of its session, when its namespace recovers sessions.
-    pub(crate) fn pid(&self) -> Option<&str> {
-        self.inner.pid.as_deref()
-    }
-
-    /// The rooms a recovered session gets back: its own and those it joined.
-    pub(crate) fn session_rooms(&self) -> Vec<String> {
-        let mut rooms = vec![self.inner.id.clone()];
-        rooms.extend(self.inner.joined.lock().iter().cloned());
-        rooms
     }
 
     /// The namespace, e.g. `/`.
@@ -248,6 +239,7 @@ impl Socket {
         if joined && room != self.inner.id {
             self.inner.joined.lock().insert(room.to_owned());
             self.announce(room, PresenceKind::Join).await;
+            self.keep_session().await;
         }
         Ok(())
     }
@@ -258,6 +250,7 @@ impl Socket {
         let left = conn.leave(&room_key(&self.inner.namespace, room)).await?;
         if left && self.inner.joined.lock().remove(room) {
             self.announce(room, PresenceKind::Leave).await;
+            self.keep_session().await;
         }
         Ok(())
     }
@@ -299,6 +292,7 @@ impl Socket {
         for room in rooms {
             self.announce(&room, kind).await;
         }
+        self.keep_session().await;
         Ok(())
     }
 
@@ -312,11 +306,6 @@ impl Socket {
     pub fn presence<T: DeserializeOwned>(&self) -> Result<Option<T>, serde_json::Error> {
         let meta = self.inner.presence.lock().clone();
         meta.map(|text| serde_json::from_str(&text)).transpose()
-    }
-
-    /// Its presence metadata as JSON text, while tracked.
-    pub(crate) fn presence_text(&self) -> Option<String> {
-        self.inner.presence.lock().as_deref().map(str::to_owned)
     }
 
     /// Raises `kind` in `room` on every node, if the socket is tracked.

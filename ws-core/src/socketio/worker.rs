@@ -16,7 +16,7 @@ use super::namespace::NamespaceEvents;
 use super::packet::{Kind, Packet};
 use super::payload::Payload;
 use super::reason::DisconnectReason;
-use super::recovery::entry::{Recorded, Saved};
+use super::recovery::entry::Recorded;
 use super::recovery::{Recovery, Resumed};
 use super::session::Session;
 use super::socket::Socket;
@@ -65,8 +65,10 @@ impl HandlerTask {
             Work::Closed(reason) => {
                 let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
                 for (namespace, socket) in sockets {
-                    if reason.is_recoverable() {
-                        self.keep(&socket).await;
+                    // Written once more: its lifetime counts from the loss of its transport.
+                    match reason.is_recoverable() {
+                        true => socket.keep_session().await,
+                        false => socket.forget_session().await,
                     }
                     socket.mark_disconnected();
                     socket.left_every_room().await;
@@ -157,6 +159,7 @@ impl HandlerTask {
             }
         };
         if joined {
+            socket.keep_session().await;
             self.session.sockets.lock().insert(namespace, socket);
         }
     }
@@ -245,22 +248,6 @@ impl HandlerTask {
         ));
     }
 
-    /// Keeps the session of a socket whose transport was lost, for its client to recover.
-    async fn keep(&self, socket: &Socket) {
-        let Some(pid) = socket.pid() else {
-            return;
-        };
-        let saved = Saved {
-            id: socket.id().to_owned(),
-            namespace: socket.namespace().to_owned(),
-            rooms: socket.session_rooms(),
-            presence: socket.presence_text(),
-        };
-        if let Err(error) = self.recovery.keep(pid, &saved).await {
-            tracing::warn!(fd = %self.conn.fd(), %error, "cannot keep a socket.io session for recovery");
-        }
-    }
-
     async fn event(
         &self,
         namespace: &str,
@@ -297,6 +284,7 @@ impl HandlerTask {
             return;
         };
         socket.mark_disconnected();
+        socket.forget_session().await;
         let sender = self.conn.sender();
         let prefix = room_key(namespace, "");
         for room in sender.rooms_of(self.conn.fd()) {

@@ -162,6 +162,19 @@ impl Recovery {
             .await
     }
 
+    /// Drops the session of `pid`: its socket left on purpose, so nothing is to be recovered.
+    pub(crate) async fn forget(&self, namespace: &str, pid: &str) -> Result<(), StoreError> {
+        let Some((store, _)) = self.parts(namespace) else {
+            return Ok(());
+        };
+        store.take_session(&self.session_key(pid)).await.map(drop)
+    }
+
+    /// How long a session of `namespace` is kept.
+    pub(crate) fn lifetime(&self, namespace: &str) -> Option<Duration> {
+        self.parts(namespace).map(|(_, limits)| limits.ttl)
+    }
+
     /// The session of `pid` in `namespace` and what it missed after `offset`; `None` when
     /// it cannot be recovered (unknown or expired, another namespace's, or the offset is no
     /// longer in the stream), and the client connects afresh.
