@@ -11,7 +11,7 @@ mod cluster;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cluster::{Broker, Kind, Nginx, TempDir, unique_prefix};
+use cluster::{Broker, Kind, Nginx, TempDir, socketio_node, socketio_url, unique_prefix};
 use support::SeedProcess;
 use support::socketio::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,30 +20,11 @@ use tokio::net::TcpStream;
 /// The origin the CORS node allows.
 const ALLOWED_ORIGIN: &str = "http://app.example";
 
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
-}
-
-/// A seed node with Socket.IO on, `socketio_extra` in its `[servers.settings.socketio]`, and
-/// the cluster at `broker`.
-fn socketio_node(dir: &TempDir, broker: &str, prefix: &str, socketio_extra: &str) -> SeedProcess {
-    cluster::seed_config_with(&dir.0, broker, prefix, "");
-    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
-    toml = toml.replacen(
-        "port = 9502\n",
-        &format!("port = 9502\n[servers.settings.socketio]\nenabled = true\n{socketio_extra}\n"),
-        1,
-    );
-    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
-    let config = dir.0.display().to_string();
-    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_and_polling_only_clients_on_one_node() {
     // The seed's own config/server.toml: Socket.IO with its default transports.
     let node = SeedProcess::start(&[]);
-    let target = url(node.ws);
+    let target = socketio_url(node.ws);
     let default = ["default".to_string(), target.clone(), target.clone()];
     let polling = ["polling".to_string(), target.clone(), target.clone()];
     let python = [target.clone(), target];
@@ -272,13 +253,13 @@ async fn default_clients_on_two_nodes_behind_nginx() {
     let a = socketio_node(&dir_a, &broker.url(), &prefix, "");
     let b = socketio_node(&dir_b, &broker.url(), &prefix, "");
     let nginx = Nginx::start(&program, [(a.ws, a.http), (b.ws, b.http)]);
-    let through = url(nginx.ws);
+    let through = socketio_url(nginx.ws);
     // Sticky by client address sends every client of this machine to one node; a client
     // connected to each node directly next to them makes sure one pair spans two nodes.
     let runs = [
         ["default".to_string(), through.clone(), through.clone()],
-        ["default".to_string(), through.clone(), url(a.ws)],
-        ["default".to_string(), url(b.ws), through.clone()],
+        ["default".to_string(), through.clone(), socketio_url(a.ws)],
+        ["default".to_string(), socketio_url(b.ws), through.clone()],
         ["polling".to_string(), through.clone(), through.clone()],
     ];
     for args in &runs {

@@ -7,29 +7,10 @@
 #[path = "cluster/mod.rs"]
 mod cluster;
 
-use std::net::SocketAddr;
-
-use cluster::{Broker, Kind, LEASE_MS, REQUEST_TIMEOUT_MS, TempDir, unique_prefix};
-use support::SeedProcess;
+use cluster::{
+    Broker, Kind, LEASE_MS, REQUEST_TIMEOUT_MS, TempDir, socketio_node, socketio_url, unique_prefix,
+};
 use support::socketio::Client;
-
-/// A seed node with Socket.IO on and the cluster at `broker`.
-fn socketio_node(dir: &TempDir, broker: &str, prefix: &str) -> SeedProcess {
-    cluster::seed_config_with(&dir.0, broker, prefix, "");
-    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
-    toml = toml.replacen(
-        "port = 9502\n",
-        "port = 9502\n[servers.settings.socketio]\nenabled = true\n",
-        1,
-    );
-    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
-    let config = dir.0.display().to_string();
-    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
-}
-
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
-}
 
 async fn three_nodes(kind: Kind) {
     let Some(broker) = Broker::start(kind) else {
@@ -39,13 +20,13 @@ async fn three_nodes(kind: Kind) {
     let dirs = ["presence-a", "presence-b", "presence-c"].map(TempDir::new);
     let [a, b, c] = dirs
         .each_ref()
-        .map(|dir| socketio_node(dir, &broker.url(), &prefix));
+        .map(|dir| socketio_node(dir, &broker.url(), &prefix, ""));
     let args = [
-        url(a.ws),
-        url(b.ws),
-        url(c.ws),
-        url(a.http),
-        url(b.http),
+        socketio_url(a.ws),
+        socketio_url(b.ws),
+        socketio_url(c.ws),
+        socketio_url(a.http),
+        socketio_url(b.http),
         b.process.pid().to_string(),
         c.process.pid().to_string(),
         LEASE_MS.to_string(),

@@ -5,35 +5,15 @@
 #[path = "cluster/mod.rs"]
 mod cluster;
 
-use std::net::SocketAddr;
-
-use cluster::{Broker, Kind, Nginx, TempDir, unique_prefix};
+use cluster::{Broker, Kind, Nginx, TempDir, socketio_node, socketio_url, unique_prefix};
 use support::SeedProcess;
 use support::socketio::Client;
-
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
-}
-
-/// `server.toml` of a seed node with Socket.IO on and the cluster at `broker`.
-fn socketio_node(dir: &TempDir, broker: &str, prefix: &str) -> SeedProcess {
-    cluster::seed_config_with(&dir.0, broker, prefix, "");
-    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
-    toml = toml.replacen(
-        "port = 9502\n",
-        "port = 9502\n[servers.settings.socketio]\nenabled = true\n",
-        1,
-    );
-    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
-    let config = dir.0.display().to_string();
-    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_speaks_to_node_and_python_clients() {
     // The seed's own config/server.toml, which enables Socket.IO on the ws server.
     let node = SeedProcess::start(&[]);
-    let target = url(node.ws);
+    let target = socketio_url(node.ws);
     let args = [target.clone(), target];
     tokio::join!(
         Client::Node.run("seed_client", &args),
@@ -47,11 +27,11 @@ async fn two_nodes(kind: Kind) {
     };
     let prefix = unique_prefix("sio");
     let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
-    let a = socketio_node(&dir_a, &broker.url(), &prefix);
-    let b = socketio_node(&dir_b, &broker.url(), &prefix);
+    let a = socketio_node(&dir_a, &broker.url(), &prefix, "");
+    let b = socketio_node(&dir_b, &broker.url(), &prefix, "");
     // The joiner on one node, the listener on the other, and the other way round.
-    let forward = [url(a.ws), url(b.ws)];
-    let backward = [url(b.ws), url(a.ws)];
+    let forward = [socketio_url(a.ws), socketio_url(b.ws)];
+    let backward = [socketio_url(b.ws), socketio_url(a.ws)];
     tokio::join!(
         Client::Node.run("seed_client", &forward),
         Client::Python.run("seed_client", &backward),
@@ -78,12 +58,12 @@ async fn two_nodes_behind_nginx() {
     };
     let prefix = unique_prefix("sio-nginx");
     let (dir_a, dir_b) = (TempDir::new("sio-a"), TempDir::new("sio-b"));
-    let a = socketio_node(&dir_a, &broker.url(), &prefix);
-    let b = socketio_node(&dir_b, &broker.url(), &prefix);
+    let a = socketio_node(&dir_a, &broker.url(), &prefix, "");
+    let b = socketio_node(&dir_b, &broker.url(), &prefix, "");
     // The scripts' clients are WebSocket-only, which needs no sticky routing; round-robin sends
     // the two clients of each script to the two nodes (sticky by address would put both on one).
     let nginx = Nginx::start_round_robin(&program, [(a.ws, a.http), (b.ws, b.http)]);
-    let through = [url(nginx.ws), url(nginx.ws)];
+    let through = [socketio_url(nginx.ws), socketio_url(nginx.ws)];
     Client::Node.run("seed_client", &through).await;
     Client::Python.run("seed_client", &through).await;
 }

@@ -398,6 +398,31 @@ request_timeout_ms = {REQUEST_TIMEOUT_MS}
     std::fs::write(dir.join("server.toml"), toml).expect("write server.toml");
 }
 
+/// A seed node with Socket.IO on, `socketio_extra` (TOML: keys of `[servers.settings.socketio]`,
+/// then any subtable) appended to its `[servers.settings.socketio]`, and the cluster at `broker`.
+pub fn socketio_node(
+    dir: &TempDir,
+    broker: &str,
+    prefix: &str,
+    socketio_extra: &str,
+) -> SeedProcess {
+    seed_config_with(&dir.0, broker, prefix, "");
+    let mut toml = std::fs::read_to_string(dir.0.join("server.toml")).expect("server.toml");
+    toml = toml.replacen(
+        "port = 9502\n",
+        &format!("port = 9502\n[servers.settings.socketio]\nenabled = true\n{socketio_extra}\n"),
+        1,
+    );
+    std::fs::write(dir.0.join("server.toml"), toml).expect("write server.toml");
+    let config = dir.0.display().to_string();
+    SeedProcess::start(&[("WS_CONFIG_DIR", &config)])
+}
+
+/// The address Socket.IO clients are given for a server at `addr`.
+pub fn socketio_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
 /// An HTTP request to `addr`; (status, body, how long it took).
 pub async fn http(addr: SocketAddr, path: &str) -> (u16, String, Duration) {
     let started = Instant::now();

@@ -4,8 +4,11 @@
 //! `Username: <cookie>`; `/echo` echoes; `/room?name=NAME` joins a room. HTTP server `http`
 //! (9501): `/server/send`, `/server/close`, `/server/connections`, `/server/room`,
 //! `/server/broadcast`. Socket.IO on the ws server, namespace `/`: events `event`, `echo`,
-//! `join-room`, `say`, `track` (see [`controller::socketio`]); `/socketio/presence?room=` lists a room across the cluster. Every controller registers itself with its macro; [`routes`] adds the one
-//! route declared in code (config mode), showing that both modes mix.
+//! `join-room`, `say`, `track` (see [`controller::socketio`]), with connection state recovery
+//! (`config/server.toml`): a client that loses its transport gets back its rooms and the room
+//! messages it missed, on any node. `/socketio/presence?room=` lists a room across the cluster.
+//! Every controller registers itself with its macro; [`routes`] adds the one route declared in
+//! code (config mode), showing that both modes mix.
 
 pub mod controller;
 

@@ -1,6 +1,6 @@
 // Connection state recovery, driven by the stock `socket.io-client` and its own reconnection.
 //
-// Usage: node recovery_client.js URL_A URL_B MODE
+// Usage: node recovery_client.js URL_A URL_B MODE [TRANSPORTS] [PID_A]
 //
 // A room member `a` connects to URL_A, a speaker `b` to URL_B. `a` loses its transport (its
 // TCP connection is cut without a close frame), and while it is away `b` says three
@@ -8,8 +8,12 @@
 // node behind a load balancer changed), to URL_A otherwise.
 //   same, other: `a` must come back with `recovered === true`, its old id, and the three
 //                messages once each, in order, then hear what is said live.
+//   crash:       as `other`, but the transport is lost because node A is killed (SIGKILL to
+//                PID_A): the session survives in the broker, written when `a` joined.
 //   expired:     the client comes back after the session's lifetime: `recovered === false`,
 //                a new id, nothing replayed.
+// TRANSPORTS `default` lets `a` open with HTTP long-polling and upgrade (the client's default
+// options), so its session is a polling one carried by a WebSocket; otherwise WebSocket only.
 // Then a client that names a session nobody knows must connect afresh. Prints `ok`.
 "use strict";
 
@@ -18,10 +22,12 @@ const { io } = require("socket.io-client");
 
 const TIMEOUT = 10000;
 
+let transports = { transports: ["websocket"] };
+
 function connect(url, extra = {}) {
   return new Promise((resolve, reject) => {
     const socket = io(url, {
-      transports: ["websocket"],
+      ...transports,
       timeout: TIMEOUT,
       reconnectionDelay: 200,
       reconnectionDelayMax: 200,
@@ -46,7 +52,8 @@ async function until(what, check) {
 }
 
 async function main() {
-  const [urlA, urlB, mode] = process.argv.slice(2);
+  const [urlA, urlB, mode, how, pidA] = process.argv.slice(2);
+  if (how === "default") transports = {};
   const room = `recovery-${process.pid}`;
   const call = (socket, ...args) => socket.timeout(TIMEOUT).emitWithAck(...args);
 
@@ -59,17 +66,24 @@ async function main() {
   const joined = a.said.find((m) => m.text === `${b.id} has joined ${room}`);
   assert.equal(typeof joined.offset, "string", "a room emit carries its offset");
   const oldId = a.id;
+  if (how === "default") {
+    await until("the upgrade to WebSocket", () => a.io.engine.transport.name === "websocket");
+  }
 
   a.said.length = 0;
   const back = new Promise((resolve) => a.once("connect", resolve));
   const gone = new Promise((resolve) => a.once("disconnect", resolve));
   // The manager reconnects to its `uri`: pointing it at the other node is what a load balancer
   // that sends the new connection elsewhere does.
-  if (mode === "other") a.io.uri = urlB;
-  // As a dropped network does: the TCP connection goes without a close frame.
-  a.io.engine.transport.ws.terminate();
+  if (mode === "other" || mode === "crash") a.io.uri = urlB;
+  if (mode === "crash") {
+    process.kill(Number(pidA), "SIGKILL");
+  } else {
+    // As a dropped network does: the TCP connection goes without a close frame.
+    a.io.engine.transport.ws.terminate();
+  }
   const reason = await gone;
-  assert.equal(reason, "transport close", `a lost its transport: ${reason}`);
+  assert.ok(["transport close", "transport error"].includes(reason), `a lost its transport: ${reason}`);
   for (const message of ["m1", "m2", "m3"]) {
     await call(b, "say", { room, message });
   }
@@ -97,7 +111,7 @@ async function main() {
   }
 
   // A session nobody knows: the client is let in afresh.
-  const stranger = io(urlA, { transports: ["websocket"], reconnection: false, autoConnect: false });
+  const stranger = io(mode === "crash" ? urlB : urlA, { transports: ["websocket"], reconnection: false, autoConnect: false });
   stranger._pid = "no-such-session";
   stranger._lastOffset = "0";
   await new Promise((resolve, reject) => {

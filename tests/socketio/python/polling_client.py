@@ -20,8 +20,9 @@ TIMEOUT = 10
 def client(url, inbox):
     sio = socketio.Client(reconnection=False)
 
+    # The seed's `/` recovers sessions: its events carry their offset as one more argument.
     @sio.on("event")
-    def on_event(data):
+    def on_event(data, *_offset):
         inbox.put(data)
 
     sio.connect(url, wait_timeout=TIMEOUT)

@@ -69,9 +69,9 @@ mod tls;
 mod wire;
 
 #[cfg(feature = "nats")]
-mod nats;
+pub(crate) mod nats;
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 
 use std::sync::Arc;
 

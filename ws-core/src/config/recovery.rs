@@ -52,3 +52,27 @@ impl Default for RecoverySettings {
         }
     }
 }
+
+impl RecoverySettings {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(bad) = self.namespaces.iter().find(|n| !n.starts_with('/')) {
+            return Err((
+                "socketio.recovery.namespaces",
+                format!("`{bad}` is no namespace: namespaces start with `/`"),
+            ));
+        }
+        if self.max_disconnection_duration_ms == 0 {
+            return Err((
+                "socketio.recovery.max_disconnection_duration_ms",
+                "must be greater than 0".into(),
+            ));
+        }
+        if self.max_packets == 0 {
+            return Err((
+                "socketio.recovery.max_packets",
+                "must be greater than 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}

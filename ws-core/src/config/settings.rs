@@ -154,6 +154,7 @@ impl ServerSettings {
                     return Err((key, "must be greater than 0".into()));
                 }
             }
+            self.socketio.recovery.validate()?;
         }
         if self.handshake_timeout_ms == 0 {
             return Err(("handshake_timeout_ms", "must be greater than 0".into()));

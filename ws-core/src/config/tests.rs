@@ -61,6 +61,14 @@ fn errors_are_one_line_naming_file_and_key() {
             "[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[servers.settings]\nmax_conections = 3",
             "servers[0].settings",
         ),
+        (
+            "[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[servers.settings.socketio]\nenabled = true\n[servers.settings.socketio.recovery]\nnamespaces = [\"chat\"]",
+            "servers[0].settings.socketio.recovery.namespaces",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntype = \"websocket\"\nport = 1\n[servers.settings.socketio]\nenabled = true\n[servers.settings.socketio.recovery]\nmax_packets = 0",
+            "servers[0].settings.socketio.recovery.max_packets",
+        ),
     ];
     for (text, key) in cases {
         let err = parse_with(text, &[]).unwrap_err().to_string();

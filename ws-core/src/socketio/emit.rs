@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::packet::Kind;
+use super::frames::event_packet;
+use super::identity::socket_id;
 use super::payload::{IntoPayload, Payload};
 use super::presence::meta_key;
 use super::recovery::entry::Recorded;
 use super::recovery::{Recovery, StoreError};
-use super::socket::{event_packet, frames, socket_id};
 use crate::ws::message::Message;
 use crate::{Fd, NodeId, SendError, Sender};
 
@@ -152,10 +152,10 @@ impl Operator {
     /// is for this node's sockets only.
     pub async fn emit(&self, event: &str, data: impl IntoPayload) -> Result<(), EmitError> {
         let mut payload = data.into_payload()?;
-        if !self.local {
-            if let Some(offset) = self.record(event, &payload).await? {
-                payload.push_arg(serde_json::Value::String(offset));
-            }
+        if !self.local
+            && let Some(offset) = self.record(event, &payload).await?
+        {
+            payload.push_arg(serde_json::Value::String(offset));
         }
         let (text, binaries) = event_packet(&self.namespace, event, payload, None);
         let messages: Vec<Message> = std::iter::once(text).chain(binaries).collect();
@@ -401,14 +401,4 @@ pub(crate) async fn record(
         ..Recorded::new(args, payload.attachments())
     };
     Ok(recovery.record(namespace, &recorded).await?)
-}
-
-/// The frames of an acknowledgement.
-pub(crate) fn ack_frames(
-    namespace: &str,
-    id: u64,
-    payload: super::Payload,
-) -> (Message, Vec<Message>) {
-    let (args, attachments) = payload.into_parts();
-    frames(Kind::Ack, namespace, Some(id), args, attachments)
 }

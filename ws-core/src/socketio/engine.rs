@@ -379,7 +379,17 @@ async fn heartbeat(conn: Connection, session: Arc<Session>, interval: Duration, 
         if conn.shared.push(Message::text("2")).is_err() {
             return;
         }
-        tokio::time::sleep(timeout).await;
+        // Between a ping and its deadline, as the heartbeat waits anyway: a recovering
+        // socket's session is written again before it could expire under a live client.
+        let sockets: Vec<_> = session.sockets.lock().values().cloned().collect();
+        let refreshed = async {
+            for socket in sockets {
+                socket.refresh_session().await;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let _ = tokio::time::timeout_at(deadline, refreshed).await;
+        tokio::time::sleep_until(deadline).await;
         if !session.pong.load(Ordering::Acquire) {
             session
                 .reason

@@ -39,15 +39,21 @@
 //! | `work.rs` | what the reader hands the handler task |
 //! | `worker.rs` | the handler task: connects, events, acks, disconnects in order |
 //! | `reason.rs` | `DisconnectReason` |
+//! | `identity.rs` | a socket's id and its session's private id |
 //! | `socket.rs` | `Socket`: one client in one namespace |
+//! | `socket_session.rs` | a socket's session in the recovery store, written through |
+//! | `frames.rs` | the frames of the events and acknowledgements the server sends |
 //! | `emit.rs` | `Operator`: emits to rooms across the cluster; `RemoteSocket` |
 //! | `presence.rs` | presence metadata, `PresenceEvent`s and their stream |
+//! | `recovery/` | connection state recovery: sessions and missed packets in the store |
 //! | `namespace.rs` | what `#[socketio_events]` implements; the registration |
 //! | `server.rs` | `SocketIo`: the injectable server handle |
 
 pub(crate) mod cors;
 pub(crate) mod emit;
 pub(crate) mod engine;
+pub(crate) mod frames;
+pub(crate) mod identity;
 pub(crate) mod namespace;
 pub(crate) mod packet;
 pub(crate) mod payload;
@@ -60,6 +66,7 @@ pub(crate) mod recovery;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod socket;
+pub(crate) mod socket_session;
 pub(crate) mod upgrade;
 pub(crate) mod work;
 pub(crate) mod worker;

@@ -233,13 +233,14 @@ pub(crate) fn meta_value(meta: Option<&str>) -> Option<Value> {
     meta.map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
-/// Tells every node that the tracked socket `fd` (`meta` its metadata) changed in `room`. A
+/// Tells every node that the tracked socket `socket_id` on `fd` (`meta` its metadata) changed
+/// in `room`. A
 /// failed cast is logged, not returned: the change itself happened, and presence events are
 /// at-most-once across nodes like every cast.
 pub(crate) async fn announce(
     sender: &crate::Sender,
     namespace: &str,
-    fd: crate::Fd,
+    (socket_id, fd): (&str, crate::Fd),
     room: &str,
     kind: PresenceKind,
     meta: &str,
@@ -247,7 +248,8 @@ pub(crate) async fn announce(
     let event = PresenceEvent {
         namespace: namespace.to_owned(),
         room: room.to_owned(),
-        socket_id: super::socket::socket_id(fd),
+        // A recovered socket keeps the id of its first connection, not its fd's.
+        socket_id: socket_id.to_owned(),
         node: fd.node(),
         kind,
         meta: meta_value(Some(meta)),

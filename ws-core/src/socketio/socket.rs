@@ -12,15 +12,16 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::emit::{Audience, EmitError, Operator, record, room_key};
+use super::frames::event_packet;
+use super::identity::Identity;
 use super::packet::{Kind, Packet};
 use super::payload::{IntoPayload, Payload};
-use super::poll_session::new_sid;
 use super::presence::{PresenceKind, announce, meta_key};
 use super::reason::DisconnectReason;
 use super::recovery::Recovery;
 use super::work::Work;
 use crate::ws::message::Message;
-use crate::{Connection, Context, Fd};
+use crate::{Connection, Context};
 
 /// One client in one namespace: Hyperf's `$socket`.
 ///
@@ -37,18 +38,18 @@ use crate::{Connection, Context, Fd};
 /// ```
 #[derive(Clone)]
 pub struct Socket {
-    inner: Arc<SocketInner>,
+    pub(super) inner: Arc<SocketInner>,
 }
 
-struct SocketInner {
-    id: String,
+pub(super) struct SocketInner {
+    pub(super) id: String,
     /// The private id of its session, in a namespace that recovers sessions.
-    pid: Option<String>,
+    pub(super) pid: Option<String>,
     /// Whether it is a session recovered after a lost transport.
     recovered: bool,
-    recovery: Arc<Recovery>,
-    namespace: Arc<str>,
-    conn: Connection,
+    pub(super) recovery: Arc<Recovery>,
+    pub(super) namespace: Arc<str>,
+    pub(super) conn: Connection,
     /// Server-to-client acknowledgements awaited, by ack id. Filled by `emit_with_ack`, emptied
     /// by the connection's reader when the client answers, so a handler that awaits an answer
     /// never waits on its own event loop.
@@ -64,10 +65,12 @@ struct SocketInner {
     emitting: Mutex<()>,
     /// The rooms joined through [`Socket::join`], so its presence events can name them once
     /// the connection (and its registry entry) is gone.
-    joined: Mutex<BTreeSet<String>>,
+    pub(super) joined: Mutex<BTreeSet<String>>,
+    /// When its session was last written to the recovery store.
+    pub(super) kept: Mutex<Option<tokio::time::Instant>>,
     /// Its presence metadata as JSON text, once tracked; kept here because the connection's
     /// context is cleared before the last `Leave` events are sent.
-    presence: Mutex<Option<Arc<str>>>,
+    pub(super) presence: Mutex<Option<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -76,25 +79,6 @@ impl std::fmt::Debug for Socket {
             .field("id", &self.inner.id)
             .field("namespace", &self.inner.namespace)
             .finish_non_exhaustive()
-    }
-}
-
-/// Who a new socket is: a fresh one, or a recovered session.
-pub(crate) struct Identity {
-    pub(crate) id: String,
-    pub(crate) pid: Option<String>,
-    pub(crate) recovered: bool,
-}
-
-impl Identity {
-    /// A fresh socket on `conn`, with a private id when its namespace recovers sessions.
-    pub(crate) fn fresh(conn: &Connection, recovering: bool) -> Self {
-        Self {
-            id: socket_id(conn.fd()),
-            // As unguessable as an Engine.IO sid: whoever knows it can take the session over.
-            pid: recovering.then(new_sid),
-            recovered: false,
-        }
     }
 }
 
@@ -123,6 +107,7 @@ impl Socket {
                 work,
                 emitting: Mutex::new(()),
                 joined: Mutex::default(),
+                kept: Mutex::default(),
                 presence: Mutex::default(),
             }),
         }
@@ -147,18 +132,6 @@ impl Socket {
     /// ```
     pub fn recovered(&self) -> bool {
         self.inner.recovered
-    }
-
-    /// The private id of its session, when its namespace recovers sessions.
-    pub(crate) fn pid(&self) -> Option<&str> {
-        self.inner.pid.as_deref()
-    }
-
-    /// The rooms a recovered session gets back: its own and those it joined.
-    pub(crate) fn session_rooms(&self) -> Vec<String> {
-        let mut rooms = vec![self.inner.id.clone()];
-        rooms.extend(self.inner.joined.lock().iter().cloned());
-        rooms
     }
 
     /// The namespace, e.g. `/`.
@@ -266,6 +239,7 @@ impl Socket {
         if joined && room != self.inner.id {
             self.inner.joined.lock().insert(room.to_owned());
             self.announce(room, PresenceKind::Join).await;
+            self.keep_session().await;
         }
         Ok(())
     }
@@ -276,6 +250,7 @@ impl Socket {
         let left = conn.leave(&room_key(&self.inner.namespace, room)).await?;
         if left && self.inner.joined.lock().remove(room) {
             self.announce(room, PresenceKind::Leave).await;
+            self.keep_session().await;
         }
         Ok(())
     }
@@ -317,6 +292,7 @@ impl Socket {
         for room in rooms {
             self.announce(&room, kind).await;
         }
+        self.keep_session().await;
         Ok(())
     }
 
@@ -340,7 +316,7 @@ impl Socket {
             announce(
                 sender,
                 &self.inner.namespace,
-                self.inner.conn.fd(),
+                (&self.inner.id, self.inner.conn.fd()),
                 room,
                 kind,
                 &meta,
@@ -445,45 +421,4 @@ impl Socket {
         }
         Ok(())
     }
-}
-
-/// A socket's id: its connection's fd, which names its node, so any node can reach it.
-pub(crate) fn socket_id(fd: Fd) -> String {
-    fd.to_string()
-}
-
-/// The frames of an EVENT (or BINARY_EVENT) packet: the text, then each attachment.
-pub(crate) fn event_packet(
-    namespace: &str,
-    event: &str,
-    payload: Payload,
-    ack: Option<u64>,
-) -> (Message, Vec<Message>) {
-    let (mut args, attachments) = payload.into_parts();
-    args.insert(0, Value::String(event.to_owned()));
-    frames(Kind::Event, namespace, ack, args, attachments)
-}
-
-/// The frames of a packet carrying `args`: binary kind when there are attachments.
-pub(crate) fn frames(
-    kind: Kind,
-    namespace: &str,
-    ack: Option<u64>,
-    args: Vec<Value>,
-    attachments: Vec<bytes::Bytes>,
-) -> (Message, Vec<Message>) {
-    let kind = match (kind, attachments.is_empty()) {
-        (Kind::Event, false) => Kind::BinaryEvent,
-        (Kind::Ack, false) => Kind::BinaryAck,
-        (kind, _) => kind,
-    };
-    let packet = Packet {
-        kind,
-        namespace: namespace.to_owned(),
-        ack,
-        data: Value::Array(args),
-        attachments: attachments.len(),
-    };
-    let binaries = attachments.into_iter().map(Message::Binary).collect();
-    (Message::text(packet.encode()), binaries)
 }

@@ -9,15 +9,17 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::emit::{ack_frames, id_key, namespace_key, room_key};
+use super::emit::{id_key, namespace_key, room_key};
+use super::frames::{ack_frames, frames};
+use super::identity::Identity;
 use super::namespace::NamespaceEvents;
 use super::packet::{Kind, Packet};
 use super::payload::Payload;
 use super::reason::DisconnectReason;
-use super::recovery::entry::{Recorded, Saved};
+use super::recovery::entry::Recorded;
 use super::recovery::{Recovery, Resumed};
 use super::session::Session;
-use super::socket::{Identity, Socket, frames};
+use super::socket::Socket;
 use super::work::Work;
 use crate::{Connection, Message};
 
@@ -63,8 +65,10 @@ impl HandlerTask {
             Work::Closed(reason) => {
                 let sockets: Vec<(String, Socket)> = self.session.sockets.lock().drain().collect();
                 for (namespace, socket) in sockets {
-                    if reason.is_recoverable() {
-                        self.keep(&socket).await;
+                    // Written once more: its lifetime counts from the loss of its transport.
+                    match reason.is_recoverable() {
+                        true => socket.keep_session().await,
+                        false => socket.forget_session().await,
                     }
                     socket.mark_disconnected();
                     socket.left_every_room().await;
@@ -155,6 +159,7 @@ impl HandlerTask {
             }
         };
         if joined {
+            socket.keep_session().await;
             self.session.sockets.lock().insert(namespace, socket);
         }
     }
@@ -200,6 +205,15 @@ impl HandlerTask {
                 let _ = socket.join(room).await;
             }
         }
+        // Tracked again after its rooms: its old node announced it gone from each of them.
+        let presence = resumed
+            .saved
+            .presence
+            .as_deref()
+            .map(serde_json::from_str::<Value>);
+        if let Some(Ok(meta)) = presence {
+            let _ = socket.set_presence(&meta).await;
+        }
         let Some(last) = last else {
             return true;
         };
@@ -232,21 +246,6 @@ impl HandlerTask {
             args,
             attachments,
         ));
-    }
-
-    /// Keeps the session of a socket whose transport was lost, for its client to recover.
-    async fn keep(&self, socket: &Socket) {
-        let Some(pid) = socket.pid() else {
-            return;
-        };
-        let saved = Saved {
-            id: socket.id().to_owned(),
-            namespace: socket.namespace().to_owned(),
-            rooms: socket.session_rooms(),
-        };
-        if let Err(error) = self.recovery.keep(pid, &saved).await {
-            tracing::warn!(fd = %self.conn.fd(), %error, "cannot keep a socket.io session for recovery");
-        }
     }
 
     async fn event(
@@ -285,6 +284,7 @@ impl HandlerTask {
             return;
         };
         socket.mark_disconnected();
+        socket.forget_session().await;
         let sender = self.conn.sender();
         let prefix = room_key(namespace, "");
         for room in sender.rooms_of(self.conn.fd()) {

@@ -19,7 +19,7 @@ use crate::error::ClusterError;
 
 /// Subject tokens and bucket names allow fewer characters than a Redis prefix; anything else
 /// becomes `_`.
-pub(super) fn sanitize(prefix: &str) -> String {
+pub(crate) fn sanitize(prefix: &str) -> String {
     let cleaned: String = prefix
         .chars()
         .map(|c| {

@@ -12,8 +12,8 @@
 //! it), and ends at `Disconnected`. The subscriptions are made once, at boot, and read by two
 //! tasks of their own.
 
-mod lease;
-mod secured;
+pub(crate) mod lease;
+pub(crate) mod secured;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

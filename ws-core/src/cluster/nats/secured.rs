@@ -20,7 +20,7 @@ use crate::error::ClusterError;
 
 /// What the client connects with: the URL without its userinfo, the options carrying it, and
 /// with TLS on a [`TlsProbe`] of the same server.
-pub(super) fn secure(
+pub(crate) fn secure(
     config: &ClusterConfig,
     masked_url: &str,
     options: ConnectOptions,
@@ -53,7 +53,7 @@ pub(super) fn secure(
 
 /// A TLS handshake of our own with the server, to say why the client's failed: async-nats
 /// reports a refused certificate only as "IO error".
-pub(super) struct TlsProbe {
+pub(crate) struct TlsProbe {
     /// `host:port`.
     addr: String,
     host: ServerName<'static>,

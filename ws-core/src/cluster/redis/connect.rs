@@ -15,7 +15,7 @@ use crate::error::ClusterError;
 use super::Redis;
 
 /// The client for `config`; fails for a URL or TLS files it cannot use. Connects nothing.
-pub(super) fn client(config: &ClusterConfig, url: &str) -> Result<redis::Client, ClusterError> {
+pub(crate) fn client(config: &ClusterConfig, url: &str) -> Result<redis::Client, ClusterError> {
     let bad_url = |e: redis::RedisError| ClusterError::BadUrl {
         broker: Redis::NAME,
         url: url.to_string(),

@@ -13,7 +13,7 @@
 //! first checks the target's lease: a dead node is answered for at once (`exists` → false,
 //! `push` → not connected) instead of after a timeout.
 
-mod connect;
+pub(crate) mod connect;
 mod scripts;
 mod writer;
 

@@ -72,6 +72,9 @@ pub(crate) struct Saved {
     pub(crate) namespace: String,
     /// Its rooms, its own (named by its id) included.
     pub(crate) rooms: Vec<String>,
+    /// Its presence metadata (JSON text), when it was tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) presence: Option<String>,
 }
 
 #[cfg(test)]

@@ -15,12 +15,19 @@
 //! | `store.rs` | `Store`: sessions and streams, as the recovery needs them |
 //! | `memory.rs` | the store of a single node (`memory://`) |
 //! | `redis.rs` | Redis Streams (`XADD`, `XRANGE`) and `SET PX` / `GETDEL` sessions |
-//! | `nats.rs` | a JetStream stream per namespace and a JetStream KV bucket of sessions |
+//! | `nats.rs` | a JetStream stream per namespace; `nats_sessions.rs`: a JetStream KV bucket of sessions |
 //! | `entry.rs` | what is stored: `Recorded` emits, `Saved` sessions |
+//! | `testkit.rs` | the cases each broker's tests (`*_tests.rs`) run against the real broker |
 
 pub(crate) mod entry;
 pub(crate) mod memory;
+#[cfg(feature = "nats")]
+pub(crate) mod nats;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod store;
+#[cfg(test)]
+mod testkit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -155,6 +162,19 @@ impl Recovery {
             .await
     }
 
+    /// Drops the session of `pid`: its socket left on purpose, so nothing is to be recovered.
+    pub(crate) async fn forget(&self, namespace: &str, pid: &str) -> Result<(), StoreError> {
+        let Some((store, _)) = self.parts(namespace) else {
+            return Ok(());
+        };
+        store.take_session(&self.session_key(pid)).await.map(drop)
+    }
+
+    /// How long a session of `namespace` is kept.
+    pub(crate) fn lifetime(&self, namespace: &str) -> Option<Duration> {
+        self.parts(namespace).map(|(_, limits)| limits.ttl)
+    }
+
     /// The session of `pid` in `namespace` and what it missed after `offset`; `None` when
     /// it cannot be recovered (unknown or expired, another namespace's, or the offset is no
     /// longer in the stream), and the client connects afresh.
@@ -217,11 +237,16 @@ impl Recovery {
     }
 }
 
-/// The store `[cluster]` points at.
+/// The store `[cluster]` points at. Connects nothing: a broker store connects on first use, so
+/// a broker that is down at boot does not fail boot.
 fn open_store(cluster: &ClusterConfig) -> Result<Arc<dyn Store>, ClusterError> {
     let scheme = cluster.url.split("://").next().unwrap_or_default();
     match scheme {
         "memory" => Ok(Arc::new(memory::MemoryStore::default())),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" => Ok(Arc::new(redis::RedisStore::new(cluster)?)),
+        #[cfg(feature = "nats")]
+        "nats" => Ok(Arc::new(nats::NatsStore::new(cluster)?)),
         other => Err(ClusterError::BadUrl {
             broker: "recovery",
             url: crate::secret::mask_url(&cluster.url),
