@@ -139,10 +139,17 @@ timeout --kill-after=10 $((timeout + 60)) node scripts/perf/recovery-storm.js \
   --a "ws://127.0.0.1:$port_a" --b "ws://127.0.0.1:$port_b" --a-pid "${pids[0]}" --b-pid "${pids[-1]}" \
   --clients "$clients" --rooms "$rooms" --messages "$messages" --cut "$cut" \
   --timeout "$timeout" --broker "$broker" || status=$?
+# A client that did not recover is explained, if at all, in the nodes' warnings.
+for name in a b; do
+  log="$work/$name/log"
+  [ -f "$log" ] || continue
+  warnings="$(grep -cE ' (WARN|ERROR) ' "$log" || true)"
+  if [ "$warnings" -gt 0 ]; then
+    echo "perf-recovery-storm: node ${name^^} logged $warnings warnings/errors, e.g.:" >&2
+    grep -E ' (WARN|ERROR) ' "$log" | sed -E 's/ fd=[0-9]+//; s/^[^ ]+ +//' | sort | uniq -c | sort -rn | head -n 3 >&2
+  fi
+done
 if [ "$status" -ne 0 ]; then
-  echo "perf-recovery-storm: FAILED (exit $status); the nodes' last log lines:" >&2
-  for name in a b; do
-    [ -f "$work/$name/log" ] && tail -n 5 "$work/$name/log" | sed "s/^/  $name: /" >&2
-  done
+  echo "perf-recovery-storm: FAILED (exit $status)" >&2
 fi
 exit "$status"
