@@ -11,12 +11,14 @@
 #   [--messages 3] [--broker redis|nats|memory] [--cut terminate|sigterm] [--timeout 120]
 #   --broker memory: one node, the clients reconnect to it (no cluster store needed).
 #   --cut sigterm:   node A is stopped gracefully instead of every transport being cut.
+#   --request-timeout-ms MS: the nodes' [cluster] request_timeout_ms (default: the framework's,
+#                    2,000), which also bounds each read of the recovery store.
 # Environment: CARGO_TARGET_DIR (as for cargo), REDIS_URL (redis://127.0.0.1:6379),
 # NATS_URL (nats://127.0.0.1:4222).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-clients=5000 rooms=50 messages=3 broker=redis cut=terminate timeout=120
+clients=5000 rooms=50 messages=3 broker=redis cut=terminate timeout=120 request_timeout=
 while [ $# -gt 0 ]; do
   case "$1" in
     --clients) clients="$2" ;;
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --broker) broker="$2" ;;
     --cut) cut="$2" ;;
     --timeout) timeout="$2" ;;
+    --request-timeout-ms) request_timeout="$2" ;;
     *) echo "perf-recovery-storm: unknown option $1" >&2; exit 1 ;;
   esac
   shift 2
@@ -117,6 +120,7 @@ port = $http_port
 [cluster]
 url = "$cluster_url"
 prefix = "$prefix"
+${request_timeout:+request_timeout_ms = $request_timeout}
 EOF
   WS_CONFIG_DIR="$dir" RUST_LOG=warn "$seed" >"$dir/log" 2>&1 &
   pids+=("$!")
@@ -133,7 +137,8 @@ if [ "$broker" != memory ]; then
 fi
 
 echo "perf-recovery-storm: $clients clients, $rooms rooms, broker $broker ($cluster_url, prefix $prefix)," \
-  "node A :$port_a, node B :$port_b, cut: $cut; $(nproc) cores, nothing pinned" >&2
+  "node A :$port_a, node B :$port_b, cut: $cut, request_timeout_ms: ${request_timeout:-default};" \
+  "$(nproc) cores, nothing pinned" >&2
 status=0
 timeout --kill-after=10 $((timeout + 60)) node scripts/perf/recovery-storm.js \
   --a "ws://127.0.0.1:$port_a" --b "ws://127.0.0.1:$port_b" --a-pid "${pids[0]}" --b-pid "${pids[-1]}" \
