@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The reconnect storm of docs/performance.md#connection-state-recovery: two seed nodes sharing a
-# cluster (Redis, or NATS with --broker nats; a unique [cluster] prefix per run), N stock
-# `socket.io-client` sockets on node A in R rooms, then all of A's clients lose it at once and
-# reconnect to node B while a speaker on B says K messages into every room. Reports the time from
+# cluster (Redis, or NATS with --broker nats; a [cluster] prefix of the run's own, whose Redis keys
+# or JetStream streams are deleted at exit), N stock `socket.io-client` sockets on node A in R
+# rooms, then all of A's clients lose it at once and reconnect to node B while a speaker on B says K messages into every room. Reports the time from
 # the cut until every client is back with `recovered === true`, per-client p50/p99, how many did
 # not recover, and whether each got its room's missed messages exactly once, in order
 # (scripts/perf/recovery-storm.js).
@@ -70,6 +70,9 @@ cleanup() {
   if [ "$broker" = redis ] && command -v redis-cli >/dev/null 2>&1; then
     redis-cli -u "$cluster_url" --scan --pattern "$prefix:*" 2>/dev/null |
       xargs -r -n 500 redis-cli -u "$cluster_url" del >/dev/null 2>&1 || true
+  fi
+  if [ "$broker" = nats ]; then
+    node scripts/perf/nats-delete-streams.js "$cluster_url" "$prefix" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
