@@ -250,8 +250,10 @@ async fn default_clients_on_two_nodes_behind_nginx() {
     };
     let prefix = unique_prefix("sio-poll-nginx");
     let (dir_a, dir_b) = (TempDir::new("sio-poll-a"), TempDir::new("sio-poll-b"));
-    let a = socketio_node(&dir_a, &broker.url(), &prefix, "");
-    let b = socketio_node(&dir_b, &broker.url(), &prefix, "");
+    // As the seed ships: `/` recovers sessions, so the events carry offsets through nginx too.
+    let recovery = "[servers.settings.socketio.recovery]\nnamespaces = [\"/\"]";
+    let a = socketio_node(&dir_a, &broker.url(), &prefix, recovery);
+    let b = socketio_node(&dir_b, &broker.url(), &prefix, recovery);
     let nginx = Nginx::start(&program, [(a.ws, a.http), (b.ws, b.http)]);
     let through = socketio_url(nginx.ws);
     // Sticky by client address sends every client of this machine to one node; a client
@@ -266,8 +268,12 @@ async fn default_clients_on_two_nodes_behind_nginx() {
         Client::Node.run("polling_client", args).await;
     }
     Client::Python
-        .run("polling_client", &[through.clone(), through])
+        .run("polling_client", &[through.clone(), through.clone()])
         .await;
+    // A default-options client that loses its transport comes back through nginx (to the node
+    // its address sticks to) with its session.
+    let recovering = [through.clone(), through, "same".into(), "default".into()];
+    Client::Node.run("recovery_client", &recovering).await;
     let log = nginx.error_log();
     assert!(!log.contains("[error]"), "nginx logged errors:\n{log}");
 }
