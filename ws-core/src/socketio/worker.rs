@@ -189,7 +189,7 @@ impl HandlerTask {
         let namespace = socket.namespace();
         let mut last = None;
         for (offset, recorded) in resumed.missed {
-            self.replay(socket, &offset, recorded);
+            self.replay(socket, &offset, &recorded);
             last = Some(offset);
         }
         let joined = async {
@@ -214,13 +214,17 @@ impl HandlerTask {
         if let Some(Ok(meta)) = presence {
             let _ = socket.set_presence(&meta).await;
         }
-        let Some(last) = last else {
-            return true;
-        };
-        match self.recovery.missed(namespace, &resumed.saved, &last).await {
+        // Read from the store itself, not this node's copy, which may be up to 100 ms old: it
+        // must hold everything emitted before the socket was back in its rooms.
+        let since = last.unwrap_or(resumed.offset);
+        match self
+            .recovery
+            .missed(namespace, &resumed.saved, &since)
+            .await
+        {
             Ok(Some(meanwhile)) => {
                 for (offset, recorded) in meanwhile {
-                    self.replay(socket, &offset, recorded);
+                    self.replay(socket, &offset, &recorded);
                 }
             }
             Ok(None) => {}
@@ -232,12 +236,12 @@ impl HandlerTask {
     }
 
     /// Sends a recorded emit to `socket`, with its offset last.
-    fn replay(&self, socket: &Socket, offset: &str, recorded: Recorded) {
+    fn replay(&self, socket: &Socket, offset: &str, recorded: &Recorded) {
         let Some(attachments) = recorded.attachment_bytes() else {
             tracing::warn!(%offset, "a recorded socket.io packet has bad attachments; skipped");
             return;
         };
-        let mut args = recorded.args;
+        let mut args = recorded.args.clone();
         args.push(Value::String(offset.to_owned()));
         let _ = socket.send(frames(
             Kind::Event,

@@ -16,6 +16,7 @@
 //! | `memory.rs` | the store of a single node (`memory://`) |
 //! | `redis.rs` | Redis Streams (`XADD`, `XRANGE`) and `SET PX` / `GETDEL` sessions |
 //! | `nats.rs` | a JetStream stream per namespace; `nats_sessions.rs`: a JetStream KV bucket of sessions |
+//! | `tail.rs` | this node's copy of each stream's end, shared by the clients that come back at once |
 //! | `entry.rs` | what is stored: `Recorded` emits, `Saved` sessions |
 //! | `testkit.rs` | the cases each broker's tests (`*_tests.rs`) run against the real broker |
 
@@ -26,6 +27,7 @@ pub(crate) mod nats;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod store;
+pub(crate) mod tail;
 #[cfg(test)]
 mod testkit;
 
@@ -35,6 +37,7 @@ use std::time::Duration;
 
 use entry::{Recorded, Saved};
 use store::{Bounds, Since, Store};
+use tail::{Entries, Tails};
 
 pub use store::StoreError;
 
@@ -52,8 +55,10 @@ struct Limits {
 #[derive(Debug)]
 pub(crate) struct Resumed {
     pub(crate) saved: Saved,
+    /// The offset the client reported.
+    pub(crate) offset: String,
     /// The entries it missed, oldest first, each with its offset.
-    pub(crate) missed: Vec<(String, Recorded)>,
+    pub(crate) missed: Entries,
 }
 
 /// The recovery of every namespace that asks for it, on this node.
@@ -61,6 +66,7 @@ pub(crate) struct Recovery {
     store: Option<Arc<dyn Store>>,
     prefix: String,
     namespaces: HashMap<String, Limits>,
+    tails: Tails,
 }
 
 impl std::fmt::Debug for Recovery {
@@ -105,6 +111,7 @@ impl Recovery {
             store,
             prefix: config.cluster.prefix.clone(),
             namespaces,
+            tails: Tails::default(),
         })
     }
 
@@ -114,6 +121,7 @@ impl Recovery {
             store: None,
             prefix: String::new(),
             namespaces: HashMap::new(),
+            tails: Tails::default(),
         }
     }
 
@@ -200,20 +208,32 @@ impl Recovery {
         if saved.namespace != namespace {
             return Ok(None);
         }
-        let Some(missed) = self.missed(namespace, &saved, offset).await? else {
+        let Some((store, limits)) = self.parts(namespace) else {
             return Ok(None);
         };
-        Ok(Some(Resumed { saved, missed }))
+        let stream = self.stream(namespace);
+        let wanted = |recorded: &Recorded| recorded.was_for(&saved.id, &saved.rooms);
+        let read = self
+            .tails
+            .after(store, &stream, offset, limits.bounds.max_len, wanted);
+        let Some(missed) = read.await? else {
+            return Ok(None);
+        };
+        Ok(Some(Resumed {
+            saved,
+            offset: offset.to_owned(),
+            missed,
+        }))
     }
 
-    /// The entries of `namespace` after `offset` that were for `saved`; `None` when the offset
-    /// is no longer in the stream.
+    /// The entries of `namespace` after `offset` that were for `saved`, read from the store
+    /// now (not from this node's copy); `None` when the offset is no longer in the stream.
     pub(crate) async fn missed(
         &self,
         namespace: &str,
         saved: &Saved,
         offset: &str,
-    ) -> Result<Option<Vec<(String, Recorded)>>, StoreError> {
+    ) -> Result<Option<Entries>, StoreError> {
         let Some((store, _)) = self.parts(namespace) else {
             return Ok(None);
         };
@@ -225,7 +245,7 @@ impl Recovery {
         for (offset, entry) in entries {
             match serde_json::from_str::<Recorded>(&entry) {
                 Ok(recorded) if recorded.was_for(&saved.id, &saved.rooms) => {
-                    missed.push((offset, recorded));
+                    missed.push((offset, Arc::new(recorded)));
                 }
                 Ok(_) => {}
                 Err(error) => {
