@@ -192,7 +192,7 @@ impl Recovery {
         pid: &str,
         offset: &str,
     ) -> Result<Option<Resumed>, StoreError> {
-        let Some((store, _)) = self.parts(namespace) else {
+        let Some((store, limits)) = self.parts(namespace) else {
             return Ok(None);
         };
         let Some(value) = store.take_session(&self.session_key(pid)).await? else {
@@ -208,9 +208,6 @@ impl Recovery {
         if saved.namespace != namespace {
             return Ok(None);
         }
-        let Some((store, limits)) = self.parts(namespace) else {
-            return Ok(None);
-        };
         let stream = self.stream(namespace);
         let wanted = |recorded: &Recorded| recorded.was_for(&saved.id, &saved.rooms);
         let read = self
@@ -241,18 +238,9 @@ impl Recovery {
             Since::After(entries) => entries,
             Since::Unknown => return Ok(None),
         };
-        let mut missed = Vec::new();
-        for (offset, entry) in entries {
-            match serde_json::from_str::<Recorded>(&entry) {
-                Ok(recorded) if recorded.was_for(&saved.id, &saved.rooms) => {
-                    missed.push((offset, Arc::new(recorded)));
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%offset, %error, "a recorded socket.io packet does not parse; skipped");
-                }
-            }
-        }
+        let missed = tail::parse(entries)
+            .filter(|(_, recorded)| recorded.was_for(&saved.id, &saved.rooms))
+            .collect();
         Ok(Some(missed))
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
@@ -265,13 +265,6 @@ fn token(name: &str) -> String {
     hex.truncate(MAX - 16);
     let _ = write!(hex, "{hash:016x}");
     hex
-}
-
-/// Now, in Unix milliseconds.
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Store for NatsStore {

@@ -9,8 +9,8 @@ use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::stream::{self, DiscardPolicy, StorageType};
 use async_nats::jetstream::{ErrorCode, kv};
 
-use super::{NatsStore, token, unix_ms};
-use crate::socketio::recovery::store::StoreError;
+use super::{NatsStore, token};
+use crate::socketio::recovery::store::{StoreError, unix_ms};
 
 impl NatsStore {
     /// The session bucket, made if it does not exist yet and widened if `ttl` (a put's) is

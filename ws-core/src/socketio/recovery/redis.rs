@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
 
-use super::store::{Bounds, Since, Store, StoreError};
+use super::store::{Bounds, Since, Store, StoreError, unix_ms};
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::secret::mask_url;
@@ -242,13 +242,6 @@ fn is_stream_id(offset: &str) -> bool {
     offset
         .split_once('-')
         .is_some_and(|(ms, seq)| digits(ms) && digits(seq))
-}
-
-/// Now, in Unix milliseconds: Redis stream ids start with the append's time in these.
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Store for RedisStore {

@@ -1,7 +1,7 @@
 //! [`Store`]: where recovered sessions and missed packets live — this process, Redis Streams or
 //! NATS JetStream — as the recovery needs it, nothing more.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
 
@@ -61,4 +61,12 @@ pub(crate) trait Store: Send + Sync + 'static {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+}
+
+/// Now, in Unix milliseconds: the clock the broker stores agree on (Redis stream ids start with
+/// it; NATS session values carry their deadline in it).
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

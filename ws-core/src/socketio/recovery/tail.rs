@@ -61,7 +61,9 @@ impl Tail {
 }
 
 /// Parses stored entries; one that does not parse is skipped and logged.
-fn parse(entries: Vec<(String, String)>) -> impl Iterator<Item = (String, Arc<Recorded>)> {
+pub(super) fn parse(
+    entries: Vec<(String, String)>,
+) -> impl Iterator<Item = (String, Arc<Recorded>)> {
     entries
         .into_iter()
         .filter_map(|(offset, entry)| match serde_json::from_str::<Recorded>(&entry) {
