@@ -233,15 +233,24 @@ impl Socket {
     /// Joins `room` of this namespace (cluster-wide visible). A tracked socket
     /// ([`set_presence`](Self::set_presence)) raises a [`PresenceKind::Join`] on every node.
     pub async fn join(&self, room: &str) -> Result<(), EmitError> {
+        if self.join_room(room).await? {
+            self.keep_session().await;
+        }
+        Ok(())
+    }
+
+    /// Joins `room` and announces it, without writing the session: `true` when the socket
+    /// was not in it. A recovered socket rejoins its rooms with it and writes its session once.
+    pub(crate) async fn join_room(&self, room: &str) -> Result<bool, EmitError> {
         let conn = &self.inner.conn;
         let joined = conn.join(&room_key(&self.inner.namespace, room)).await?;
         // Its own room (named by its id) is no room anyone is present in.
         if joined && room != self.inner.id {
             self.inner.joined.lock().insert(room.to_owned());
             self.announce(room, PresenceKind::Join).await;
-            self.keep_session().await;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Leaves `room`; a tracked socket raises a [`PresenceKind::Leave`] on every node.
@@ -272,7 +281,13 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     pub async fn set_presence<T: Serialize + ?Sized>(&self, meta: &T) -> Result<(), EmitError> {
-        let text = serde_json::to_string(meta)?;
+        self.track(serde_json::to_string(meta)?).await;
+        self.keep_session().await;
+        Ok(())
+    }
+
+    /// Tracks the socket with `text` (JSON) and announces it, without writing the session.
+    pub(crate) async fn track(&self, text: String) {
         let first = self
             .inner
             .presence
@@ -292,8 +307,6 @@ impl Socket {
         for room in rooms {
             self.announce(&room, kind).await;
         }
-        self.keep_session().await;
-        Ok(())
     }
 
     /// The metadata of [`set_presence`](Self::set_presence) as `T`; `Ok(None)` while untracked.

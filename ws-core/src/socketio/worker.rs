@@ -200,19 +200,15 @@ impl HandlerTask {
         if joined.await.is_err() {
             return false;
         }
+        // The session is written once, by `connect`, when the socket is back.
         for room in &resumed.saved.rooms {
             if room != socket.id() {
-                let _ = socket.join(room).await;
+                let _ = socket.join_room(room).await;
             }
         }
         // Tracked again after its rooms: its old node announced it gone from each of them.
-        let presence = resumed
-            .saved
-            .presence
-            .as_deref()
-            .map(serde_json::from_str::<Value>);
-        if let Some(Ok(meta)) = presence {
-            let _ = socket.set_presence(&meta).await;
+        if let Some(meta) = resumed.saved.presence.clone() {
+            socket.track(meta).await;
         }
         // Read from the store itself, not this node's copy, which may be up to 100 ms old: it
         // must hold everything emitted before the socket was back in its rooms.
