@@ -381,7 +381,10 @@ async fn heartbeat(conn: Connection, session: Arc<Session>, interval: Duration, 
         }
         // Between a ping and its deadline, as the heartbeat waits anyway: a recovering
         // socket's session is written again before it could expire under a live client.
-        let sockets: Vec<_> = session.sockets.lock().values().cloned().collect();
+        let sockets: Vec<_> = (session.sockets.lock().values())
+            .filter(|socket| socket.pid().is_some())
+            .cloned()
+            .collect();
         let refreshed = async {
             for socket in sockets {
                 socket.refresh_session().await;
