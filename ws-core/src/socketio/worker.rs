@@ -141,27 +141,33 @@ impl HandlerTask {
             data,
             attachments: 0,
         };
+        let connected = Message::text(connected.encode());
         let joined = match resumed {
             None => {
                 let joined = async {
                     self.conn.join(&namespace_key(&namespace)).await?;
                     self.conn.join(&room_key(&namespace, socket.id())).await
                 };
-                let joined = joined.await.is_ok();
-                if joined {
-                    let _ = self.conn.shared.push(Message::text(connected.encode()));
-                }
-                joined
+                joined.await.is_ok()
             }
             Some((_, resumed)) => {
-                let _ = self.conn.shared.push(Message::text(connected.encode()));
+                // Before the replay, which is what the client reads after CONNECT.
+                let _ = self.conn.shared.push(connected.clone());
                 self.restore(&socket, resumed).await
             }
         };
-        if joined {
-            socket.keep_session().await;
-            self.session.sockets.lock().insert(namespace, socket);
+        if !joined {
+            return;
         }
+        // In before the client hears of it: its acknowledgements are looked up here.
+        self.session
+            .sockets
+            .lock()
+            .insert(namespace, socket.clone());
+        if !socket.recovered() {
+            let _ = self.conn.shared.push(connected);
+        }
+        socket.keep_session().await;
     }
 
     /// Takes the session the client's `auth` names (its `pid` and `offset`, which the
