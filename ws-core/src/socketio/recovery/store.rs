@@ -1,7 +1,7 @@
 //! [`Store`]: where recovered sessions and missed packets live — this process, Redis Streams or
 //! NATS JetStream — as the recovery needs it, nothing more.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -65,7 +65,9 @@ pub(crate) trait Store: Send + Sync + 'static {
 
 /// Now, in Unix milliseconds: the clock the broker stores agree on (Redis stream ids start with
 /// it; NATS session values carry their deadline in it).
+#[cfg(any(feature = "redis", feature = "nats"))]
 pub(crate) fn unix_ms() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
